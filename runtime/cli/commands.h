@@ -1,0 +1,41 @@
+// The ebpfrun command line: each subcommand registers its flags on the CLI11
+// app and runs after parsing. Exit codes: 0 ok, 1 runtime error, 2 usage error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "compiler/compiler.h"
+
+namespace ebpfrun::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRuntimeError = 1;
+inline constexpr int kExitUsage = 2;
+
+struct GlobalFlags {
+  bool verbose = false;
+  bool no_cache = false;
+  std::string btf_path;
+};
+
+// Flags shared by every subcommand that compiles a BPF C file.
+struct SourceFlags {
+  std::string file;
+  std::vector<std::string> include_dirs;
+  std::vector<std::string> defines;
+  std::vector<std::string> filters;  // FIELD=VALUE
+};
+
+void add_source_flags(CLI::App& command, SourceFlags& flags);
+
+// Reads the file, applies the filters and compiles it; prints diagnostics
+// (warnings on success) to stderr. Returns the output either way.
+compiler::CompileOutput compile_source(const SourceFlags& flags, const GlobalFlags& global, int& exit_code);
+
+void register_compile(CLI::App& app, const GlobalFlags& global);
+void register_check(CLI::App& app, const GlobalFlags& global);
+
+}  // namespace ebpfrun::cli

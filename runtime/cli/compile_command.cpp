@@ -1,0 +1,91 @@
+// `ebpfrun compile FILE.bpf.c -o OUT.o`: precompile a BPF C program for deployment.
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "template/filter.h"
+
+namespace ebpfrun::cli {
+
+void add_source_flags(CLI::App& command, SourceFlags& flags) {
+  command.add_option("file", flags.file, "BPF C source file")->required();
+  command.add_option("-I,--include", flags.include_dirs, "add DIR to the include search path")
+      ->type_name("DIR")->allow_extra_args(false);
+  command.add_option("-D,--define", flags.defines, "define macro NAME (optionally =VALUE)")
+      ->type_name("NAME[=VAL]")->allow_extra_args(false);
+  command.add_option("-F,--filter", flags.filters,
+                     "fill /*FILTER*/ placeholders: pid, tid, comm, comm_prefix, uid or cgroup (repeatable)")
+      ->type_name("FIELD=VALUE")->allow_extra_args(false);
+}
+
+compiler::CompileOutput compile_source(const SourceFlags& flags, const GlobalFlags& global, int& exit_code) {
+  compiler::CompileOutput out;
+  exit_code = kExitRuntimeError;
+  tmpl::FilterSpec spec;
+  for (const auto& f : flags.filters) {
+    auto eq = f.find('=');
+    if (eq == std::string::npos) {
+      out.failure = fmt::format("--filter takes FIELD=VALUE, got '{}'", f);
+      exit_code = kExitUsage;
+      return out;
+    }
+    if (auto added = tmpl::add_filter_value(spec, f.substr(0, eq), f.substr(eq + 1)); !added) {
+      out.failure = added.error();
+      exit_code = kExitUsage;
+      return out;
+    }
+  }
+  auto source = files::read(flags.file);
+  if (!source) {
+    out.failure = source.error();
+    return out;
+  }
+  auto filtered = tmpl::apply_filter(*source, spec, flags.file);
+  if (!filtered) {
+    out.failure = filtered.error();
+    return out;
+  }
+  compiler::CompileOptions options;
+  options.include_dirs = flags.include_dirs;
+  options.defines = flags.defines;
+  options.btf_path = global.btf_path;
+  options.use_cache = !global.no_cache;
+  out = compiler::compile(*filtered, flags.file, options);
+  if (out.ok()) {
+    exit_code = kExitOk;
+    // Warnings still go to the user, as clang would print them.
+    if (!out.diagnostics.empty()) std::fputs(compiler::render(out.diagnostics).c_str(), stderr);
+    const auto& s = out.stats;
+    log::info("compiled {} in {:.1f} ms ({}{}{})", flags.file, s.total_ms,
+              s.cache_hit ? "object cache hit" : "compiled", s.pch_built ? ", built precompiled header" : "",
+              s.pch_used && !s.cache_hit ? ", used precompiled header" : "");
+    if (!s.cache_note.empty()) log::info("{}", s.cache_note);
+  }
+  return out;
+}
+
+void register_compile(CLI::App& app, const GlobalFlags& global) {
+  auto* command = app.add_subcommand("compile", "compile a BPF C file to a BPF object (ELF) for deployment");
+  auto flags = std::make_shared<SourceFlags>();
+  auto output = std::make_shared<std::string>();
+  add_source_flags(*command, *flags);
+  command->add_option("-o,--output", *output, "where to write the object")->required()->type_name("OUT.o");
+  command->callback([flags, output, &global] {
+    int exit_code = kExitOk;
+    auto out = compile_source(*flags, global, exit_code);
+    if (!out.ok()) {
+      std::fputs(out.error_message().c_str(), stderr);
+      if (out.error_message().back() != '\n') std::fputc('\n', stderr);
+      throw CLI::RuntimeError(exit_code);
+    }
+    if (auto written = files::write_atomic(*output, out.object); !written) {
+      log::error("{}", written.error());
+      throw CLI::RuntimeError(kExitRuntimeError);
+    }
+  });
+}
+
+}  // namespace ebpfrun::cli

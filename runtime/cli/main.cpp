@@ -1,0 +1,45 @@
+// ebpfrun — run eBPF probes written as Lua scripts with BPF C compiled at run time.
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+#include "common/log.h"
+
+#ifndef EBPFRUN_VERSION
+#define EBPFRUN_VERSION "unknown"
+#endif
+
+int main(int argc, char** argv) {
+  using namespace ebpfrun;
+  CLI::App app{"ebpfrun — embedded scripting runtime for eBPF probes", "ebpfrun"};
+  app.set_version_flag("--version", std::string("ebpfrun ") + EBPFRUN_VERSION);
+  cli::GlobalFlags global;
+  app.add_flag("-v,--verbose", global.verbose, "show details: compile timings, cache decisions, libbpf messages");
+  app.add_flag("--no-cache", global.no_cache, "neither read nor write the compiled-object cache");
+  app.add_option("--btf", global.btf_path, "kernel BTF file to take types from (default /sys/kernel/btf/vmlinux)")
+      ->type_name("PATH");
+  app.require_subcommand(1);
+  app.fallthrough();
+  cli::register_compile(app, global);
+  cli::register_check(app, global);
+  app.parse_complete_callback([&global] {
+    if (global.verbose) log::set_level(log::Level::debug);
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return cli::kExitUsage;
+  }
+  return cli::kExitOk;
+}

@@ -1,0 +1,18 @@
+// Small file-system helpers with Result-based errors that name the path.
+#pragma once
+
+#include <string>
+
+#include "common/result.h"
+
+namespace ebpfrun::files {
+
+Result<std::string> read(const std::string& path);
+// Writes through a temporary file in the same directory and renames it into
+// place, so that readers never see a partial file (concurrent runs share the cache).
+Status write_atomic(const std::string& path, std::string_view contents, unsigned mode = 0644);
+// mkdir -p with the given mode for directories it creates.
+Status make_dirs(const std::string& path, unsigned mode = 0755);
+bool exists(const std::string& path);
+
+}  // namespace ebpfrun::files

@@ -1,0 +1,272 @@
+// The clang backend: BPF C → BPF ELF with libclang-cpp, entirely in process.
+// Built as its own shared library (libebpfrun-clang.so) and dlopen'ed by the
+// host only on an object-cache miss.
+//
+// The compile invocation comes from clang's own driver given the same flags as
+// `clang -target bpf -O2 -g -c`, so the result matches what the clang-16
+// command would produce. The precompiled header is built from that very
+// invocation with only the frontend action and input swapped: a PCH is refused
+// unless its language options match the compile exactly, and deriving both
+// from one invocation is the only robust way to guarantee that.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <clang/Basic/Diagnostic.h>
+#include <clang/Basic/DiagnosticOptions.h>
+#include <clang/Basic/SourceManager.h>
+#include <clang/Basic/Version.h>
+#include <clang/CodeGen/CodeGenAction.h>
+#include <clang/Driver/Compilation.h>
+#include <clang/Driver/Driver.h>
+#include <clang/Driver/Job.h>
+#include <clang/Driver/Tool.h>
+#include <clang/Frontend/CompilerInstance.h>
+#include <clang/Frontend/CompilerInvocation.h>
+#include <clang/Frontend/FrontendActions.h>
+#include <clang/Frontend/Utils.h>
+#include <clang/Lex/PreprocessorOptions.h>
+#include <llvm/ADT/SmallString.h>
+#include <llvm/Support/MemoryBuffer.h>
+#include <llvm/Support/VirtualFileSystem.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include "compiler/backend_api.h"
+
+extern "C" {
+void LLVMInitializeBPFTargetInfo();
+void LLVMInitializeBPFTarget();
+void LLVMInitializeBPFTargetMC();
+void LLVMInitializeBPFAsmPrinter();
+}
+
+namespace ebpfrun::compiler {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// Records every clang diagnostic as a structured Diagnostic. Locations are
+// "presumed" locations, so `#line` directives in the source are honoured: the
+// Lua bindings use them to point diagnostics of inline C at the Lua file.
+class DiagnosticCollector : public clang::DiagnosticConsumer {
+ public:
+  explicit DiagnosticCollector(std::vector<Diagnostic>& out) : out_(out) {}
+
+  void HandleDiagnostic(clang::DiagnosticsEngine::Level level, const clang::Diagnostic& info) override {
+    clang::DiagnosticConsumer::HandleDiagnostic(level, info);
+    Diagnostic d;
+    switch (level) {
+      case clang::DiagnosticsEngine::Ignored: return;
+      case clang::DiagnosticsEngine::Note:
+      case clang::DiagnosticsEngine::Remark: d.severity = Severity::note; break;
+      case clang::DiagnosticsEngine::Warning: d.severity = Severity::warning; break;
+      case clang::DiagnosticsEngine::Error: d.severity = Severity::error; break;
+      case clang::DiagnosticsEngine::Fatal: d.severity = Severity::fatal; break;
+    }
+    llvm::SmallString<256> text;
+    info.FormatDiagnostic(text);
+    d.message = std::string(text.str());
+    if (info.hasSourceManager() && info.getLocation().isValid()) locate(info.getSourceManager(), info.getLocation(), d);
+    out_.push_back(std::move(d));
+  }
+
+ private:
+  static void locate(const clang::SourceManager& sm, clang::SourceLocation raw, Diagnostic& d) {
+    clang::SourceLocation loc = sm.getFileLoc(raw);
+    clang::PresumedLoc presumed = sm.getPresumedLoc(loc);
+    if (presumed.isInvalid()) return;
+    d.file = presumed.getFilename();
+    d.line = presumed.getLine();
+    d.column = presumed.getColumn();
+    bool invalid = false;
+    llvm::StringRef buffer = sm.getBufferData(sm.getFileID(loc), &invalid);
+    if (invalid) return;
+    size_t offset = sm.getFileOffset(loc);
+    if (offset > buffer.size()) return;
+    size_t begin = buffer.rfind('\n', offset == 0 ? 0 : offset - 1);
+    begin = (begin == llvm::StringRef::npos || offset == 0) ? 0 : begin + 1;
+    if (offset > 0 && buffer[offset - 1] == '\n') begin = offset;
+    size_t end = buffer.find('\n', offset);
+    d.source_line = std::string(buffer.slice(begin, end == llvm::StringRef::npos ? buffer.size() : end));
+  }
+
+  std::vector<Diagnostic>& out_;
+};
+
+// Collects every file the compile read, system headers and PCH inputs included,
+// so that the host can tell on a later run whether a cached object is stale.
+class AllDependencies : public clang::DependencyCollector {
+ public:
+  bool needSystemDependencies() override { return true; }
+};
+
+llvm::IntrusiveRefCntPtr<llvm::vfs::FileSystem> make_file_system(const BackendRequest& request) {
+  auto memory = llvm::makeIntrusiveRefCnt<llvm::vfs::InMemoryFileSystem>();
+  // A fixed modification time keeps precompiled-header validation stable across
+  // processes for headers that live only in memory.
+  for (const auto& file : request.virtual_files)
+    memory->addFile(file.path, 0, llvm::MemoryBuffer::getMemBufferCopy(file.contents, file.path));
+  memory->addFile(request.main_path, 0, llvm::MemoryBuffer::getMemBufferCopy(request.main_source, request.main_path));
+  auto overlay = llvm::makeIntrusiveRefCnt<llvm::vfs::OverlayFileSystem>(llvm::vfs::getRealFileSystem());
+  overlay->pushOverlay(memory);
+  return overlay;
+}
+
+// Builds the cc1 invocation with clang's driver, exactly as `clang -target bpf -O2 -g -c` would.
+std::shared_ptr<clang::CompilerInvocation> make_invocation(const BackendRequest& request, bool with_user_defines,
+                                                           llvm::IntrusiveRefCntPtr<llvm::vfs::FileSystem> fs,
+                                                           clang::DiagnosticsEngine& diags) {
+  std::vector<std::string> args = {"clang", "-target", "bpf", "-O2", "-g", "-c", "-fno-color-diagnostics",
+                                   "-resource-dir", request.resource_dir};
+  for (const auto& d : request.base_defines) args.push_back("-D" + d);
+  if (with_user_defines)
+    for (const auto& d : request.defines) args.push_back("-D" + d);
+  for (const auto& dir : request.include_dirs) args.push_back("-I" + dir);
+  for (const auto& dir : request.system_include_dirs) args.insert(args.end(), {"-isystem", dir});
+  for (const auto& dir : request.after_include_dirs) args.insert(args.end(), {"-idirafter", dir});
+  args.insert(args.end(), {request.main_path, "-o", request.main_path + ".o"});
+
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  clang::driver::Driver driver(request.resource_dir + "/../../../bin/clang", "bpf", diags, "ebpfrun", fs);
+  driver.ResourceDir = request.resource_dir;
+  driver.setCheckInputsExist(false);
+  std::unique_ptr<clang::driver::Compilation> compilation(driver.BuildCompilation(argv));
+  if (!compilation || diags.hasErrorOccurred()) return nullptr;
+  for (const auto& job : compilation->getJobs()) {
+    const auto* command = llvm::dyn_cast<clang::driver::Command>(&job);
+    if (!command || llvm::StringRef(command->getCreator().getName()) != "clang") continue;
+    auto invocation = std::make_shared<clang::CompilerInvocation>();
+    const auto& cc1 = command->getArguments();
+    if (!clang::CompilerInvocation::CreateFromArgs(*invocation, cc1, diags)) return nullptr;
+    // The driver asks cc1 to skip freeing memory at exit; we live on in the
+    // same process (the REPL compiles many times), so free it.
+    invocation->getFrontendOpts().DisableFree = false;
+    return invocation;
+  }
+  return nullptr;
+}
+
+bool run_action(std::shared_ptr<clang::CompilerInvocation> invocation, clang::FrontendAction& action,
+                llvm::IntrusiveRefCntPtr<llvm::vfs::FileSystem> fs, clang::DiagnosticConsumer& consumer,
+                std::unique_ptr<llvm::raw_pwrite_stream> output,
+                std::shared_ptr<clang::DependencyCollector> dependencies) {
+  clang::CompilerInstance instance;
+  instance.setInvocation(std::move(invocation));
+  instance.createDiagnostics(&consumer, /*ShouldOwnClient=*/false);
+  instance.createFileManager(fs);
+  if (output) instance.setOutputStream(std::move(output));
+  if (dependencies) instance.addDependencyCollector(std::move(dependencies));
+  return instance.ExecuteAction(action) && !instance.getDiagnostics().hasErrorOccurred();
+}
+
+bool build_pch(const BackendRequest& request, const clang::CompilerInvocation& compile_invocation,
+               llvm::IntrusiveRefCntPtr<llvm::vfs::FileSystem> fs, clang::DiagnosticConsumer& consumer) {
+  auto invocation = std::make_shared<clang::CompilerInvocation>(compile_invocation);
+  auto& frontend = invocation->getFrontendOpts();
+  frontend.ProgramAction = clang::frontend::GeneratePCH;
+  frontend.Inputs = {clang::FrontendInputFile(request.prelude_path, clang::InputKind(clang::Language::C).getHeader())};
+  // Written beside its final name and renamed by the host-visible path, so that
+  // a concurrent compile never reads a half-written PCH.
+  std::string temporary = request.pch_path + ".tmp." + std::to_string(::getpid());
+  frontend.OutputFile = temporary;
+  invocation->getPreprocessorOpts().ImplicitPCHInclude.clear();
+  clang::GeneratePCHAction action;
+  if (!run_action(invocation, action, fs, consumer, nullptr, nullptr)) {
+    std::remove(temporary.c_str());
+    return false;
+  }
+  return std::rename(temporary.c_str(), request.pch_path.c_str()) == 0;
+}
+
+void compile(const BackendRequest& request, BackendResult& result) {
+  static const bool targets_ready = [] {
+    LLVMInitializeBPFTargetInfo();
+    LLVMInitializeBPFTarget();
+    LLVMInitializeBPFTargetMC();
+    LLVMInitializeBPFAsmPrinter();
+    return true;
+  }();
+  (void)targets_ready;
+
+  DiagnosticCollector collector(result.diagnostics);
+  auto diag_options = llvm::makeIntrusiveRefCnt<clang::DiagnosticOptions>();
+  clang::DiagnosticsEngine diags(llvm::makeIntrusiveRefCnt<clang::DiagnosticIDs>(), diag_options.get(), &collector,
+                                 /*ShouldOwnClient=*/false);
+  auto fs = make_file_system(request);
+
+  auto invocation = make_invocation(request, /*with_user_defines=*/true, fs, diags);
+  if (!invocation) {
+    if (result.diagnostics.empty()) result.failure = "clang could not build a compile invocation";
+    return;
+  }
+
+  if (!request.pch_path.empty()) {
+    if (!llvm::sys::fs::exists(request.pch_path)) {
+      // The PCH must not carry the user's -D macros: it is shared by every compile.
+      auto pch_invocation = make_invocation(request, /*with_user_defines=*/false, fs, diags);
+      auto start = Clock::now();
+      std::vector<Diagnostic> pch_diagnostics;
+      DiagnosticCollector pch_collector(pch_diagnostics);
+      if (!pch_invocation || !build_pch(request, *pch_invocation, fs, pch_collector)) {
+        result.failure = "building the precompiled header of vmlinux.h and the libbpf headers failed:\n" +
+                         render(pch_diagnostics);
+        return;
+      }
+      result.pch_built = true;
+      result.pch_build_ms = ms_since(start);
+    }
+    invocation->getPreprocessorOpts().ImplicitPCHInclude = request.pch_path;
+    result.pch_used = true;
+  }
+
+  auto start = Clock::now();
+  llvm::SmallVector<char, 0> object;
+  auto dependencies = std::make_shared<AllDependencies>();
+  clang::EmitObjAction action;
+  bool ok = run_action(invocation, action, fs, collector, std::make_unique<llvm::raw_svector_ostream>(object),
+                       dependencies);
+  result.compile_ms = ms_since(start);
+  if (!ok) return;
+  result.object.assign(object.begin(), object.end());
+  for (const auto& dep : dependencies->getDependencies()) result.dependencies.push_back(dep);
+  result.ok = !result.object.empty();
+  if (!result.ok && result.failure.empty()) result.failure = "clang produced an empty object";
+}
+
+}  // namespace
+}  // namespace ebpfrun::compiler
+
+extern "C" {
+
+__attribute__((visibility("default"))) int ebpfrun_backend_abi_version() {
+  return ebpfrun::compiler::kBackendAbiVersion;
+}
+
+__attribute__((visibility("default"))) const char* ebpfrun_backend_compiler_version() {
+  static const std::string version = clang::getClangFullVersion();
+  return version.c_str();
+}
+
+__attribute__((visibility("default"))) void ebpfrun_backend_compile(const ebpfrun::compiler::BackendRequest* request,
+                                                                     ebpfrun::compiler::BackendResult* result) {
+  // No exception may cross the dlopen boundary into the host.
+  try {
+    ebpfrun::compiler::compile(*request, *result);
+  } catch (const std::exception& e) {
+    result->ok = false;
+    result->failure = std::string("internal compiler error: ") + e.what();
+  } catch (...) {
+    result->ok = false;
+    result->failure = "internal compiler error";
+  }
+}
+}

@@ -1,0 +1,107 @@
+#include "compiler/btf.h"
+
+#include <bpf/btf.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "common/hash.h"
+
+namespace ebpfrun::compiler {
+namespace {
+
+std::string missing_btf_message(const std::string& path, int err) {
+  if (path == kKernelBtfPath && err == ENOENT)
+    return fmt::format(
+        "no kernel BTF at {}: this kernel was built without CONFIG_DEBUG_INFO_BTF, so kernel types are unknown; "
+        "pass --btf PATH with a BTF file for this kernel (for example from btfhub)",
+        path);
+  return fmt::format("cannot read BTF file {}: {}", path, std::strerror(err));
+}
+
+void append_printf(void* ctx, const char* format, va_list args) {
+  auto* out = static_cast<std::string*>(ctx);
+  char stack[512];
+  va_list copy;
+  va_copy(copy, args);
+  int n = std::vsnprintf(stack, sizeof stack, format, copy);
+  va_end(copy);
+  if (n < 0) return;
+  if (static_cast<size_t>(n) < sizeof stack) {
+    out->append(stack, static_cast<size_t>(n));
+    return;
+  }
+  size_t old = out->size();
+  out->resize(old + static_cast<size_t>(n) + 1);
+  std::vsnprintf(out->data() + old, static_cast<size_t>(n) + 1, format, args);
+  out->resize(old + static_cast<size_t>(n));
+}
+
+}  // namespace
+
+Result<BtfIdentity> identify_btf(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(missing_btf_message(path, errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_size <= 0) {
+    ::close(fd);
+    return make_error(fmt::format("BTF file {} is empty or unreadable", path));
+  }
+  BtfIdentity identity{path, 0, static_cast<uint64_t>(st.st_size)};
+  // sysfs files cannot be mmap'ed, so read them in chunks into one buffer.
+  std::string data;
+  data.resize(identity.size);
+  size_t filled = 0;
+  while (filled < data.size()) {
+    ssize_t n = ::read(fd, data.data() + filled, data.size() - filled);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    filled += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  if (filled != data.size()) return make_error(fmt::format("short read of BTF file {}", path));
+  identity.hash = xxh64(data);
+  return identity;
+}
+
+Result<std::string> generate_vmlinux_header(const std::string& path) {
+  struct btf* btf = btf__parse(path.c_str(), nullptr);
+  if (!btf) return make_error(missing_btf_message(path, errno));
+  std::string out =
+      "#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n"
+      "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n"
+      "#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n"
+      "#endif\n\n";
+  out.reserve(3 << 20);
+  struct btf_dump* dump = btf_dump__new(btf, append_printf, &out, nullptr);
+  if (!dump) {
+    int err = errno;
+    btf__free(btf);
+    return make_error(fmt::format("cannot generate vmlinux.h from {}: {}", path, std::strerror(err)));
+  }
+  const __u32 count = btf__type_cnt(btf);
+  for (__u32 id = 1; id < count; ++id) {
+    if (int err = btf_dump__dump_type(dump, id); err != 0) {
+      btf_dump__free(dump);
+      btf__free(btf);
+      return make_error(fmt::format("cannot generate vmlinux.h from {}: type {} failed: {}", path, id,
+                                    std::strerror(-err)));
+    }
+  }
+  btf_dump__free(dump);
+  btf__free(btf);
+  out +=
+      "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n"
+      "#endif /* __VMLINUX_H__ */\n";
+  return out;
+}
+
+}  // namespace ebpfrun::compiler

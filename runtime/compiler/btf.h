@@ -1,0 +1,27 @@
+// Kernel types for BPF C: identifies a BTF blob (for cache keys) and turns it
+// into a vmlinux.h with libbpf's btf_dump, the same output as
+// `bpftool btf dump file … format c`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/result.h"
+
+namespace ebpfrun::compiler {
+
+inline constexpr const char* kKernelBtfPath = "/sys/kernel/btf/vmlinux";
+
+struct BtfIdentity {
+  std::string path;
+  uint64_t hash = 0;
+  uint64_t size = 0;
+};
+
+// Hashes the BTF file. Errors say what is missing and offer --btf.
+Result<BtfIdentity> identify_btf(const std::string& path);
+
+// Generates vmlinux.h text from the BTF file at `path`.
+Result<std::string> generate_vmlinux_header(const std::string& path);
+
+}  // namespace ebpfrun::compiler

@@ -1,0 +1,236 @@
+#include "compiler/compiler.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "common/files.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "compiler/backend_loader.h"
+#include "compiler/btf.h"
+#include "compiler/embedded_headers.h"
+#include "compiler/object_cache.h"
+
+#ifndef EBPFRUN_CLANG_VERSION
+#error "EBPFRUN_CLANG_VERSION must be defined by the build"
+#endif
+#ifndef EBPFRUN_CLANG_RESOURCE_DIR
+#error "EBPFRUN_CLANG_RESOURCE_DIR must be defined by the build"
+#endif
+#ifndef EBPFRUN_MULTIARCH_INCLUDE_DIR
+#error "EBPFRUN_MULTIARCH_INCLUDE_DIR must be defined by the build"
+#endif
+
+namespace ebpfrun::compiler {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kVirtualIncludeDir = "/ebpfrun/include";
+constexpr const char* kPreludeName = "ebpfrun_prelude.h";
+
+// The headers nearly every CO-RE program includes; they go into the PCH.
+constexpr const char* kPrelude =
+    "#include \"vmlinux.h\"\n"
+    "#include <bpf/bpf_helpers.h>\n"
+    "#include <bpf/bpf_tracing.h>\n"
+    "#include <bpf/bpf_core_read.h>\n"
+    "#include <bpf/bpf_endian.h>\n";
+
+// Macros every compile gets; __TARGET_ARCH_x86 selects pt_regs accessors in bpf_tracing.h.
+const std::vector<std::string> kBaseDefines = {"__TARGET_ARCH_x86"};
+
+std::string absolute(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char cwd[4096];
+  if (!::getcwd(cwd, sizeof cwd)) return "/" + path;
+  return std::string(cwd) + "/" + (path.empty() ? "inline.bpf.c" : path);
+}
+
+std::string embedded_bundle_hash() {
+  KeyHasher hasher;
+  for (const auto& h : embedded_headers()) hasher.add(h.name, h.contents);
+  hasher.add("prelude", kPrelude);
+  return hasher.hex();
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += i + '\x1f';
+  return out;
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+bool mentions_pch(const std::vector<Diagnostic>& diagnostics) {
+  for (const auto& d : diagnostics)
+    if (d.message.find("precompiled header") != std::string::npos || d.message.find("PCH") != std::string::npos)
+      return true;
+  return false;
+}
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// Makes sure <btf_dir>/vmlinux.h exists, generating it from BTF when it does not.
+Status ensure_vmlinux_header(const std::string& btf_dir, const std::string& btf_path, CompileStats& stats) {
+  const std::string header = btf_dir + "/vmlinux.h";
+  if (files::exists(header)) return ok_status();
+  if (auto made = files::make_dirs(btf_dir, 0700); !made) return made;
+  auto text = generate_vmlinux_header(btf_path);
+  if (!text) return std::move(text).take_error();
+  stats.vmlinux_generated = true;
+  log::debug("generated {} from {}", header, btf_path);
+  return files::write_atomic(header, *text);
+}
+
+}  // namespace
+
+bool includes_vmlinux_header(std::string_view source) {
+  static const std::regex pattern(R"(#\s*include\s*[<"]vmlinux\.h[>"])");
+  return std::regex_search(source.begin(), source.end(), pattern);
+}
+
+std::string CompileOutput::error_message() const {
+  if (!failure.empty()) return failure;
+  std::string text = render(diagnostics);
+  return text.empty() ? "compilation failed without a diagnostic" : text;
+}
+
+CompileOutput compile(std::string_view source, const std::string& path, const CompileOptions& options) {
+  const auto start = Clock::now();
+  CompileOutput out;
+  auto& stats = out.stats;
+  const std::string main_path = absolute(path);
+  const std::string btf_path = options.btf_path.empty() ? kKernelBtfPath : options.btf_path;
+
+  auto btf = identify_btf(btf_path);
+  if (!btf) {
+    out.failure = btf.error();
+    return out;
+  }
+  auto cache = ObjectCache::open(options.cache_dir.empty() ? ObjectCache::default_dir() : options.cache_dir);
+  if (!cache) {
+    out.failure = cache.error();
+    return out;
+  }
+
+  std::vector<std::string> include_dirs;
+  for (const auto& dir : options.include_dirs) include_dirs.push_back(absolute(dir));
+  const bool use_pch = includes_vmlinux_header(source);
+
+  KeyHasher key;
+  key.add("source", source)
+      .add("path", main_path)
+      .add("includes", join(include_dirs))
+      .add("defines", join(options.defines))
+      .add("base-defines", join(kBaseDefines))
+      .add("pch", use_pch ? 1 : 0)
+      .add("embedded", embedded_bundle_hash())
+      .add("clang", EBPFRUN_CLANG_VERSION)
+      .add("backend", backend_fingerprint())
+      .add("btf", btf->hash);
+  stats.cache_key = key.hex();
+
+  if (options.use_cache) {
+    auto found = cache->find(stats.cache_key);
+    if (found.state == ObjectCache::State::hit) {
+      out.object = std::move(found.object);
+      stats.cache_hit = true;
+      stats.total_ms = ms_since(start);
+      return out;
+    }
+    if (found.state != ObjectCache::State::miss) {
+      stats.cache_note = fmt::format("cache entry {} was {}: {}; rebuilding", stats.cache_key,
+                                     found.state == ObjectCache::State::stale ? "stale" : "corrupt", found.detail);
+      log::debug("{}", stats.cache_note);
+    }
+  }
+
+  const std::string btf_dir = cache->btf_dir(btf->hash);
+  if (auto made = ensure_vmlinux_header(btf_dir, btf_path, stats); !made) {
+    out.failure = made.error();
+    return out;
+  }
+
+  auto backend = Backend::get();
+  if (!backend) {
+    out.failure = backend.error();
+    return out;
+  }
+  stats.backend_loaded = true;
+
+  BackendRequest request;
+  request.main_path = main_path;
+  request.main_source = std::string(source);
+  for (const auto& h : embedded_headers())
+    request.virtual_files.push_back({fmt::format("{}/{}", kVirtualIncludeDir, h.name), std::string(h.contents)});
+  request.prelude_path = fmt::format("{}/{}", kVirtualIncludeDir, kPreludeName);
+  request.virtual_files.push_back({request.prelude_path, kPrelude});
+  request.include_dirs = include_dirs;
+  request.system_include_dirs = {kVirtualIncludeDir, btf_dir};
+  request.after_include_dirs = {EBPFRUN_MULTIARCH_INCLUDE_DIR};
+  request.defines = options.defines;
+  request.base_defines = kBaseDefines;
+  request.resource_dir = EBPFRUN_CLANG_RESOURCE_DIR;
+  if (use_pch)
+    request.pch_path = fmt::format("{}/prelude-{}.pch", btf_dir,
+                                   KeyHasher().add("clang", EBPFRUN_CLANG_VERSION).add("prelude", kPrelude)
+                                       .add("backend", backend_fingerprint()).add("defines", join(kBaseDefines)).hex());
+
+  BackendResult result;
+  (*backend)->compile(request, result);
+  if (!result.ok && use_pch && mentions_pch(result.diagnostics)) {
+    // A PCH goes stale when a header it was built from changes (a libbpf
+    // upgrade) or when it was damaged; build it again once.
+    log::debug("precompiled header {} is unusable; rebuilding it", request.pch_path);
+    std::remove(request.pch_path.c_str());
+    result = BackendResult{};
+    (*backend)->compile(request, result);
+  }
+  stats.pch_built = result.pch_built;
+  stats.pch_used = result.pch_used;
+  stats.pch_build_ms = result.pch_build_ms;
+  stats.compile_ms = result.compile_ms;
+  out.diagnostics = std::move(result.diagnostics);
+  out.failure = std::move(result.failure);
+  if (!result.ok) {
+    stats.total_ms = ms_since(start);
+    return out;
+  }
+  out.object = std::move(result.object);
+
+  if (options.use_cache) {
+    // Files covered by the key itself (the source, built-in headers, vmlinux.h,
+    // the PCH and clang's own headers) are not re-validated on lookup.
+    std::vector<std::string> dependencies;
+    for (const auto& dep : result.dependencies) {
+      if (dep == main_path || starts_with(dep, kVirtualIncludeDir) || starts_with(dep, btf_dir) ||
+          starts_with(dep, EBPFRUN_CLANG_RESOURCE_DIR))
+        continue;
+      dependencies.push_back(dep);
+    }
+    if (auto stored = cache->store(stats.cache_key, out.object, dependencies); !stored)
+      log::warn("could not write the object cache: {}", stored.error());
+  }
+  stats.total_ms = ms_since(start);
+  return out;
+}
+
+CompileOutput compile_file(const std::string& path, const CompileOptions& options) {
+  auto source = files::read(path);
+  if (!source) {
+    CompileOutput out;
+    out.failure = source.error();
+    return out;
+  }
+  return compile(*source, path, options);
+}
+
+}  // namespace ebpfrun::compiler

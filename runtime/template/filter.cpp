@@ -1,0 +1,284 @@
+#include "template/filter.h"
+
+#include <sys/stat.h>
+#include <sys/statfs.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+
+namespace ebpfrun::tmpl {
+namespace {
+
+constexpr std::string_view kPlaceholder = "/*FILTER*/";
+constexpr std::string_view kCgroupRoot = "/sys/fs/cgroup";
+// The kernel's TASK_COMM_LEN is 16 including the terminating zero.
+constexpr size_t kMaxCommBytes = 15;
+// From <linux/magic.h>, spelled out so that this file does not need kernel headers.
+constexpr long kCgroup2SuperMagic = 0x63677270;
+
+// The generated code calls BPF helpers by their numeric ids through a function
+// pointer cast, exactly as bpf_helper_defs.h does under the hood. The ids are part
+// of the kernel's stable ABI, so this is safe, and it means the filter compiles
+// whether or not the program includes bpf_helpers.h (or vmlinux.h, or anything).
+// For the same reason only builtin C types are used: __u32 and friends may be
+// undefined in the program.
+constexpr std::string_view kGetPidTgid = "((unsigned long long (*)(void))14)()";
+constexpr std::string_view kGetUidGid = "((unsigned long long (*)(void))15)()";
+constexpr std::string_view kGetComm = "((long (*)(void *, unsigned int))16)";
+constexpr std::string_view kGetCgroupId = "((unsigned long long (*)(void))80)()";
+
+// Shows a user value in an error message. Control bytes are escaped so that a
+// stray newline or NUL cannot garble the terminal or hide part of the message.
+std::string quote(std::string_view value) {
+  std::string out = "'";
+  for (unsigned char c : value) {
+    if (c == '\\' || c == '\'') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "'";
+}
+
+Error invalid(std::string_view field, std::string_view value, std::string_view why) {
+  return make_error(fmt::format("invalid {} filter {}: {}", field, quote(value), why));
+}
+
+template <typename T>
+void add_unique(std::vector<T>& values, T value) {
+  if (std::find(values.begin(), values.end(), value) == values.end())
+    values.push_back(std::move(value));
+}
+
+// Accepts plain decimal only: no sign, no whitespace, no hex, so that a typo such
+// as "12a" or "0x10" is reported instead of being read as some other process.
+Result<uint64_t> parse_decimal(std::string_view field, std::string_view value, uint64_t max) {
+  if (value.empty()) return invalid(field, value, "expected a decimal number, got an empty value");
+  if (value.front() == '-') return invalid(field, value, "negative numbers are not allowed");
+  if (!std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return invalid(field, value, "expected a decimal number");
+  uint64_t number = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
+  if (ec == std::errc::result_out_of_range || number > max)
+    return invalid(field, value, fmt::format("the largest allowed value is {}", max));
+  return number;
+}
+
+Status add_u32(std::vector<uint32_t>& values, std::string_view field, std::string_view value) {
+  auto number = parse_decimal(field, value, std::numeric_limits<uint32_t>::max());
+  if (!number) return std::move(number).take_error();
+  add_unique(values, static_cast<uint32_t>(*number));
+  return ok_status();
+}
+
+Status add_comm(std::vector<std::string>& values, std::string_view field, std::string_view value) {
+  if (value.empty()) return invalid(field, value, "the value is empty");
+  if (value.find('\0') != std::string_view::npos)
+    return invalid(field, value, "it contains a NUL byte, which a comm cannot hold");
+  if (value.size() > kMaxCommBytes)
+    return invalid(field, value,
+                   fmt::format("it is {} bytes long, but the kernel truncates a task's comm to "
+                               "{} bytes (TASK_COMM_LEN 16), so it could never match",
+                               value.size(), kMaxCommBytes));
+  add_unique(values, std::string(value));
+  return ok_status();
+}
+
+// A cgroup v2 id is the inode number of the cgroup's directory. Paths are tried as
+// given and then under /sys/fs/cgroup, so both "/sys/fs/cgroup/system.slice" and
+// the shorter "/system.slice" (as printed in /proc/PID/cgroup) work. A candidate on
+// a cgroup v2 file system wins over one that merely exists, so "/" means the root
+// cgroup on a cgroup v2 host rather than the root directory.
+Result<uint64_t> resolve_cgroup_path(std::string_view value) {
+  std::vector<std::string> candidates{std::string(value)};
+  if (value != kCgroupRoot && !value.starts_with(fmt::format("{}/", kCgroupRoot)))
+    candidates.push_back(fmt::format("{}{}", kCgroupRoot, value));
+
+  const std::string* fallback = nullptr;
+  ino_t fallback_ino = 0;
+  // Report the most useful failure: "permission denied" or "not a directory" says
+  // more than the "no such file" that the other candidate usually produces.
+  int failure = ENOENT;
+  for (const std::string& path : candidates) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) {
+      if (errno != ENOENT) failure = errno;
+      continue;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      failure = ENOTDIR;
+      continue;
+    }
+    struct statfs fs {};
+    if (::statfs(path.c_str(), &fs) == 0 && fs.f_type == kCgroup2SuperMagic) return st.st_ino;
+    if (!fallback) {
+      fallback = &path;
+      fallback_ino = st.st_ino;
+    }
+  }
+  if (fallback) {
+    log::warn("cgroup filter {} is not on a cgroup v2 file system; cgroup filters compare "
+              "cgroup v2 ids, so this one will probably match nothing", *fallback);
+    return fallback_ino;
+  }
+  std::string tried = candidates.size() > 1
+                          ? fmt::format(" (tried {} and {})", candidates[0], candidates[1])
+                          : std::string();
+  return invalid("cgroup", value,
+                 fmt::format("cannot use it as a cgroup directory: {}{}", std::strerror(failure),
+                             tried));
+}
+
+Status add_cgroup(std::vector<uint64_t>& values, std::string_view value) {
+  const bool is_path = !value.empty() && value.front() == '/';
+  const bool looks_numeric =
+      value.empty() || value.front() == '-' || (value.front() >= '0' && value.front() <= '9');
+  if (!is_path && !looks_numeric)
+    return invalid("cgroup", value,
+                   "expected a decimal cgroup id or a cgroup v2 directory path starting with '/'");
+  auto id = is_path ? resolve_cgroup_path(value)
+                    : parse_decimal("cgroup", value, std::numeric_limits<uint64_t>::max());
+  if (!id) return std::move(id).take_error();
+  add_unique(values, *id);
+  return ok_status();
+}
+
+// "(a || b || c)": any one of the alternatives satisfies a field.
+template <typename T, typename F>
+std::string any_of(const std::vector<T>& values, F to_condition) {
+  std::vector<std::string> parts;
+  for (const T& value : values) parts.push_back(to_condition(value));
+  return fmt::format("({})", fmt::join(parts, " || "));
+}
+
+// Compares the comm buffer byte by byte against numeric literals. User text is
+// never emitted as a C string, so quotes, backslashes, "*/" or newlines in a comm
+// are just bytes and cannot change the meaning of the generated code.
+std::string comm_condition(std::string_view text, bool exact) {
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < text.size(); ++i)
+    parts.push_back(fmt::format("__ebpfrun_comm[{}] == 0x{:02x}", i,
+                                static_cast<unsigned char>(text[i])));
+  if (exact) parts.push_back(fmt::format("__ebpfrun_comm[{}] == 0", text.size()));
+  return fmt::format("({})", fmt::join(parts, " && "));
+}
+
+std::string reject_unless(const std::string& condition) {
+  return fmt::format(" if (!{}) return 0;", condition);
+}
+
+std::vector<std::string> set_fields(const FilterSpec& spec) {
+  const bool set[] = {!spec.pids.empty(),          !spec.tids.empty(), !spec.comms.empty(),
+                      !spec.comm_prefixes.empty(), !spec.uids.empty(), !spec.cgroup_ids.empty()};
+  std::vector<std::string> names;
+  for (size_t i = 0; i < known_filter_fields().size(); ++i)
+    if (set[i]) names.push_back(known_filter_fields()[i]);
+  return names;
+}
+
+}  // namespace
+
+bool FilterSpec::empty() const {
+  return pids.empty() && tids.empty() && comms.empty() && comm_prefixes.empty() &&
+         uids.empty() && cgroup_ids.empty();
+}
+
+const std::vector<std::string>& known_filter_fields() {
+  static const std::vector<std::string> fields{"pid", "tid", "comm", "comm_prefix", "uid",
+                                               "cgroup"};
+  return fields;
+}
+
+Status add_filter_value(FilterSpec& spec, std::string_view field, std::string_view value) {
+  if (field == "pid") return add_u32(spec.pids, field, value);
+  if (field == "tid") return add_u32(spec.tids, field, value);
+  if (field == "uid") return add_u32(spec.uids, field, value);
+  if (field == "comm") return add_comm(spec.comms, field, value);
+  if (field == "comm_prefix") return add_comm(spec.comm_prefixes, field, value);
+  if (field == "cgroup") return add_cgroup(spec.cgroup_ids, value);
+  return make_error(fmt::format("unknown filter field {}; known fields are: {}", quote(field),
+                                fmt::join(known_filter_fields(), ", ")));
+}
+
+std::string render_filter(const FilterSpec& spec) {
+  if (spec.empty()) return "";
+  // Everything lives in one block so that the __ebpfrun_ variables cannot clash
+  // with the program's own names, and several placeholders in a file each get
+  // their own scope. The cheap numeric checks come before the comm copy.
+  std::string out = "{";
+  if (!spec.pids.empty() || !spec.tids.empty())
+    out += fmt::format(" unsigned long long __ebpfrun_pid_tgid = {};", kGetPidTgid);
+  if (!spec.uids.empty())
+    out += fmt::format(" unsigned long long __ebpfrun_uid_gid = {};", kGetUidGid);
+  if (!spec.cgroup_ids.empty())
+    out += fmt::format(" unsigned long long __ebpfrun_cgroup_id = {};", kGetCgroupId);
+  const bool wants_comm = !spec.comms.empty() || !spec.comm_prefixes.empty();
+  if (wants_comm) out += " unsigned char __ebpfrun_comm[16] = {0};";
+
+  if (!spec.pids.empty())
+    out += reject_unless(any_of(spec.pids, [](uint32_t pid) {
+      return fmt::format("(__ebpfrun_pid_tgid >> 32) == {}U", pid);
+    }));
+  if (!spec.tids.empty())
+    out += reject_unless(any_of(spec.tids, [](uint32_t tid) {
+      return fmt::format("(unsigned int)__ebpfrun_pid_tgid == {}U", tid);
+    }));
+  if (!spec.uids.empty())
+    out += reject_unless(any_of(spec.uids, [](uint32_t uid) {
+      return fmt::format("(unsigned int)__ebpfrun_uid_gid == {}U", uid);
+    }));
+  if (!spec.cgroup_ids.empty())
+    out += reject_unless(any_of(spec.cgroup_ids, [](uint64_t id) {
+      return fmt::format("__ebpfrun_cgroup_id == {}ULL", id);
+    }));
+  if (wants_comm) {
+    out += fmt::format(" {}(__ebpfrun_comm, sizeof(__ebpfrun_comm));", kGetComm);
+    if (!spec.comms.empty())
+      out += reject_unless(
+          any_of(spec.comms, [](const std::string& c) { return comm_condition(c, true); }));
+    if (!spec.comm_prefixes.empty())
+      out += reject_unless(any_of(spec.comm_prefixes,
+                                  [](const std::string& c) { return comm_condition(c, false); }));
+  }
+  return out + " }";
+}
+
+Result<std::string> apply_filter(std::string_view source, const FilterSpec& spec,
+                                 std::string_view source_name) {
+  // The replacement is a single line, so every line after a placeholder keeps
+  // its number and compiler diagnostics still point at the user's source.
+  const std::string code = render_filter(spec);
+  std::string out;
+  out.reserve(source.size() + code.size());
+  size_t count = 0;
+  size_t pos = 0;
+  for (size_t hit; (hit = source.find(kPlaceholder, pos)) != std::string_view::npos;
+       pos = hit + kPlaceholder.size()) {
+    out.append(source.substr(pos, hit - pos));
+    out += code;
+    ++count;
+  }
+  out.append(source.substr(pos));
+
+  if (count == 0 && !spec.empty())
+    return make_error(fmt::format(
+        "{} has no {} placeholder, so the filter ({}) cannot be applied", source_name,
+        kPlaceholder, fmt::join(set_fields(spec), ", ")));
+  log::debug("{}: filled {} {} placeholder(s)", source_name, count, kPlaceholder);
+  return out;
+}
+
+}  // namespace ebpfrun::tmpl
