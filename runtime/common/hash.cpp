@@ -28,8 +28,9 @@ inline uint64_t merge(uint64_t acc, uint64_t val) {
 
 }  // namespace
 
-uint64_t xxh64(const void* data, size_t size, uint64_t seed) {
-  const auto* p = static_cast<const uint8_t*>(data);
+uint64_t xxh64(std::string_view bytes, uint64_t seed) {
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  const size_t size = bytes.size();
   const uint8_t* end = p + size;
   uint64_t h;
   if (size >= 32) {

@@ -10,8 +10,9 @@
 
 namespace ebpfrun {
 
-uint64_t xxh64(const void* data, size_t size, uint64_t seed = 0);
-inline uint64_t xxh64(std::string_view s, uint64_t seed = 0) { return xxh64(s.data(), s.size(), seed); }
+// Takes a string_view only: a (pointer, size) overload would silently win over
+// it for string literals such as xxh64("abc", 0) and hash zero bytes.
+uint64_t xxh64(std::string_view bytes, uint64_t seed = 0);
 
 // Accumulates labelled parts into one 128-bit key, rendered as 32 hex digits.
 // Each part is length-prefixed so ("ab","c") and ("a","bc") differ.

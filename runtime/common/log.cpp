@@ -2,11 +2,26 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <string_view>
 
 namespace ebpfrun::log {
 namespace {
-std::atomic<Level> g_level{Level::warn};
+
+// EBPFRUN_LOG=debug|info|warn|error sets the starting level, so that tests and
+// embedders get libbpf's and the compiler's details without a -v flag.
+Level initial_level() {
+  const char* env = std::getenv("EBPFRUN_LOG");
+  std::string_view v = env ? env : "";
+  if (v == "debug") return Level::debug;
+  if (v == "info") return Level::info;
+  if (v == "error") return Level::error;
+  return Level::warn;
 }
+
+std::atomic<Level> g_level{initial_level()};
+
+}  // namespace
 
 void set_level(Level l) { g_level.store(l); }
 Level level() { return g_level.load(); }

@@ -1,16 +1,21 @@
 #include "compiler/backend_loader.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
-#include <mutex>
+#include <cstring>
 
 #include <fmt/format.h>
 
 #include "common/files.h"
 #include "common/log.h"
+#include "compiler/backend_wire.h"
 
 namespace ebpfrun::compiler {
 namespace {
@@ -48,32 +53,85 @@ std::string backend_fingerprint() {
   return fmt::format("{}:{}:{}.{}", *path, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 }
 
-Result<Backend*> Backend::get() {
-  static std::mutex mutex;
-  static Backend backend;
-  static std::string load_error;
-  static bool tried = false;
-  std::lock_guard lock(mutex);
-  if (!tried) {
-    tried = true;
-    auto path = backend_library_path();
-    if (!path) {
-      load_error = path.error();
-    } else if (void* handle = ::dlopen(path->c_str(), RTLD_NOW | RTLD_LOCAL)) {
-      auto abi = reinterpret_cast<int (*)()>(::dlsym(handle, "ebpfrun_backend_abi_version"));
-      backend.compile_ = reinterpret_cast<CompileFn>(::dlsym(handle, "ebpfrun_backend_compile"));
-      backend.version_ = reinterpret_cast<VersionFn>(::dlsym(handle, "ebpfrun_backend_compiler_version"));
-      if (!abi || !backend.compile_ || !backend.version_ || abi() != kBackendAbiVersion)
-        load_error = fmt::format("{} does not match this ebpfrun (expected compiler interface {}); reinstall ebpfrun",
-                                 *path, kBackendAbiVersion);
-      else
-        log::debug("loaded BPF compiler {} ({})", *path, backend.version());
-    } else {
-      load_error = fmt::format("cannot load the BPF compiler library: {}", ::dlerror());
-    }
+namespace {
+
+using CompileFn = void (*)(const BackendRequest*, BackendResult*);
+
+// Runs in the child: load the backend, compile, write the encoded result.
+[[noreturn]] void child_main(const BackendRequest& request, int out_fd) {
+  BackendResult result;
+  auto path = backend_library_path();
+  if (!path) {
+    result.failure = path.error();
+  } else if (void* handle = ::dlopen(path->c_str(), RTLD_NOW | RTLD_LOCAL)) {
+    auto abi = reinterpret_cast<int (*)()>(::dlsym(handle, "ebpfrun_backend_abi_version"));
+    auto compile = reinterpret_cast<CompileFn>(::dlsym(handle, "ebpfrun_backend_compile"));
+    if (!abi || !compile || abi() != kBackendAbiVersion)
+      result.failure = fmt::format("{} does not match this ebpfrun (expected compiler interface {}); reinstall ebpfrun",
+                                   *path, kBackendAbiVersion);
+    else
+      compile(&request, &result);
+  } else {
+    result.failure = fmt::format("cannot load the BPF compiler library: {}", ::dlerror());
   }
-  if (!load_error.empty()) return make_error(load_error);
-  return &backend;
+  std::string bytes = encode_result(result);
+  const char* p = bytes.data();
+  size_t left = bytes.size();
+  while (left > 0) {
+    ssize_t n = ::write(out_fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  // _exit: the child must not run the host's atexit handlers or flush its stdio.
+  ::_exit(0);
+}
+
+}  // namespace
+
+void compile_in_child(const BackendRequest& request, BackendResult& result) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    result.failure = fmt::format("cannot start the BPF compiler: pipe: {}", std::strerror(errno));
+    return;
+  }
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    result.failure = fmt::format("cannot start the BPF compiler: fork: {}", std::strerror(errno));
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return;
+  }
+  if (pid == 0) {
+    ::close(fds[0]);
+    child_main(request, fds[1]);
+  }
+  ::close(fds[1]);
+  std::string bytes;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    bytes.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status)) {
+    result = BackendResult{};
+    result.failure = fmt::format("the BPF compiler crashed ({}) while compiling {}; this is a bug in clang or ebpfrun",
+                                 ::strsignal(WTERMSIG(status)), request.main_path);
+    return;
+  }
+  if (!decode_result(bytes, result)) {
+    result = BackendResult{};
+    result.failure = fmt::format("the BPF compiler exited (status {}) without a result while compiling {}",
+                                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, request.main_path);
+  }
 }
 
 }  // namespace ebpfrun::compiler

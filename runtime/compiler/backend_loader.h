@@ -1,6 +1,12 @@
-// Finds and dlopens the clang backend (libebpfrun-clang.so). Loading it maps
-// all of LLVM, so this happens only when a compile is really needed, and at
-// most once per process: LLVM cannot be unloaded safely.
+// Finds the clang backend (libebpfrun-clang.so) and runs compiles with it.
+//
+// Every compile runs in a forked child that dlopens the backend, compiles, and
+// sends the result back over a pipe. Three reasons: LLVM 16's BPF backend keeps
+// process-global state across modules (BPFAbstractMemberAccess's GEPGlobals
+// map holds pointers into the previous module, so a second CO-RE compile in
+// one process reads freed memory); a crash inside clang must not take the host
+// down with it; and the host (a REPL, an exporter daemon) never pays LLVM's
+// ~70 MB of RSS.
 #pragma once
 
 #include <string>
@@ -18,17 +24,8 @@ Result<std::string> backend_library_path();
 // object-cache key so that a rebuilt compiler never serves stale objects.
 std::string backend_fingerprint();
 
-class Backend {
- public:
-  static Result<Backend*> get();  // loads on first use
-  void compile(const BackendRequest& request, BackendResult& result) const { compile_(&request, &result); }
-  std::string version() const { return version_(); }
-
- private:
-  using CompileFn = void (*)(const BackendRequest*, BackendResult*);
-  using VersionFn = const char* (*)();
-  CompileFn compile_ = nullptr;
-  VersionFn version_ = nullptr;
-};
+// Compiles in a child process. Failures to start, load the backend or a crash
+// of the child are reported in result.failure.
+void compile_in_child(const BackendRequest& request, BackendResult& result);
 
 }  // namespace ebpfrun::compiler

@@ -159,11 +159,6 @@ CompileOutput compile(std::string_view source, const std::string& path, const Co
     return out;
   }
 
-  auto backend = Backend::get();
-  if (!backend) {
-    out.failure = backend.error();
-    return out;
-  }
   stats.backend_loaded = true;
 
   BackendRequest request;
@@ -185,14 +180,14 @@ CompileOutput compile(std::string_view source, const std::string& path, const Co
                                        .add("backend", backend_fingerprint()).add("defines", join(kBaseDefines)).hex());
 
   BackendResult result;
-  (*backend)->compile(request, result);
+  compile_in_child(request, result);
   if (!result.ok && use_pch && mentions_pch(result.diagnostics)) {
     // A PCH goes stale when a header it was built from changes (a libbpf
     // upgrade) or when it was damaged; build it again once.
     log::debug("precompiled header {} is unusable; rebuilding it", request.pch_path);
     std::remove(request.pch_path.c_str());
     result = BackendResult{};
-    (*backend)->compile(request, result);
+    compile_in_child(request, result);
   }
   stats.pch_built = result.pch_built;
   stats.pch_used = result.pch_used;

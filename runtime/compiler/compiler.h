@@ -24,7 +24,7 @@ struct CompileOptions {
 
 struct CompileStats {
   bool cache_hit = false;
-  bool backend_loaded = false;  // true when LLVM was mapped into this process
+  bool backend_loaded = false;  // true when the clang backend ran (in a child process)
   bool vmlinux_generated = false;
   bool pch_built = false;
   bool pch_used = false;

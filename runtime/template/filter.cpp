@@ -149,6 +149,9 @@ Status add_cgroup(std::vector<uint64_t>& values, std::string_view value) {
   if (!is_path && !looks_numeric)
     return invalid("cgroup", value,
                    "expected a decimal cgroup id or a cgroup v2 directory path starting with '/'");
+  // A path goes to the kernel as a C string, so a NUL would silently cut it short.
+  if (is_path && value.find('\0') != std::string_view::npos)
+    return invalid("cgroup", value, "the path contains a NUL byte");
   auto id = is_path ? resolve_cgroup_path(value)
                     : parse_decimal("cgroup", value, std::numeric_limits<uint64_t>::max());
   if (!id) return std::move(id).take_error();

@@ -155,11 +155,16 @@ std::shared_ptr<clang::CompilerInvocation> make_invocation(const BackendRequest&
   return nullptr;
 }
 
-bool run_action(std::shared_ptr<clang::CompilerInvocation> invocation, clang::FrontendAction& action,
+// The action is created after, and so destroyed before, the CompilerInstance it
+// runs in, the same order as in clang's cc1: the action's module and LLVM
+// context refer to state the instance owns.
+template <typename Action>
+bool run_action(std::shared_ptr<clang::CompilerInvocation> invocation,
                 llvm::IntrusiveRefCntPtr<llvm::vfs::FileSystem> fs, clang::DiagnosticConsumer& consumer,
                 std::unique_ptr<llvm::raw_pwrite_stream> output,
                 std::shared_ptr<clang::DependencyCollector> dependencies) {
   clang::CompilerInstance instance;
+  Action action;
   instance.setInvocation(std::move(invocation));
   instance.createDiagnostics(&consumer, /*ShouldOwnClient=*/false);
   instance.createFileManager(fs);
@@ -179,8 +184,7 @@ bool build_pch(const BackendRequest& request, const clang::CompilerInvocation& c
   std::string temporary = request.pch_path + ".tmp." + std::to_string(::getpid());
   frontend.OutputFile = temporary;
   invocation->getPreprocessorOpts().ImplicitPCHInclude.clear();
-  clang::GeneratePCHAction action;
-  if (!run_action(invocation, action, fs, consumer, nullptr, nullptr)) {
+  if (!run_action<clang::GeneratePCHAction>(invocation, fs, consumer, nullptr, nullptr)) {
     std::remove(temporary.c_str());
     return false;
   }
@@ -231,9 +235,8 @@ void compile(const BackendRequest& request, BackendResult& result) {
   auto start = Clock::now();
   llvm::SmallVector<char, 0> object;
   auto dependencies = std::make_shared<AllDependencies>();
-  clang::EmitObjAction action;
-  bool ok = run_action(invocation, action, fs, collector, std::make_unique<llvm::raw_svector_ostream>(object),
-                       dependencies);
+  bool ok = run_action<clang::EmitObjAction>(invocation, fs, collector,
+                                             std::make_unique<llvm::raw_svector_ostream>(object), dependencies);
   result.compile_ms = ms_since(start);
   if (!ok) return;
   result.object.assign(object.begin(), object.end());

@@ -1,0 +1,320 @@
+// Unit tests for the /*FILTER*/ template component (runtime/template/filter.h).
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+#include "template/filter.h"
+
+using ebpfrun::tmpl::add_filter_value;
+using ebpfrun::tmpl::apply_filter;
+using ebpfrun::tmpl::FilterSpec;
+using ebpfrun::tmpl::known_filter_fields;
+using ebpfrun::tmpl::render_filter;
+
+namespace {
+
+// Builds a spec from field/value pairs, failing the test if any value is refused.
+FilterSpec spec_of(const std::vector<std::pair<std::string, std::string>>& values) {
+  FilterSpec spec;
+  for (const auto& [field, value] : values) {
+    auto status = add_filter_value(spec, field, value);
+    INFO(field << "=" << value);
+    REQUIRE(status.ok());
+  }
+  return spec;
+}
+
+// The error for one value added to an empty spec ("" when it was accepted).
+std::string error_for(const std::string& field, const std::string& value) {
+  FilterSpec spec;
+  auto status = add_filter_value(spec, field, value);
+  if (status.ok()) return "";
+  CHECK(spec.empty());  // A refused value must leave the spec untouched.
+  return status.error();
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+size_t count_of(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (size_t pos = haystack.find(needle); pos != std::string::npos;
+       pos = haystack.find(needle, pos + needle.size()))
+    ++n;
+  return n;
+}
+
+// The byte-by-byte comparison the renderer is expected to produce for a comm.
+std::string expected_comm_condition(const std::string& text, bool exact) {
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < text.size(); ++i)
+    parts.push_back(
+        fmt::format("__ebpfrun_comm[{}] == 0x{:02x}", i, static_cast<unsigned char>(text[i])));
+  if (exact) parts.push_back(fmt::format("__ebpfrun_comm[{}] == 0", text.size()));
+  return fmt::format("({})", fmt::join(parts, " && "));
+}
+
+const std::string kProgram =
+    "SEC(\"tp/syscalls/sys_enter_openat\")\nint handle(void *ctx) {\n"
+    "    /*FILTER*/\n    bpf_printk(\"open\");\n    return 0;\n}\n";
+
+}  // namespace
+
+TEST_CASE("an empty spec renders to nothing and removes placeholders", "[filter]") {
+  FilterSpec spec;
+  CHECK((spec.empty() && render_filter(spec).empty()));
+
+  const std::string source = "a /*FILTER*/ b\n  /*FILTER*/\nc/*FILTER*//*FILTER*/d\n";
+  auto out = apply_filter(source, spec, "prog.bpf.c");
+  REQUIRE(out.ok());
+  CHECK(*out == "a  b\n  \ncd\n");
+
+  // Without a placeholder the source passes through byte for byte.
+  const std::string plain = "int f(void *ctx) { return 0; }\n";
+  auto same = apply_filter(plain, spec, "prog.bpf.c");
+  REQUIRE(same.ok());
+  CHECK(*same == plain);
+}
+
+TEST_CASE("each field renders its own check", "[filter]") {
+  SECTION("pid compares the upper half of pid_tgid") {
+    std::string code = render_filter(spec_of({{"pid", "42"}}));
+    CHECK(contains(code, "((unsigned long long (*)(void))14)()"));
+    CHECK(contains(code, "if (!((__ebpfrun_pid_tgid >> 32) == 42U)) return 0;"));
+    CHECK(!contains(code, ")16)"));
+  }
+  SECTION("tid compares the lower half of pid_tgid") {
+    std::string code = render_filter(spec_of({{"tid", "7"}}));
+    CHECK(contains(code, "((unsigned long long (*)(void))14)()"));
+    CHECK(contains(code, "if (!((unsigned int)__ebpfrun_pid_tgid == 7U)) return 0;"));
+  }
+  SECTION("uid compares the lower half of uid_gid") {
+    std::string code = render_filter(spec_of({{"uid", "1000"}}));
+    CHECK(contains(code, "((unsigned long long (*)(void))15)()"));
+    CHECK(contains(code, "if (!((unsigned int)__ebpfrun_uid_gid == 1000U)) return 0;"));
+    CHECK(!contains(code, "))14)"));
+  }
+  SECTION("cgroup compares the cgroup v2 id") {
+    std::string code = render_filter(spec_of({{"cgroup", "18446744073709551615"}}));
+    CHECK(contains(code, "((unsigned long long (*)(void))80)()"));
+    CHECK(contains(code, "if (!(__ebpfrun_cgroup_id == 18446744073709551615ULL)) return 0;"));
+  }
+  SECTION("comm is an exact byte-by-byte match including the terminator") {
+    std::string code = render_filter(spec_of({{"comm", "nginx"}}));
+    CHECK(contains(code, "unsigned char __ebpfrun_comm[16] = {0};"));
+    CHECK(contains(code,
+                   "((long (*)(void *, unsigned int))16)(__ebpfrun_comm, "
+                   "sizeof(__ebpfrun_comm));"));
+    CHECK(contains(code,
+                   "if (!((__ebpfrun_comm[0] == 0x6e && __ebpfrun_comm[1] == 0x67 && "
+                   "__ebpfrun_comm[2] == 0x69 && __ebpfrun_comm[3] == 0x6e && "
+                   "__ebpfrun_comm[4] == 0x78 && __ebpfrun_comm[5] == 0))) return 0;"));
+  }
+  SECTION("comm_prefix has no terminator check") {
+    std::string code = render_filter(spec_of({{"comm_prefix", "kw"}}));
+    CHECK(contains(code,
+                   "if (!((__ebpfrun_comm[0] == 0x6b && __ebpfrun_comm[1] == 0x77))) return 0;"));
+    CHECK(!contains(code, "__ebpfrun_comm[2]"));
+  }
+}
+
+TEST_CASE("rendered code is one block on a single line", "[filter]") {
+  std::string code = render_filter(spec_of({{"pid", "1"},
+                                            {"tid", "2"},
+                                            {"comm", "bash"},
+                                            {"comm_prefix", "kworker"},
+                                            {"uid", "0"},
+                                            {"cgroup", "5"}}));
+  CHECK(!contains(code, "\n"));
+  CHECK(code.front() == '{');
+  CHECK(code.back() == '}');
+  CHECK(count_of(code, "{") == count_of(code, "}"));
+  // No header-dependent types or helper names may appear.
+  for (const char* banned : {"__u32", "__u64", "bpf_get_", "#"}) {
+    INFO(banned);
+    CHECK(!contains(code, banned));
+  }
+}
+
+TEST_CASE("values are OR'ed within a field and fields are AND'ed", "[filter]") {
+  SECTION("several pids form one alternative") {
+    std::string code = render_filter(spec_of({{"pid", "1"}, {"pid", "2"}}));
+    CHECK(contains(code,
+                   "if (!((__ebpfrun_pid_tgid >> 32) == 1U || "
+                   "(__ebpfrun_pid_tgid >> 32) == 2U)) return 0;"));
+    CHECK(count_of(code, "return 0;") == 1);
+  }
+  SECTION("several comms form one alternative") {
+    std::string code = render_filter(spec_of({{"comm", "a"}, {"comm", "b"}}));
+    CHECK(contains(code, "if (!(" + expected_comm_condition("a", true) + " || " +
+                             expected_comm_condition("b", true) + ")) return 0;"));
+  }
+  SECTION("different fields each get their own early return") {
+    std::string code = render_filter(
+        spec_of({{"pid", "1"}, {"pid", "2"}, {"comm", "bash"}, {"uid", "0"}, {"cgroup", "9"}}));
+    CHECK(count_of(code, "return 0;") == 4);
+    CHECK(count_of(code, ")14)()") == 1);
+    CHECK(count_of(code, ")16)(") == 1);
+  }
+  SECTION("comm and comm_prefix share one comm copy") {
+    std::string code = render_filter(spec_of({{"comm", "bash"}, {"comm_prefix", "ba"}}));
+    CHECK(count_of(code, ")16)(") == 1);
+    CHECK(count_of(code, "return 0;") == 2);
+  }
+  SECTION("repeated values are kept once") {
+    FilterSpec spec = spec_of({{"pid", "3"}, {"pid", "3"}, {"comm", "x"}, {"comm", "x"}});
+    CHECK(spec.pids == std::vector<uint32_t>{3});
+    CHECK(spec.comms == std::vector<std::string>{"x"});
+  }
+}
+
+TEST_CASE("apply_filter replaces every placeholder and keeps line numbers", "[filter]") {
+  FilterSpec spec = spec_of({{"pid", "1"}, {"pid", "2"}, {"comm", "bash"}});
+  const std::string code = render_filter(spec);
+  const std::string source = kProgram + "int second(void *ctx) {\n  /*FILTER*/ /*FILTER*/\n}\n";
+  auto out = apply_filter(source, spec, "prog.bpf.c");
+  REQUIRE(out.ok());
+  CHECK(count_of(*out, "/*FILTER*/") == 0);
+  CHECK(count_of(*out, code) == 3);
+  CHECK(std::count(out->begin(), out->end(), '\n') ==
+        std::count(source.begin(), source.end(), '\n'));
+
+  std::string expected = source;
+  for (size_t pos; (pos = expected.find("/*FILTER*/")) != std::string::npos;)
+    expected.replace(pos, 10, code);
+  CHECK(*out == expected);
+}
+
+TEST_CASE("a filter without a placeholder is an error naming the file and fields", "[filter]") {
+  // Only the exact text /*FILTER*/ is a placeholder; near misses stay as they are.
+  const std::string near_misses = "/* FILTER */ /*filter*/ /*FILTER */ /*FILTER*\n";
+  auto kept = apply_filter(near_misses, FilterSpec{}, "<inline>");
+  REQUIRE(kept.ok());
+  CHECK(*kept == near_misses);
+
+  auto out =
+      apply_filter(near_misses, spec_of({{"pid", "1"}, {"comm", "bash"}}), "probes/open.bpf.c");
+  REQUIRE_FALSE(out.ok());
+  CHECK(out.error() ==
+        "probes/open.bpf.c has no /*FILTER*/ placeholder, so the filter (pid, comm) cannot be "
+        "applied");
+}
+
+TEST_CASE("user text in comm values never becomes code", "[filter]") {
+  const std::vector<std::string> hostile = {"x\"); evil();//", "a\\b",    "*/", "a\nb", "\"",
+                                            "/*FILTER*/",      "\x80\xff"};
+  for (const std::string& value : hostile) {
+    for (const std::string field : {"comm", "comm_prefix"}) {
+      INFO(field << "=" << value);
+      FilterSpec spec;
+      auto status = add_filter_value(spec, field, value);
+      if (!status.ok()) continue;  // Refusing is also safe.
+      // Apart from the expected byte literals, the code is that of a harmless value.
+      auto masked = [&](const std::string& code, const std::string& text) {
+        const std::string condition = expected_comm_condition(text, field == "comm");
+        REQUIRE(contains(code, "if (!(" + condition + ")) return 0;"));
+        return std::string(code).replace(code.find(condition), condition.size(), "(X)");
+      };
+      const std::string code = render_filter(spec);
+      CHECK(masked(code, value) == masked(render_filter(spec_of({{field, "q"}})), "q"));
+      for (const char* bad : {"\"", "\\", "*/", "\n", "evil", "//", "FILTER"})
+        CHECK(!contains(code, bad));
+    }
+  }
+  CHECK(contains(error_for("comm", std::string("a\0b", 3)), "NUL byte"));
+}
+
+TEST_CASE("comm values are limited to what the kernel keeps", "[filter]") {
+  CHECK(error_for("comm", "abcdefghijklmno").empty());  // 15 bytes
+  CHECK(error_for("comm_prefix", "abcdefghijklmno").empty());
+  CHECK(error_for("comm", "abcdefghijklmnop") ==
+        "invalid comm filter 'abcdefghijklmnop': it is 16 bytes long, but the kernel truncates "
+        "a task's comm to 15 bytes (TASK_COMM_LEN 16), so it could never match");
+  CHECK(contains(error_for("comm_prefix", "abcdefghijklmnop"), "16 bytes long"));
+  CHECK(error_for("comm", "") == "invalid comm filter '': the value is empty");
+  CHECK(error_for("comm_prefix", "") == "invalid comm_prefix filter '': the value is empty");
+
+  std::string code = render_filter(spec_of({{"comm", "abcdefghijklmno"}}));
+  CHECK(contains(code, "__ebpfrun_comm[15] == 0"));
+}
+
+TEST_CASE("numeric fields accept plain decimal only", "[filter]") {
+  for (const std::string field : {"pid", "tid", "uid"}) {
+    INFO(field);
+    CHECK(error_for(field, "0").empty());
+    CHECK(error_for(field, "4294967295").empty());
+    CHECK(error_for(field, "-1") ==
+          fmt::format("invalid {} filter '-1': negative numbers are not allowed", field));
+    CHECK(error_for(field, "12a") ==
+          fmt::format("invalid {} filter '12a': expected a decimal number", field));
+    CHECK(
+        error_for(field, "") ==
+        fmt::format("invalid {} filter '': expected a decimal number, got an empty value", field));
+    CHECK(error_for(field, "99999999999") ==
+          fmt::format("invalid {} filter '99999999999': the largest allowed value is 4294967295",
+                      field));
+    CHECK(contains(error_for(field, "4294967296"), "largest allowed value"));
+    for (const char* bad : {" 1", "1 ", "+1", "0x10", "1.5", "1\n"})
+      CHECK(contains(error_for(field, bad), "expected a decimal number"));
+  }
+  CHECK(spec_of({{"pid", "007"}}).pids == std::vector<uint32_t>{7});
+  CHECK(error_for("cgroup", "18446744073709551616") ==
+        "invalid cgroup filter '18446744073709551616': the largest allowed value is "
+        "18446744073709551615");
+  CHECK(error_for("cgroup", "-1") ==
+        "invalid cgroup filter '-1': negative numbers are not allowed");
+  CHECK(error_for("cgroup", "12a") == "invalid cgroup filter '12a': expected a decimal number");
+  CHECK(error_for("cgroup", "abc") ==
+        "invalid cgroup filter 'abc': expected a decimal cgroup id or a cgroup v2 directory path "
+        "starting with '/'");
+}
+
+TEST_CASE("an unknown field lists the known ones", "[filter]") {
+  CHECK(known_filter_fields() ==
+        std::vector<std::string>{"pid", "tid", "comm", "comm_prefix", "uid", "cgroup"});
+  CHECK(error_for("pdi", "1") ==
+        "unknown filter field 'pdi'; known fields are: pid, tid, comm, comm_prefix, uid, cgroup");
+  CHECK(error_for("PID", "1").find("unknown filter field 'PID'") == 0);
+}
+
+TEST_CASE("cgroup paths resolve to the directory's inode number", "[filter]") {
+  // This host's /sys/fs/cgroup may not be cgroup v2; the warning is expected then.
+  const auto saved_level = ebpfrun::log::level();
+  ebpfrun::log::set_level(ebpfrun::log::Level::error);
+
+  struct stat st {};
+  REQUIRE(::stat("/sys/fs/cgroup", &st) == 0);
+  CHECK(spec_of({{"cgroup", "/sys/fs/cgroup"}}).cgroup_ids ==
+        std::vector<uint64_t>{static_cast<uint64_t>(st.st_ino)});
+
+  // A path relative to /sys/fs/cgroup is found there when it does not exist as given.
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+    const std::string short_path = "/" + entry.path().filename().string();
+    if (!entry.is_directory() || fs::exists(short_path)) continue;
+    struct stat sub {};
+    REQUIRE(::stat(entry.path().c_str(), &sub) == 0);
+    INFO(short_path);
+    CHECK(spec_of({{"cgroup", short_path}}).cgroup_ids ==
+          std::vector<uint64_t>{static_cast<uint64_t>(sub.st_ino)});
+    break;
+  }
+
+  CHECK(error_for("cgroup", "/no/such/cgroup") ==
+        "invalid cgroup filter '/no/such/cgroup': cannot use it as a cgroup directory: No such "
+        "file or directory (tried /no/such/cgroup and /sys/fs/cgroup/no/such/cgroup)");
+  CHECK(contains(error_for("cgroup", "/etc/passwd"), "Not a directory"));
+  CHECK(error_for("cgroup", std::string("/sys/fs/cgroup\0x", 16)) ==
+        "invalid cgroup filter '/sys/fs/cgroup\\x00x': the path contains a NUL byte");
+
+  ebpfrun::log::set_level(saved_level);
+}
