@@ -1,6 +1,8 @@
 # Generates a C++ source that holds the contents of the given files, so that the
 # project's BPF headers ship inside the binary.
 #   cmake -DOUTPUT=out.cpp -DFILES="a.h;b.h" -P embed_files.cmake
+# FILES is "|"-separated: a ";" list would be split into separate arguments.
+string(REPLACE "|" ";" FILES "${FILES}")
 set(body "")
 foreach(path IN LISTS FILES)
   get_filename_component(name "${path}" NAME)

@@ -34,6 +34,8 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
 
   const std::string& error() const { check(false); return std::get<1>(state_).message; }
   Error take_error() && { check(false); return std::get<1>(std::move(state_)); }

@@ -11,57 +11,80 @@
 #include <fmt/format.h>
 
 #include "common/log.h"
+#include "loader/pinning.h"
+#include "loader/verifier_log.h"
 
 namespace ebpfrun::loader {
 namespace {
 
-int libbpf_print(enum libbpf_print_level level, const char* format, va_list args) {
-  // libbpf is chatty at debug level; its warnings are still only interesting
-  // with -v because every failure is also reported through our own errors.
-  if (level == LIBBPF_DEBUG && log::level() > log::Level::debug) return 0;
+int libbpf_print(enum libbpf_print_level, const char* format, va_list args) {
+  // Every libbpf failure also comes back to us as an error we report in our
+  // own words, so libbpf's text is detail for -v only.
   if (log::level() > log::Level::debug) return 0;
-  char buf[1024];
+  char buf[2048];
   int n = std::vsnprintf(buf, sizeof buf, format, args);
-  log::write(log::Level::debug, fmt::format("{}", std::string_view(buf, n < 0 ? 0 : std::min<size_t>(n, sizeof buf - 1))));
+  if (n > 0) log::write(log::Level::debug, std::string_view(buf, std::min<size_t>(n, sizeof buf - 1)));
   return n;
 }
 
-uint32_t id_of(int fd, bool is_prog) {
-  if (fd < 0) return 0;
-  if (is_prog) {
-    bpf_prog_info info{};
-    uint32_t len = sizeof info;
-    return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
-  }
+uint32_t prog_id(int fd) {
+  bpf_prog_info info{};
+  uint32_t len = sizeof info;
+  return fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+}
+
+uint32_t map_id(int fd) {
   bpf_map_info info{};
   uint32_t len = sizeof info;
-  return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+  return fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+}
+
+bpf_object* open_elf(std::string_view elf, const std::string& name, const std::string& pin_directory) {
+  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name.c_str(), .pin_root_path = pin_directory.c_str());
+  return bpf_object__open_mem(elf.data(), elf.size(), &opts);
 }
 
 }  // namespace
 
-void route_libbpf_messages() { libbpf_set_print(libbpf_print); }
+void route_libbpf_messages() {
+  static const bool routed = [] {
+    libbpf_set_print(libbpf_print);
+    return true;
+  }();
+  (void)routed;
+}
 
-Result<Object> Object::open(std::string_view elf, const std::string& name) {
+Result<Object> Object::open(std::string_view elf, const std::string& name, const OpenOptions& options) {
   route_libbpf_messages();
-  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name.c_str());
-  bpf_object* object = bpf_object__open_mem(elf.data(), elf.size(), &opts);
+  if (auto valid = validate_pin_namespace(options.pin_namespace); !valid) return std::move(valid).take_error();
+  std::string pin_directory = options.pin_root + "/" + options.pin_namespace;
+  bpf_object* object = open_elf(elf, name, pin_directory);
   if (!object) {
     int err = errno;
-    return make_error(fmt::format("cannot open BPF object {}: {}", name, std::strerror(err)));
+    return make_error(fmt::format("cannot open BPF object {}: {} (is it a BPF ELF file?)", name, std::strerror(err)));
   }
-  return Object(object, name);
+  return Object(object, name, std::string(elf), options);
 }
 
 Object::Object(Object&& other) noexcept
-    : object_(std::exchange(other.object_, nullptr)), name_(std::move(other.name_)), loaded_(other.loaded_) {}
+    : object_(std::exchange(other.object_, nullptr)),
+      name_(std::move(other.name_)),
+      elf_(std::move(other.elf_)),
+      options_(std::move(other.options_)),
+      loaded_(std::exchange(other.loaded_, false)),
+      verifier_log_(std::move(other.verifier_log_)),
+      attachments_(std::move(other.attachments_)) {}
 
 Object& Object::operator=(Object&& other) noexcept {
   if (this != &other) {
     close();
     object_ = std::exchange(other.object_, nullptr);
     name_ = std::move(other.name_);
-    loaded_ = other.loaded_;
+    elf_ = std::move(other.elf_);
+    options_ = std::move(other.options_);
+    loaded_ = std::exchange(other.loaded_, false);
+    verifier_log_ = std::move(other.verifier_log_);
+    attachments_ = std::move(other.attachments_);
   }
   return *this;
 }
@@ -69,6 +92,8 @@ Object& Object::operator=(Object&& other) noexcept {
 Object::~Object() { close(); }
 
 void Object::close() {
+  // Links first: a link keeps its program alive in the kernel.
+  while (!attachments_.empty()) attachments_.pop_back();
   if (!object_) return;
   bpf_object__close(object_);
   object_ = nullptr;
@@ -76,12 +101,85 @@ void Object::close() {
   log::debug("closed BPF object {}", name_);
 }
 
-Status Object::load() {
-  if (!object_) return make_error(fmt::format("BPF object {} is closed", name_));
-  if (int err = bpf_object__load(object_); err != 0)
-    return make_error(fmt::format("loading BPF object {} failed: {}", name_, std::strerror(-err)));
-  loaded_ = true;
+std::string Object::pin_directory() const { return options_.pin_root + "/" + options_.pin_namespace; }
+
+Status Object::reopen() {
+  bpf_object__close(object_);
+  object_ = open_elf(elf_, name_, pin_directory());
+  if (!object_) return make_error(fmt::format("cannot reopen BPF object {}: {}", name_, std::strerror(errno)));
   return ok_status();
+}
+
+Status Object::check_pinned_maps() const {
+  bool any = false;
+  bpf_map* map;
+  bpf_object__for_each_map(map, object_) {
+    const char* path = bpf_map__pin_path(map);
+    if (!path) continue;
+    any = true;
+    if (auto compatible = check_pin_compatible(map, path); !compatible) return compatible;
+  }
+  return any ? prepare_pin_directory(pin_directory()) : ok_status();
+}
+
+Status Object::load(const LoadOptions& options) {
+  if (!object_) return make_error(fmt::format("BPF object {} is closed", name_));
+  if (loaded_) return ok_status();
+  if (auto pins = check_pinned_maps(); !pins) return pins;
+
+  size_t log_size = options.initial_log_size;
+  for (;;) {
+    std::vector<std::unique_ptr<char[]>> logs;
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, object_) {
+      logs.push_back(std::make_unique<char[]>(log_size));
+      bpf_program__set_log_buf(prog, logs.back().get(), log_size);
+    }
+    int err = bpf_object__load(object_);
+    // libbpf keeps only a pointer to each buffer; drop them before they go away.
+    size_t i = 0;
+    const char* failed_log = nullptr;
+    bpf_program* failed = nullptr;
+    bpf_object__for_each_program(prog, object_) {
+      const char* log = logs[i++].get();
+      if (!failed && bpf_program__fd(prog) < 0 && bpf_program__autoload(prog) && log[0] != '\0') {
+        failed = prog;
+        failed_log = log;
+      }
+    }
+    if (err == 0) {
+      bpf_object__for_each_program(prog, object_) bpf_program__set_log_buf(prog, nullptr, 0);
+      loaded_ = true;
+      return ok_status();
+    }
+    if (!failed) {
+      bpf_object__for_each_program(prog, object_) bpf_program__set_log_buf(prog, nullptr, 0);
+      std::string hint = (err == -EPERM || err == -EACCES)
+                             ? " (loading BPF programs needs CAP_BPF and CAP_PERFMON, or root)"
+                             : " (run with -v for libbpf's details)";
+      return make_error(fmt::format("loading BPF object {} failed: {}{}", name_, std::strerror(-err), hint));
+    }
+    std::string log(failed_log);
+    const bool truncated = log.size() + 1 >= log_size;
+    if (truncated && log_size < options.max_log_size) {
+      log_size = std::min(log_size * 4, options.max_log_size);
+      log::debug("verifier log of {} was truncated; retrying with a {} KiB buffer", bpf_program__name(failed),
+                 log_size / 1024);
+      if (auto reopened = reopen(); !reopened) return reopened;
+      continue;
+    }
+    verifier_log_ = log;
+    auto summary = summarize_verifier_log(log);
+    std::string message = fmt::format("the verifier rejected program '{}' (section {}) of {}: {}\n",
+                                      bpf_program__name(failed), bpf_program__section_name(failed), name_,
+                                      std::strerror(-err));
+    if (!summary.source_line.empty()) message += fmt::format("  at: {}\n", summary.source_line);
+    message += "verifier log (last lines):\n" + summary.tail;
+    message += log::level() <= log::Level::debug ? "full verifier log:\n" + log
+                                                  : "(run with -v for the full verifier log)";
+    bpf_object__for_each_program(prog, object_) bpf_program__set_log_buf(prog, nullptr, 0);
+    return make_error(message);
+  }
 }
 
 std::vector<ProgramSummary> Object::programs() const {
@@ -96,7 +194,7 @@ std::vector<ProgramSummary> Object::programs() const {
     s.type = type ? type : "unknown";
     s.instructions = bpf_program__insn_cnt(prog);
     s.fd = loaded_ ? bpf_program__fd(prog) : -1;
-    s.id = id_of(s.fd, true);
+    s.id = prog_id(s.fd);
     out.push_back(std::move(s));
   }
   return out;
@@ -115,10 +213,19 @@ std::vector<MapSummary> Object::maps() const {
     s.value_size = bpf_map__value_size(map);
     s.max_entries = bpf_map__max_entries(map);
     s.fd = loaded_ ? bpf_map__fd(map) : -1;
-    s.id = id_of(s.fd, false);
+    s.id = map_id(s.fd);
+    if (const char* pin = bpf_map__pin_path(map); pin && bpf_map__is_pinned(map)) s.pin_path = pin;
     out.push_back(std::move(s));
   }
   return out;
+}
+
+bpf_program* Object::find_program(std::string_view name) const {
+  return object_ ? bpf_object__find_program_by_name(object_, std::string(name).c_str()) : nullptr;
+}
+
+bpf_map* Object::find_map(std::string_view name) const {
+  return object_ ? bpf_object__find_map_by_name(object_, std::string(name).c_str()) : nullptr;
 }
 
 }  // namespace ebpfrun::loader

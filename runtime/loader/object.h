@@ -1,11 +1,17 @@
 // runtime/loader — a BPF object (ELF) opened and loaded with libbpf.
 //
 // Object owns the libbpf bpf_object and with it every program and map fd it
-// created; destroying or closing it releases them (and later, its links). It is
-// movable, not copyable, and built only through the checked factory.
+// created, plus the links attached through it: close() (or the destructor)
+// detaches the links first, then releases programs and maps. It is movable,
+// not copyable, and built only through the checked factory.
+//
+// Programs and maps of a loaded object are reached through ProgramInfo and
+// maps::Map handles: libbpf's bpf_object owns those fds, so they are views that
+// stay valid while their Object is open.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +19,8 @@
 #include "common/result.h"
 
 struct bpf_object;
+struct bpf_program;
+struct bpf_map;
 
 namespace ebpfrun::loader {
 
@@ -33,33 +41,77 @@ struct MapSummary {
   uint32_t max_entries = 0;
   int fd = -1;
   uint32_t id = 0;
+  std::string pin_path;  // where it is pinned, if it is
+};
+
+struct OpenOptions {
+  // Maps declared with `__uint(pinning, LIBBPF_PIN_BY_NAME)` are pinned under
+  // <pin_root>/<pin_namespace>/<map name>, and an existing compatible pin is
+  // reused by the next load. Namespaces keep unrelated tools apart.
+  std::string pin_namespace = "default";
+  std::string pin_root = "/sys/fs/bpf/ebpfrun";
+};
+
+struct LoadOptions {
+  // Per-program verifier log buffer; grown (up to max) and the load retried
+  // when the log of a rejected program was truncated.
+  size_t initial_log_size = 256 * 1024;
+  size_t max_log_size = 64 * 1024 * 1024;
+};
+
+// Something attached through an Object; destroyed before the Object's programs.
+class Attachment {
+ public:
+  virtual ~Attachment() = default;
 };
 
 class Object {
  public:
-  // Parses ELF bytes (copied by libbpf). `name` labels the object in messages.
-  static Result<Object> open(std::string_view elf, const std::string& name);
+  // Parses ELF bytes (a copy is kept so that a load can be retried). `name`
+  // labels the object in messages.
+  static Result<Object> open(std::string_view elf, const std::string& name, const OpenOptions& options = {});
   Object(Object&& other) noexcept;
   Object& operator=(Object&& other) noexcept;
   Object(const Object&) = delete;
   Object& operator=(const Object&) = delete;
   ~Object();
 
-  // Loads every program and creates every map in the kernel.
-  Status load();
+  // Loads every program and creates (or reuses pinned) maps in the kernel. A
+  // verifier rejection names the program, shows the verifier's last lines and
+  // the C source line; the full log is kept in verifier_log().
+  Status load(const LoadOptions& options = {});
+  // Detaches everything attached through this object, then unloads it.
   void close();
 
+  bool is_open() const { return object_ != nullptr; }
   bool loaded() const { return loaded_; }
   const std::string& name() const { return name_; }
+  const std::string& verifier_log() const { return verifier_log_; }
+  std::string pin_directory() const;
+
   std::vector<ProgramSummary> programs() const;
   std::vector<MapSummary> maps() const;
+  bpf_program* find_program(std::string_view name) const;
+  bpf_map* find_map(std::string_view name) const;
   bpf_object* raw() const { return object_; }
 
+  // Keeps an attachment alive for as long as the object is open.
+  void keep(std::unique_ptr<Attachment> attachment) { attachments_.push_back(std::move(attachment)); }
+  size_t attachment_count() const { return attachments_.size(); }
+
  private:
-  Object(bpf_object* object, std::string name) : object_(object), name_(std::move(name)) {}
+  Object(bpf_object* object, std::string name, std::string elf, OpenOptions options)
+      : object_(object), name_(std::move(name)), elf_(std::move(elf)), options_(std::move(options)) {}
+  Status check_pinned_maps() const;
+  Status reopen();
+
   bpf_object* object_ = nullptr;
   std::string name_;
+  std::string elf_;
+  OpenOptions options_;
   bool loaded_ = false;
+  std::string verifier_log_;
+  std::vector<std::unique_ptr<Attachment>> attachments_;
 };
 
 // Routes libbpf's own messages into our logger (shown with -v). Idempotent.

@@ -1,5 +1,6 @@
 #include "support/test_support.h"
 
+#include <bpf/bpf.h>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,7 +9,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include <algorithm>
+
 #include <catch2/catch.hpp>
+
+#include "compiler/compiler.h"
 
 namespace ebpfrun::test {
 
@@ -77,6 +82,47 @@ ProcessResult run(const std::vector<std::string>& argv, const std::vector<std::s
   result.err = slurp(fd);
   ::close(fd);
   return result;
+}
+
+namespace {
+template <typename Info>
+std::vector<std::string> kernel_names(int (*next_id)(__u32, __u32*), int (*fd_by_id)(__u32)) {
+  std::vector<std::string> names;
+  __u32 id = 0;
+  while (next_id(id, &id) == 0) {
+    int fd = fd_by_id(id);
+    if (fd < 0) continue;
+    Info info{};
+    __u32 len = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) names.emplace_back(info.name);
+    ::close(fd);
+  }
+  return names;
+}
+}  // namespace
+
+std::vector<std::string> kernel_program_names() {
+  return kernel_names<bpf_prog_info>(bpf_prog_get_next_id, bpf_prog_get_fd_by_id);
+}
+std::vector<std::string> kernel_map_names() {
+  return kernel_names<bpf_map_info>(bpf_map_get_next_id, bpf_map_get_fd_by_id);
+}
+bool kernel_has_program(const std::string& name) {
+  auto names = kernel_program_names();
+  return std::find(names.begin(), names.end(), name.substr(0, 15)) != names.end();
+}
+bool kernel_has_map(const std::string& name) {
+  auto names = kernel_map_names();
+  return std::find(names.begin(), names.end(), name.substr(0, 15)) != names.end();
+}
+
+std::string compile_bpf(const std::string& source, const TempDir& dir, const std::string& name) {
+  compiler::CompileOptions options;
+  options.cache_dir = dir.file("cache");
+  auto out = compiler::compile(source, dir.file(name), options);
+  INFO(out.error_message());
+  REQUIRE(out.ok());
+  return out.object;
 }
 
 std::string ebpfrun_binary() { return EBPFRUN_TEST_BINARY; }

@@ -36,6 +36,16 @@ struct ProcessResult {
 // Runs argv (argv[0] is a path) with extra environment entries, capturing output.
 ProcessResult run(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {});
 
+// Names of every BPF program / map currently in the kernel (all owners). Tests
+// give their programs distinctive names and check these after cleaning up.
+std::vector<std::string> kernel_program_names();
+std::vector<std::string> kernel_map_names();
+bool kernel_has_program(const std::string& name);
+bool kernel_has_map(const std::string& name);
+
+// Compiles BPF C (in-process compiler, cache under `dir`) and returns the ELF; REQUIREs success.
+std::string compile_bpf(const std::string& source, const TempDir& dir, const std::string& name = "test.bpf.c");
+
 // The ebpfrun binary and the project source tree, passed in by CMake.
 std::string ebpfrun_binary();
 std::string source_dir();

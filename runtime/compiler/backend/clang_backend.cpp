@@ -124,8 +124,11 @@ llvm::IntrusiveRefCntPtr<llvm::vfs::FileSystem> make_file_system(const BackendRe
 std::shared_ptr<clang::CompilerInvocation> make_invocation(const BackendRequest& request, bool with_user_defines,
                                                            llvm::IntrusiveRefCntPtr<llvm::vfs::FileSystem> fs,
                                                            clang::DiagnosticsEngine& diags) {
-  std::vector<std::string> args = {"clang", "-target", "bpf", "-O2", "-g", "-c", "-fno-color-diagnostics",
-                                   "-resource-dir", request.resource_dir};
+  // -gembed-source puts the source text into the debug info; the BPF backend
+  // takes BTF line info text from it, so the verifier can quote C lines of
+  // sources that exist only in memory (filtered templates, inline C in Lua).
+  std::vector<std::string> args = {"clang", "-target", "bpf", "-O2", "-g", "-gdwarf-5", "-gembed-source", "-c",
+                                   "-fno-color-diagnostics", "-resource-dir", request.resource_dir};
   for (const auto& d : request.base_defines) args.push_back("-D" + d);
   if (with_user_defines)
     for (const auto& d : request.defines) args.push_back("-D" + d);
