@@ -21,8 +21,8 @@ namespace ebpfrun::attach {
 
 struct AttachOptions {
   // uprobe, uretprobe, usdt and perf_event: only this process (-1: every
-  // process). Other kinds cannot be scoped at attach time and ignore it; filter
-  // inside the program instead (/*FILTER*/).
+  // process, 0: the calling process). Other kinds cannot be scoped at attach
+  // time and ignore it; filter inside the program instead (/*FILTER*/).
   int pid = -1;
   // sk_msg and sk_skb: the object whose sockmap/sockhash the spec names. Without
   // it only maps the program itself uses can be found.

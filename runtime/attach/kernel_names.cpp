@@ -67,25 +67,27 @@ constexpr std::array kKprobeHints = {
     KprobeHint{"wake_up_new_task", "sched/sched_process_fork", ""},
 };
 
-constexpr std::array<std::string_view, 7> kSyscallPrefixes = {
-    "__x64_sys_", "__arm64_sys_", "__ia32_sys_", "__se_sys_", "__do_sys_", "ksys_", "sys_"};
+constexpr std::array<std::string_view, 7> kSyscallPrefixes = {"__x64_sys_", "__arm64_sys_", "__ia32_sys_", "__se_sys_",
+                                                              "__do_sys_",  "ksys_",        "sys_"};
 
 }  // namespace
 
 Result<std::string> tracefs() {
   if (std::string dir = mounted_tracefs(); !dir.empty()) return dir;
   if (!is_dir(kTracefs))
-    return make_error(fmt::format("this kernel has no tracefs ({} does not exist), so tracepoints cannot be "
-                                  "attached; use raw_tracepoint/NAME or tp_btf/NAME instead",
-                                  kTracefs));
+    return make_error(
+        fmt::format("this kernel has no tracefs ({} does not exist), so tracepoints cannot be "
+                    "attached; use raw_tracepoint/NAME or tp_btf/NAME instead",
+                    kTracefs));
   if (::geteuid() != 0)
-    return make_error(fmt::format("tracefs is not mounted; mount it as root with `mount -t tracefs tracefs {}`",
-                                  kTracefs));
+    return make_error(
+        fmt::format("tracefs is not mounted; mount it as root with `mount -t tracefs tracefs {}`", kTracefs));
   if (::mount("tracefs", kTracefs, "tracefs", 0, nullptr) != 0) {
     int err = errno;
-    return make_error(fmt::format("tracefs is not mounted and mounting it failed ({}); mount it with "
-                                  "`mount -t tracefs tracefs {}`",
-                                  std::strerror(err), kTracefs));
+    return make_error(
+        fmt::format("tracefs is not mounted and mounting it failed ({}); mount it with "
+                    "`mount -t tracefs tracefs {}`",
+                    std::strerror(err), kTracefs));
   }
   log::info("mounted tracefs at {} (tracepoints need it)", kTracefs);
   return std::string(kTracefs);
@@ -108,26 +110,21 @@ Status check_tracepoint(const std::string& tracefs_dir, const Spec& spec) {
   // The same name in another category is the likeliest slip ("syscall/…" for "syscalls/…").
   for (const auto& category : categories)
     if (category != spec.category && is_dir(events + category + "/" + spec.name))
-      suggestions.push_back(category + "/" + spec.name);
+      suggestions.push_back("tracepoint/" + category + "/" + spec.name);
   std::string what;
   if (is_dir(events + spec.category)) {
     what = fmt::format("tracepoint {}/{} does not exist", spec.category, spec.name);
     for (const auto& name : nearest(spec.name, tracepoints_in(tracefs_dir, spec.category)))
-      suggestions.push_back(spec.category + "/" + name);
+      suggestions.push_back(fmt::format("tracepoint/{}/{}", spec.category, name));
   } else {
     what = fmt::format("tracepoint category \"{}\" does not exist", spec.category);
-    for (const auto& category : nearest(spec.category, categories)) {
-      if (is_dir(events + category + "/" + spec.name))
-        suggestions.push_back(category + "/" + spec.name);
-      else
-        suggestions.push_back(category + "/…");
-    }
+    if (suggestions.empty())
+      for (const auto& category : nearest(spec.category, categories))
+        suggestions.push_back(fmt::format("category \"{}\"", category));
   }
-  std::string hint = suggestions.empty()
-                         ? std::string("no existing tracepoint is close")
-                         : fmt::format("did you mean {}?", join_alternatives(suggestions, "tracepoint/"));
-  return make_error(fmt::format("{}; {} (all tracepoints are listed in {}/available_events)", what, hint,
-                                tracefs_dir));
+  std::string hint = suggestions.empty() ? std::string("no existing tracepoint is close")
+                                         : fmt::format("did you mean {}?", join_alternatives(suggestions));
+  return make_error(fmt::format("{}; {} (all tracepoints are listed in {}/available_events)", what, hint, tracefs_dir));
 }
 
 std::string raw_tracepoint_suggestion(const std::string& name) {
@@ -152,9 +149,7 @@ bool kprobes_available() {
 
 std::vector<std::string> tracepoints_instead_of_kprobe(const std::string& symbol, bool exit) {
   const std::string dir = mounted_tracefs();
-  auto exists = [&dir](const std::string& tracepoint) {
-    return dir.empty() || is_dir(dir + "/events/" + tracepoint);
-  };
+  auto exists = [&dir](const std::string& tracepoint) { return dir.empty() || is_dir(dir + "/events/" + tracepoint); };
   std::vector<std::string> out;
   for (const auto& hint : kKprobeHints) {
     if (hint.symbol != symbol) continue;
@@ -178,14 +173,15 @@ std::vector<std::string> tracepoints_instead_of_kprobe(const std::string& symbol
 Error kprobes_unavailable(const Spec& spec) {
   const bool exit = spec.kind == Kind::kretprobe;
   auto instead = tracepoints_instead_of_kprobe(spec.symbol, exit);
-  std::string advice =
-      instead.empty()
-          ? std::string("trace this with a tracepoint (listed in /sys/kernel/tracing/available_events), "
-                        "raw_tracepoint or tp_btf program instead")
-          : fmt::format("use {} instead", join_alternatives(instead, "tracepoint/"));
-  return make_error(fmt::format("cannot attach {}: kprobes are not available on this kernel (it was built "
-                                "without CONFIG_KPROBES); {}",
-                                spec.str(), advice));
+  std::string advice = instead.empty()
+                           ? std::string(
+                                 "trace this with a tracepoint (listed in /sys/kernel/tracing/available_events), "
+                                 "raw_tracepoint or tp_btf program instead")
+                           : fmt::format("use {} instead", join_alternatives(instead, "tracepoint/"));
+  return make_error(
+      fmt::format("cannot attach {}: kprobes are not available on this kernel (it was built "
+                  "without CONFIG_KPROBES); {}",
+                  spec.str(), advice));
 }
 
 }  // namespace ebpfrun::attach

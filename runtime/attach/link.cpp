@@ -52,8 +52,7 @@ Link::~Link() { detach(); }
 void Link::detach() {
   if (!attached()) return;
   for (bpf_link* link : links_)
-    if (int err = bpf_link__destroy(link); err != 0)
-      log::warn("detaching {} failed: {}", spec_, std::strerror(-err));
+    if (int err = bpf_link__destroy(link); err != 0) log::warn("detaching {} failed: {}", spec_, std::strerror(-err));
   links_.clear();
   if (prog_fd_ >= 0) {
     if (bpf_prog_detach2(prog_fd_, target_fd_, attach_type_) != 0) {

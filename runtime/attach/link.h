@@ -7,7 +7,9 @@
 // is attached exactly as long as its Link lives.
 //
 // A USDT link uses state kept in its bpf_object: destroy links before the
-// object they came from.
+// object they came from. Detaching an sk_msg / sk_skb program from a sockmap
+// affects sockets added to the map afterwards; sockets already in it keep the
+// program until they leave the map (that is how the kernel does it).
 #pragma once
 
 #include <linux/bpf.h>

@@ -16,10 +16,10 @@ namespace ebpfrun::attach {
 size_t edit_distance(std::string_view a, std::string_view b);
 
 // Up to `limit` candidates close to `query`, best first: those within a small
-// edit distance (about a third of the query's length), then those that merely
-// contain the query. Empty when nothing is plausibly what was meant.
-std::vector<std::string> nearest(std::string_view query, const std::vector<std::string>& candidates,
-                                 size_t limit = 5);
+// edit distance (at most a third of the query's length, and at most one more
+// than the closest), or when none is that close, those that contain the query.
+// Empty when nothing is plausibly what was meant.
+std::vector<std::string> nearest(std::string_view query, const std::vector<std::string>& candidates, size_t limit = 5);
 
 // "a, b or c" with each name wrapped in `prefix` … `suffix` (for example quotes).
 std::string join_alternatives(const std::vector<std::string>& names, std::string_view prefix = "",

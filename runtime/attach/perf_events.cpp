@@ -57,22 +57,26 @@ int perf_event_open(perf_event_attr* attr, int pid, int cpu) {
 Error open_failed(const Spec& spec, const PerfEventKind& kind, int err) {
   if (err == ENOENT || err == EOPNOTSUPP || err == ENODEV || (err == EINVAL && kind.type == PERF_TYPE_HARDWARE)) {
     if (kind.type == PERF_TYPE_HARDWARE)
-      return make_error(fmt::format("cannot attach {}: the hardware event {} is not supported on this machine "
-                                    "(virtual machines often expose no PMU); use a software event such as "
-                                    "perf_event/cpu-clock instead",
-                                    spec.str(), kind.name));
-    return make_error(fmt::format("cannot attach {}: this kernel does not support the perf event {}", spec.str(),
-                                  kind.name));
+      return make_error(
+          fmt::format("cannot attach {}: the hardware event {} is not supported on this machine "
+                      "(virtual machines often expose no PMU); use a software event such as "
+                      "perf_event/cpu-clock instead",
+                      spec.str(), kind.name));
+    return make_error(
+        fmt::format("cannot attach {}: this kernel does not support the perf event {}", spec.str(), kind.name));
   }
   if (err == EACCES || err == EPERM)
-    return make_error(fmt::format("cannot attach {}: opening perf events needs root or CAP_PERFMON "
-                                  "(or a lower kernel.perf_event_paranoid)",
-                                  spec.str()));
+    return make_error(
+        fmt::format("cannot attach {}: opening perf events needs root or CAP_PERFMON "
+                    "(or a lower kernel.perf_event_paranoid)",
+                    spec.str()));
   if (err == EINVAL)
-    return make_error(fmt::format("cannot attach {}: the kernel rejected the sampling setting {}={} "
-                                  "(check kernel.perf_event_max_sample_rate)",
-                                  spec.str(), spec.use_frequency ? "freq" : "period", spec.sample));
-  if (err == ESRCH) return make_error(fmt::format("cannot attach {}: the process to sample does not exist", spec.str()));
+    return make_error(
+        fmt::format("cannot attach {}: the kernel rejected the sampling setting {}={} "
+                    "(check kernel.perf_event_max_sample_rate)",
+                    spec.str(), spec.use_frequency ? "freq" : "period", spec.sample));
+  if (err == ESRCH)
+    return make_error(fmt::format("cannot attach {}: the process to sample does not exist", spec.str()));
   return make_error(fmt::format("cannot attach {}: perf_event_open failed: {}", spec.str(), std::strerror(err)));
 }
 
@@ -150,8 +154,8 @@ Result<std::vector<bpf_link*>> attach_perf_event(bpf_program* program, const Spe
       int err = errno;
       ::close(fd);
       unwind();
-      return make_error(fmt::format("cannot attach {}: attaching the program to the perf event failed: {}",
-                                    spec.str(), std::strerror(err)));
+      return make_error(fmt::format("cannot attach {}: attaching the program to the perf event failed: {}", spec.str(),
+                                    std::strerror(err)));
     }
     links.push_back(link);  // the link now owns fd
   }

@@ -71,7 +71,8 @@ bool parse_number(std::string_view s, uint64_t& out) {
 std::optional<std::string> parse_symbol(std::string_view s, bool offset_allowed, Spec& spec) {
   size_t plus = s.find('+');
   spec.symbol = std::string(s.substr(0, plus));
-  if (!plain(spec.symbol) || spec.symbol.find(':') != std::string::npos) return "the symbol name is missing or contains blanks";
+  if (!plain(spec.symbol) || spec.symbol.find(':') != std::string::npos)
+    return "the symbol name is missing or contains blanks";
   if (plus == std::string_view::npos) return std::nullopt;
   if (!offset_allowed) return "a return probe takes no +OFFSET";
   if (!parse_number(s.substr(plus + 1), spec.offset)) return "the offset after '+' must be a number such as 16 or 0x10";
@@ -130,7 +131,8 @@ std::optional<std::string> parse_rest(std::string_view rest, Spec& spec) {
     }
     case Kind::usdt: {
       size_t second = rest.rfind(':');
-      size_t first = second == std::string_view::npos || second == 0 ? std::string_view::npos : rest.rfind(':', second - 1);
+      size_t first =
+          second == std::string_view::npos || second == 0 ? std::string_view::npos : rest.rfind(':', second - 1);
       if (first == std::string_view::npos || first == 0) return "a USDT probe needs PATH:PROVIDER:NAME";
       spec.binary = std::string(rest.substr(0, first));
       spec.provider = std::string(rest.substr(first + 1, second - first - 1));
@@ -162,7 +164,8 @@ std::optional<std::string> parse_rest(std::string_view rest, Spec& spec) {
       spec.sk_point = std::string(rest.substr(0, slash));
       bool known = false;
       for (auto point : kSkSkbPoints) known = known || point == spec.sk_point;
-      if (!known || slash == std::string_view::npos) return "sk_skb needs stream_verdict/MAP, stream_parser/MAP or verdict/MAP";
+      if (!known || slash == std::string_view::npos)
+        return "sk_skb needs stream_verdict/MAP, stream_parser/MAP or verdict/MAP";
       spec.map = std::string(rest.substr(slash + 1));
       if (!plain(spec.map)) return "sk_skb needs the name of a sockmap or sockhash after the attach point";
       return std::nullopt;
@@ -254,29 +257,44 @@ Result<Spec> parse_spec(std::string_view text) {
 std::string Spec::str() const {
   auto with_offset = [this](std::string s) { return offset ? fmt::format("{}+{:#x}", s, offset) : s; };
   switch (kind) {
-    case Kind::tracepoint: return fmt::format("tracepoint/{}/{}", category, name);
-    case Kind::raw_tracepoint: return "raw_tracepoint/" + name;
-    case Kind::tp_btf: return "tp_btf/" + name;
-    case Kind::fentry: return "fentry/" + name;
-    case Kind::fexit: return "fexit/" + name;
-    case Kind::uprobe: return with_offset(fmt::format("uprobe/{}:{}", binary, symbol));
-    case Kind::uretprobe: return fmt::format("uretprobe/{}:{}", binary, symbol);
-    case Kind::usdt: return fmt::format("usdt/{}:{}:{}", binary, provider, name);
-    case Kind::kprobe: return with_offset("kprobe/" + symbol);
-    case Kind::kretprobe: return "kretprobe/" + symbol;
-    case Kind::perf_event: return fmt::format("perf_event/{}:{}={}", event, use_frequency ? "freq" : "period", sample);
-    case Kind::cgroup: return fmt::format("cgroup/{}:{}", cgroup_type, cgroup_path);
-    case Kind::sk_msg: return "sk_msg/" + map;
-    case Kind::sk_skb: return fmt::format("sk_skb/{}/{}", sk_point, map);
+    case Kind::tracepoint:
+      return fmt::format("tracepoint/{}/{}", category, name);
+    case Kind::raw_tracepoint:
+      return "raw_tracepoint/" + name;
+    case Kind::tp_btf:
+      return "tp_btf/" + name;
+    case Kind::fentry:
+      return "fentry/" + name;
+    case Kind::fexit:
+      return "fexit/" + name;
+    case Kind::uprobe:
+      return with_offset(fmt::format("uprobe/{}:{}", binary, symbol));
+    case Kind::uretprobe:
+      return fmt::format("uretprobe/{}:{}", binary, symbol);
+    case Kind::usdt:
+      return fmt::format("usdt/{}:{}:{}", binary, provider, name);
+    case Kind::kprobe:
+      return with_offset("kprobe/" + symbol);
+    case Kind::kretprobe:
+      return "kretprobe/" + symbol;
+    case Kind::perf_event:
+      return fmt::format("perf_event/{}:{}={}", event, use_frequency ? "freq" : "period", sample);
+    case Kind::cgroup:
+      return fmt::format("cgroup/{}:{}", cgroup_type, cgroup_path);
+    case Kind::sk_msg:
+      return "sk_msg/" + map;
+    case Kind::sk_skb:
+      return fmt::format("sk_skb/{}/{}", sk_point, map);
   }
   return {};
 }
 
 Result<std::string> spec_from_section(std::string_view section) {
   auto no_default = [section](std::string_view form) {
-    return make_error(fmt::format("SEC(\"{}\") does not say where to attach, so the program cannot be attached "
-                                  "automatically; attach it with an explicit spec such as {}",
-                                  section, form));
+    return make_error(
+        fmt::format("SEC(\"{}\") does not say where to attach, so the program cannot be attached "
+                    "automatically; attach it with an explicit spec such as {}",
+                    section, form));
   };
   for (const auto& type : kCgroupTypes)
     if (section == type.section) return no_default(fmt::format("cgroup/{}:CGROUP_PATH", type.name));
@@ -289,7 +307,8 @@ Result<std::string> spec_from_section(std::string_view section) {
 
   // libbpf's variants that differ only in load flags (.s sleepable, .w writable).
   std::string text(section);
-  for (std::string_view variant : {"raw_tp.w/", "raw_tracepoint.w/", "uprobe.s/", "uretprobe.s/", "fentry.s/", "fexit.s/"})
+  for (std::string_view variant :
+       {"raw_tp.w/", "raw_tracepoint.w/", "uprobe.s/", "uretprobe.s/", "fentry.s/", "fexit.s/"})
     if (text.starts_with(variant)) text.erase(variant.find('.'), 2);
   if (text.starts_with("ksyscall/")) text = "kprobe/" + std::string(kSyscallPrefix) + text.substr(9);
   if (text.starts_with("kretsyscall/")) text = "kretprobe/" + std::string(kSyscallPrefix) + text.substr(12);
@@ -301,9 +320,10 @@ Result<std::string> spec_from_section(std::string_view section) {
     if (spec) return spec->str();
     return no_default(p.form);
   }
-  return make_error(fmt::format("SEC(\"{}\") is not a kind ebpfrun can attach automatically; attach the program "
-                                "with an explicit spec. Accepted forms:\n{}",
-                                section, accepted_forms()));
+  return make_error(
+      fmt::format("SEC(\"{}\") is not a kind ebpfrun can attach automatically; attach the program "
+                  "with an explicit spec. Accepted forms:\n{}",
+                  section, accepted_forms()));
 }
 
 }  // namespace ebpfrun::attach

@@ -36,13 +36,13 @@ enum class Kind {
 // The parsed form. Only the fields of the spec's kind are set.
 struct Spec {
   Kind kind = Kind::tracepoint;
-  std::string category;  // tracepoint
-  std::string name;      // tracepoint, raw_tracepoint, tp_btf, fentry/fexit function, USDT probe name
-  std::string binary;    // uprobe, uretprobe, usdt: as written (a path or a library name)
-  std::string symbol;    // uprobe, uretprobe, kprobe, kretprobe
-  uint64_t offset = 0;   // uprobe, kprobe: bytes past the symbol
-  std::string provider;  // usdt
-  std::string event;     // perf_event: e.g. "cpu-clock"
+  std::string category;       // tracepoint
+  std::string name;           // tracepoint, raw_tracepoint, tp_btf, fentry/fexit function, USDT probe name
+  std::string binary;         // uprobe, uretprobe, usdt: as written (a path or a library name)
+  std::string symbol;         // uprobe, uretprobe, kprobe, kretprobe
+  uint64_t offset = 0;        // uprobe, kprobe: bytes past the symbol
+  std::string provider;       // usdt
+  std::string event;          // perf_event: e.g. "cpu-clock"
   bool use_frequency = true;  // perf_event: sample `sample` times a second, else every `sample` events
   uint64_t sample = 99;
   std::string cgroup_type;  // cgroup: e.g. "sock_ops"

@@ -40,7 +40,8 @@ constexpr const char* kLdconfigArch = "";
 class ElfFile {
  public:
   static Result<ElfFile> open(const std::string& path) {
-    if (elf_version(EV_CURRENT) == EV_NONE) return make_error("libelf is too old for this program (elf_version failed)");
+    if (elf_version(EV_CURRENT) == EV_NONE)
+      return make_error("libelf is too old for this program (elf_version failed)");
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       int err = errno;
@@ -73,7 +74,10 @@ class ElfFile {
 bool is_elf_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   char magic[4] = {};
-  return in.read(magic, 4) && std::memcmp(magic, "\x7f" "ELF", 4) == 0;
+  return in.read(magic, 4) && std::memcmp(magic,
+                                          "\x7f"
+                                          "ELF",
+                                          4) == 0;
 }
 
 // (soname, path) pairs of this architecture from the dynamic linker's cache.
@@ -157,16 +161,20 @@ Result<std::string> resolve_binary(const std::string& name) {
   if (name.find('/') != std::string::npos) {
     std::error_code ec;
     if (!fs::exists(name, ec)) return make_error(fmt::format("binary {} does not exist", name));
-    if (!fs::is_regular_file(name, ec)) return make_error(fmt::format("{} is not a regular file (an ELF binary is needed)", name));
-    return name;
+    if (!fs::is_regular_file(name, ec))
+      return make_error(fmt::format("{} is not a regular file (an ELF binary is needed)", name));
+    // Absolute, so that the probe does not depend on our working directory.
+    auto absolute = fs::absolute(name, ec);
+    return ec ? name : absolute.string();
   }
   bool library_like = name.starts_with("lib") || name.find(".so") != std::string::npos;
   std::string found = library_like ? find_library(name) : find_in_path(name);
   if (found.empty() && !library_like) found = find_library(name);
   if (!found.empty()) return found;
-  return make_error(fmt::format("cannot find \"{}\": it is not in the dynamic linker cache (ldconfig -p), the "
-                                "standard library directories or $PATH; give the binary's full path",
-                                name));
+  return make_error(
+      fmt::format("cannot find \"{}\": it is not in the dynamic linker cache (ldconfig -p), the "
+                  "standard library directories or $PATH; give the binary's full path",
+                  name));
 }
 
 Result<std::vector<std::string>> function_symbols(const std::string& path) {
@@ -249,8 +257,8 @@ Status check_usdt_probe(const std::string& path, const std::string& provider, co
   std::sort(all.begin(), all.end());
   all.erase(std::unique(all.begin(), all.end()), all.end());
   if (all.empty())
-    return make_error(fmt::format("{} has no USDT probes (no .note.stapsdt section); was it built with <sys/sdt.h> probes?",
-                                  path));
+    return make_error(
+        fmt::format("{} has no USDT probes (no .note.stapsdt section); was it built with <sys/sdt.h> probes?", path));
   auto close = nearest(provider + ":" + name, all);
   if (close.empty() && all.size() <= 5) close = all;
   std::string hint = close.empty() ? fmt::format("it has {} probes and none is close", all.size())

@@ -9,6 +9,10 @@
 
 #include "compiler/compiler.h"
 
+namespace ebpfrun::bindings {
+class LuaHost;
+}
+
 namespace ebpfrun::cli {
 
 inline constexpr int kExitOk = 0;
@@ -36,6 +40,12 @@ void add_source_flags(CLI::App& command, SourceFlags& flags);
 compiler::CompileOutput compile_source(const SourceFlags& flags, const GlobalFlags& global, int& exit_code);
 
 void register_compile(CLI::App& app, const GlobalFlags& global);
+// Script mode (ebpfrun SCRIPT.lua | -e | -l | REPL); returns the exit code.
+int run_script_mode(int argc, char** argv);
 void register_check(CLI::App& app, const GlobalFlags& global);
+void register_doctor(CLI::App& app, const GlobalFlags& global);
+
+// The interactive REPL on an existing host; returns the exit code.
+int run_repl(bindings::LuaHost& host);
 
 }  // namespace ebpfrun::cli

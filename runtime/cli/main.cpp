@@ -1,5 +1,6 @@
 // ebpfrun — run eBPF probes written as Lua scripts with BPF C compiled at run time.
 #include <cstdio>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -10,8 +11,30 @@
 #define EBPFRUN_VERSION "unknown"
 #endif
 
+namespace {
+
+// The subcommands; anything else is script mode (a script, -e, -l, the REPL).
+bool is_subcommand_invocation(int argc, char** argv) {
+  static const char* const kSubcommands[] = {"compile", "check", "doctor"};
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--btf") {
+      ++i;  // its value
+      continue;
+    }
+    if (arg.rfind("-", 0) == 0) continue;
+    for (const char* name : kSubcommands)
+      if (arg == name) return true;
+    return false;
+  }
+  return false;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace ebpfrun;
+  if (!is_subcommand_invocation(argc, argv)) return cli::run_script_mode(argc, argv);
   CLI::App app{"ebpfrun — embedded scripting runtime for eBPF probes", "ebpfrun"};
   app.set_version_flag("--version", std::string("ebpfrun ") + EBPFRUN_VERSION);
   cli::GlobalFlags global;
@@ -23,6 +46,7 @@ int main(int argc, char** argv) {
   app.fallthrough();
   cli::register_compile(app, global);
   cli::register_check(app, global);
+  cli::register_doctor(app, global);
   app.parse_complete_callback([&global] {
     if (global.verbose) log::set_level(log::Level::debug);
   });

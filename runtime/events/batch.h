@@ -32,6 +32,17 @@ struct BatchLimits {
   size_t max_bytes = size_t{1} << 20;
 };
 
+// Where one record sits in its batch. The layout is part of the interface: the
+// Lua bindings read this index directly with FFI
+// (struct ebpfrun_batch_entry in stdlib/ebpf/init.lua), so keep them in step.
+struct BatchEntry {
+  ReaderId reader;
+  int32_t cpu;
+  uint32_t offset;
+  uint32_t size;
+};
+static_assert(sizeof(BatchEntry) == 16, "BatchEntry is read by LuaJIT FFI");
+
 // One record, viewed inside its batch (valid as long as the batch lives).
 struct Event {
   ReaderId reader = 0;
@@ -62,16 +73,15 @@ class Batch {
     size_t index_;
   };
   Iterator begin() const { return Iterator(this, 0); }
+  // The raw buffer and index, for consumers that read records in place
+  // (size() entries; each entry's offset is relative to raw_data()).
+  const std::byte* raw_data() const { return data_.data(); }
+  const BatchEntry* raw_entries() const { return entries_.data(); }
   Iterator end() const { return Iterator(this, size()); }
 
  private:
   friend class BatchQueue;
-  struct Entry {
-    ReaderId reader;
-    int32_t cpu;
-    uint32_t offset;
-    uint32_t size;
-  };
+  using Entry = BatchEntry;
   void append(ReaderId reader, int cpu, const void* data, size_t size);
   bool full(const BatchLimits& limits) const;
 

@@ -63,7 +63,8 @@ std::vector<Check> check_capabilities(const Capabilities& caps, const std::strin
   std::vector<Check> checks;
 
   if (caps.has(kCapBpf))
-    checks.push_back(make_check("CAP_BPF", CheckStatus::ok, "CAP_BPF is effective: BPF programs and maps may be created."));
+    checks.push_back(
+        make_check("CAP_BPF", CheckStatus::ok, "CAP_BPF is effective: BPF programs and maps may be created."));
   else if (admin)
     checks.push_back(make_check("CAP_BPF", CheckStatus::ok,
                                 "CAP_BPF is not in the effective set, but CAP_SYS_ADMIN grants the same rights."));

@@ -8,10 +8,14 @@ namespace ebpfrun::system {
 
 std::string_view status_name(CheckStatus status) {
   switch (status) {
-    case CheckStatus::ok: return "ok";
-    case CheckStatus::warning: return "warning";
-    case CheckStatus::failed: return "failed";
-    case CheckStatus::fixed: return "fixed";
+    case CheckStatus::ok:
+      return "ok";
+    case CheckStatus::warning:
+      return "warning";
+    case CheckStatus::failed:
+      return "failed";
+    case CheckStatus::fixed:
+      return "fixed";
   }
   return "unknown";
 }
@@ -37,11 +41,21 @@ std::string json_quote(std::string_view text) {
   std::string out = "\"";
   for (unsigned char ch : text) {
     switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (ch < 0x20)
           out += fmt::format("\\u{:04x}", ch);
@@ -55,7 +69,7 @@ std::string json_quote(std::string_view text) {
 
 std::string to_json_line(const Check& check) {
   return fmt::format("{{\"check\":{},\"status\":{},\"blocking\":{},\"detail\":{}}}", json_quote(check.name),
-                     json_quote(status_name(check.status)), check.blocking ? "true" : "false",
+                     json_quote(status_name(check.status)), is_blocking_failure(check) ? "true" : "false",
                      json_quote(check.detail));
 }
 

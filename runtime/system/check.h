@@ -41,7 +41,8 @@ bool has_blocking_failure(const std::vector<Check>& checks);
 // check per line, for people.
 std::string format_table(const std::vector<Check>& checks);
 // One check as a single-line JSON object (no trailing newline), for programs:
-// {"check":"...","status":"ok","blocking":false,"detail":"..."}.
+// {"check":"...","status":"ok","blocking":false,"detail":"..."}, where
+// "blocking" is true when this check's failure stops a run.
 std::string to_json_line(const Check& check);
 // JSON string literal (with quotes) for arbitrary text.
 std::string json_quote(std::string_view text);

@@ -106,7 +106,7 @@ Status mount_file_system(const FileSystemNeed& need) {
 Check check_file_system(const std::vector<MountEntry>& mounts, const FileSystemNeed& need, MountPolicy policy,
                         bool may_mount) {
   if (auto where = find_mount(mounts, need))
-    return make_check(need.name, CheckStatus::ok, fmt::format("{} is mounted at {}.", need.fstype, *where));
+    return make_check(need.name, CheckStatus::ok, fmt::format("{} is mounted at {}.", need.name, *where));
 
   // Mounted somewhere libbpf does not look: worth saying, it explains a confusing failure.
   std::string elsewhere;
@@ -120,7 +120,7 @@ Check check_file_system(const std::vector<MountEntry>& mounts, const FileSystemN
 
   if (!may_mount)
     return make_check(need.name, missing,
-                      fmt::format("{} is not mounted at {}{}, so {}: ask an administrator to run `{}`.", need.fstype,
+                      fmt::format("{} is not mounted at {}{}, so {}: ask an administrator to run `{}`.", need.name,
                                   need.targets.front(), elsewhere, need.purpose, command),
                       need.blocking);
 
@@ -129,17 +129,17 @@ Check check_file_system(const std::vector<MountEntry>& mounts, const FileSystemN
     return make_check(need.name, CheckStatus::warning,
                       fmt::format("{} is not mounted at {}{}; ebpfrun mounts it when a script starts, or run `{}` "
                                   "(or `ebpfrun doctor --fix`) now.",
-                                  need.fstype, need.targets.front(), elsewhere, command));
+                                  need.name, need.targets.front(), elsewhere, command));
 
   if (auto mounted = mount_file_system(need); !mounted)
     return make_check(need.name, missing,
-                      fmt::format("{} is not mounted and mounting it failed ({}), so {}: run `{}` as root.",
-                                  need.fstype, mounted.error(), need.purpose, command),
+                      fmt::format("{} is not mounted and mounting it failed ({}), so {}: run `{}` as root.", need.name,
+                                  mounted.error(), need.purpose, command),
                       need.blocking);
-  log::warn("mounted {} at {} because it was not mounted; it stays mounted after ebpfrun exits", need.fstype,
-            need.targets.front());
+  log::warn("mounted {} at {} because it was not mounted (`{}`); it stays mounted after ebpfrun exits", need.name,
+            need.targets.front(), command);
   return make_check(need.name, CheckStatus::fixed,
-                    fmt::format("{} was not mounted; ebpfrun mounted it at {}.", need.fstype, need.targets.front()));
+                    fmt::format("{} was not mounted; ebpfrun mounted it at {}.", need.name, need.targets.front()));
 }
 
 }  // namespace ebpfrun::system

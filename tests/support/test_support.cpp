@@ -117,6 +117,9 @@ bool kernel_has_map(const std::string& name) {
 }
 
 std::string compile_bpf(const std::string& source, const TempDir& dir, const std::string& name) {
+  // Written to disk as a user's file would be: the BPF backend reads the
+  // source text of BTF line info (quoted by the verifier) from the file.
+  dir.write(name, source);
   compiler::CompileOptions options;
   options.cache_dir = dir.file("cache");
   auto out = compiler::compile(source, dir.file(name), options);

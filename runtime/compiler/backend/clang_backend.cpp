@@ -124,18 +124,21 @@ llvm::IntrusiveRefCntPtr<llvm::vfs::FileSystem> make_file_system(const BackendRe
 std::shared_ptr<clang::CompilerInvocation> make_invocation(const BackendRequest& request, bool with_user_defines,
                                                            llvm::IntrusiveRefCntPtr<llvm::vfs::FileSystem> fs,
                                                            clang::DiagnosticsEngine& diags) {
-  // -gembed-source puts the source text into the debug info; the BPF backend
-  // takes BTF line info text from it, so the verifier can quote C lines of
-  // sources that exist only in memory (filtered templates, inline C in Lua).
-  std::vector<std::string> args = {"clang", "-target", "bpf", "-O2", "-g", "-gdwarf-5", "-gembed-source", "-c",
-                                   "-fno-color-diagnostics", "-resource-dir", request.resource_dir};
+  // The BPF backend takes the source text of BTF line info (which the verifier
+  // quotes) from the file on disk. Inline C from a Lua script is compiled
+  // under the script's own name with the same line numbers, so that text is
+  // right; -gembed-source would also work for purely in-memory sources but
+  // embeds all of vmlinux.h (3 MB per object).
+  std::vector<std::string> args = {"clang", "-target", "bpf", "-O2", "-g", "-c", "-fno-color-diagnostics",
+                                   "-resource-dir", request.resource_dir};
   for (const auto& d : request.base_defines) args.push_back("-D" + d);
   if (with_user_defines)
     for (const auto& d : request.defines) args.push_back("-D" + d);
   for (const auto& dir : request.include_dirs) args.push_back("-I" + dir);
   for (const auto& dir : request.system_include_dirs) args.insert(args.end(), {"-isystem", dir});
   for (const auto& dir : request.after_include_dirs) args.insert(args.end(), {"-idirafter", dir});
-  args.insert(args.end(), {request.main_path, "-o", request.main_path + ".o"});
+  // -x c: the source may be named after a Lua file (inline C), whatever its extension.
+  args.insert(args.end(), {"-x", "c", request.main_path, "-o", request.main_path + ".o"});
 
   std::vector<const char*> argv;
   for (const auto& a : args) argv.push_back(a.c_str());
@@ -153,6 +156,8 @@ std::shared_ptr<clang::CompilerInvocation> make_invocation(const BackendRequest&
     // The driver asks cc1 to skip freeing memory at exit; we live on in the
     // same process (the REPL compiles many times), so free it.
     invocation->getFrontendOpts().DisableFree = false;
+    // No "N errors generated." on stderr: diagnostics go to the host as records.
+    invocation->getDiagnosticOpts().ShowCarets = false;
     return invocation;
   }
   return nullptr;

@@ -1,0 +1,85 @@
+// Helpers for the LuaJIT C API with one rule: a Lua error must never unwind
+// through C++ frames (destructors would be skipped) or through libbpf.
+//
+// Every binding is written as `return guarded(L, [&](Call& call) { ... });`.
+// The body does its C++ work and, to fail, records a message with
+// call.raise(...) (misuse: raised as a Lua error) and returns. guarded() only
+// calls lua_error once the body and all its C++ objects are gone. Arguments
+// are read with the non-raising accessors below, never luaL_check*.
+#pragma once
+
+#include <lua.hpp>
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace ebpfrun::bindings {
+
+class Call {
+ public:
+  explicit Call(lua_State* L) : L(L) {}
+  lua_State* const L;
+
+  // Misuse by the script (wrong argument type, closed handle): a Lua error.
+  int raise(std::string message) {
+    error_ = std::move(message);
+    return 0;
+  }
+  // A runtime failure: returns nil, message (OpenResty style).
+  int fail(std::string_view message) {
+    lua_pushnil(L);
+    lua_pushlstring(L, message.data(), message.size());
+    return 2;
+  }
+  bool raised() const { return !error_.empty(); }
+  const std::string& error() const { return error_; }
+
+  // Non-raising argument accessors; they return false and record a misuse
+  // message naming the argument when the type is wrong.
+  bool string_arg(int index, std::string& out, const char* what);
+  bool optional_string_arg(int index, std::string& out, const char* what);
+  bool integer_arg(int index, long long& out, const char* what);
+  void* udata_arg(int index, const char* type_name, const char* what);
+
+ private:
+  std::string error_;
+};
+
+template <typename Body>
+int guarded(lua_State* L, Body&& body) {
+  int results = 0;
+  {
+    std::string message;
+    {
+      Call call(L);
+      results = body(call);
+      if (call.raised()) message = call.error();
+    }
+    if (!message.empty()) {
+      lua_pushlstring(L, message.data(), message.size());
+      message.clear();
+      message.shrink_to_fit();
+      results = -1;
+    }
+  }
+  if (results < 0) return lua_error(L);  // only the message string is on the stack; nothing to destroy
+  return results;
+}
+
+// Creates a userdata of type T (placement-new) with the named metatable.
+template <typename T, typename... Args>
+T* push_udata(lua_State* L, const char* type_name, Args&&... args) {
+  void* memory = lua_newuserdata(L, sizeof(T));
+  T* object = new (memory) T(std::forward<Args>(args)...);
+  luaL_getmetatable(L, type_name);
+  lua_setmetatable(L, -2);
+  return object;
+}
+
+// Calls the function on top of the stack (below its nargs arguments) with a
+// traceback handler. Returns an empty string on success, else the message with
+// its traceback.
+std::string protected_call(lua_State* L, int nargs, int nresults);
+
+}  // namespace ebpfrun::bindings

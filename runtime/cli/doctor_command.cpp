@@ -1,0 +1,57 @@
+// `ebpfrun doctor`: checks whether this machine can run BPF probes and says
+// what to fix. It runs the full preflight (capabilities, tracefs/bpffs, BTF,
+// and what the kernel's BPF supports) and prints one line per check. It only
+// reports: a missing tracefs or bpffs is mounted only with --fix (a normal run
+// mounts them itself). Exit 0 when nothing blocking failed, 1 otherwise.
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "loader/object.h"
+#include "system/preflight.h"
+
+namespace ebpfrun::cli {
+
+void register_doctor(CLI::App& app, const GlobalFlags& global) {
+  auto* command = app.add_subcommand("doctor",
+                                     "check whether this machine can run BPF probes and say what to fix "
+                                     "(capabilities, tracefs/bpffs, BTF, kernel BPF features)");
+  struct Flags {
+    bool json = false;
+    bool fix = false;
+  };
+  auto flags = std::make_shared<Flags>();
+  command->add_flag("--json", flags->json, "print one JSON object per check (JSON lines) instead of a table");
+  command->add_flag("--fix", flags->fix, "mount tracefs and bpffs if they are missing (needs root)");
+  command->callback([flags, &global] {
+    loader::route_libbpf_messages();  // feature probes may make libbpf talk; keep it behind -v
+    system::PreflightOptions options;
+    options.mounts = flags->fix ? system::MountPolicy::mount_if_missing : system::MountPolicy::report;
+    options.probe_features = true;
+    options.btf_path = global.btf_path;
+    auto checks = system::run_preflight(options);
+    if (flags->json) {
+      for (const auto& c : checks) fmt::print("{}\n", system::to_json_line(c));
+    } else {
+      fmt::print("{}", system::format_table(checks));
+      size_t blocking = 0, warnings = 0;
+      for (const auto& c : checks) {
+        if (system::is_blocking_failure(c)) ++blocking;
+        if (c.status == system::CheckStatus::warning || (c.status == system::CheckStatus::failed && !c.blocking))
+          ++warnings;
+      }
+      if (blocking)
+        fmt::print("\n{} blocking problem{}: ebpfrun cannot run probes until {} fixed.\n", blocking,
+                   blocking == 1 ? "" : "s", blocking == 1 ? "it is" : "they are");
+      else
+        fmt::print("\nready: nothing blocking{}.\n", warnings ? fmt::format("; {} warning{} limit what scripts can use",
+                                                                            warnings, warnings == 1 ? "" : "s")
+                                                              : "");
+    }
+    std::fflush(stdout);
+    if (system::has_blocking_failure(checks)) throw CLI::RuntimeError(kExitRuntimeError);
+  });
+}
+
+}  // namespace ebpfrun::cli

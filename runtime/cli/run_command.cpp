@@ -1,0 +1,175 @@
+// Script mode: `ebpfrun SCRIPT.lua [args]`, `ebpfrun -e 'LUA'`, `ebpfrun -l`,
+// and (with no script on a terminal) the REPL.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fnmatch.h>
+
+#include <fmt/format.h>
+
+#include "attach/kernel_names.h"
+#include "attach/symbols.h"
+#include "bindings/lua_host.h"
+#include "cli/commands.h"
+#include "cli/traced_command.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "system/stats.h"
+
+namespace ebpfrun::cli {
+namespace {
+
+// -l [PATTERN]: tracepoints matching a glob ("syscalls:*open*", "sched/*"), or
+// with "uprobe/PATH:GLOB" the function symbols of a binary.
+int list_probes(const std::string& pattern) {
+  if (pattern.rfind("uprobe/", 0) == 0 || pattern.rfind("uretprobe/", 0) == 0) {
+    std::string rest = pattern.substr(pattern.find('/') + 1);
+    size_t colon = rest.rfind(':');
+    std::string binary = colon == std::string::npos ? rest : rest.substr(0, colon);
+    std::string glob = colon == std::string::npos ? "*" : rest.substr(colon + 1);
+    auto path = attach::resolve_binary(binary);
+    if (!path) {
+      log::error("{}", path.error());
+      return kExitRuntimeError;
+    }
+    auto symbols = attach::function_symbols(*path);
+    if (!symbols) {
+      log::error("{}", symbols.error());
+      return kExitRuntimeError;
+    }
+    for (const auto& s : *symbols)
+      if (::fnmatch(glob.c_str(), s.c_str(), 0) == 0) fmt::print("uprobe/{}:{}\n", *path, s);
+    return kExitOk;
+  }
+  auto tracefs = attach::tracefs();
+  if (!tracefs) {
+    log::error("{}", tracefs.error());
+    return kExitRuntimeError;
+  }
+  std::string glob = pattern.empty() ? "*" : pattern;
+  for (char& c : glob)
+    if (c == ':') c = '/';
+  if (glob.rfind("tracepoint/", 0) == 0) glob = glob.substr(11);
+  for (const auto& category : attach::tracepoint_categories(*tracefs))
+    for (const auto& name : attach::tracepoints_in(*tracefs, category)) {
+      std::string full = category + "/" + name;
+      if (::fnmatch(glob.c_str(), full.c_str(), 0) == 0) fmt::print("tracepoint/{}\n", full);
+    }
+  return kExitOk;
+}
+
+constexpr const char* kUsage =
+    "usage: ebpfrun [OPTIONS] SCRIPT.lua [SCRIPT ARGS...]\n"
+    "       ebpfrun [OPTIONS] -e 'LUA'\n"
+    "       ebpfrun -l [PATTERN | uprobe/PATH:GLOB]\n"
+    "       ebpfrun compile FILE.bpf.c -o OUT.o | check FILE.bpf.c | doctor   (see ebpfrun compile --help)\n"
+    "       ebpfrun                      (interactive REPL on a terminal)\n";
+
+}  // namespace
+
+int run_script_mode(int argc, char** argv) {
+  CLI::App app{std::string("ebpfrun — run eBPF probes written as Lua scripts, with BPF C compiled at run time\n\n") +
+                    kUsage,
+                "ebpfrun"};
+  app.set_version_flag("--version", std::string("ebpfrun ") + EBPFRUN_VERSION);
+  app.prefix_command();
+  GlobalFlags global;
+  std::string code, command, format = "text";
+  std::vector<int> pids;
+  std::optional<std::string> list_pattern;
+  bool stats = false;
+  app.add_flag("-v,--verbose", global.verbose, "show details: compile timings, cache decisions, libbpf messages");
+  app.add_flag("--no-cache", global.no_cache, "neither read nor write the compiled-object cache");
+  app.add_option("--btf", global.btf_path, "kernel BTF file to take types from")->type_name("PATH");
+  app.add_option("-e", code, "run LUA; one-liner helpers count(), hist(), trace() are available")->type_name("LUA");
+  app.add_option("-l,--list", list_pattern, "list tracepoints matching PATTERN, or uprobe/PATH:GLOB symbols")
+      ->expected(0, 1)->type_name("PATTERN");
+  app.add_option("-p,--pid", pids, "trace only this process (repeatable)")->type_name("PID");
+  app.add_option("-c,--command", command, "start CMD, trace only it and its children, stop when it exits")
+      ->type_name("CMD");
+  app.add_option("-f,--format", format, "output format of the shipped printers")->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--stats", stats, "enable the kernel's BPF run-time statistics for the run");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+  if (global.verbose) log::set_level(log::Level::debug);
+  if (list_pattern) return list_probes(*list_pattern);
+
+  std::vector<std::string> rest = app.remaining();
+  std::string script;
+  if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
+  if (code.empty() && !rest.empty()) {
+    script = rest.front();
+    rest.erase(rest.begin());
+    if (!files::exists(script)) {
+      log::error("script {} does not exist", script);
+      std::fputs(kUsage, stderr);
+      return kExitUsage;
+    }
+  }
+  if (!code.empty() && !script.empty()) {
+    log::error("give either a script or -e, not both");
+    return kExitUsage;
+  }
+
+  bindings::HostOptions options;
+  options.compile.btf_path = global.btf_path;
+  options.compile.use_cache = !global.no_cache;
+  options.format = format;
+  options.oneliner_globals = !code.empty() || script.empty();
+  for (int pid : pids) {
+    if (auto added = tmpl::add_filter_value(options.global_filter, "pid", std::to_string(pid)); !added) {
+      log::error("{}", added.error());
+      return kExitUsage;
+    }
+  }
+  std::optional<TracedCommand> traced;
+  if (!command.empty()) {
+    auto started = TracedCommand::start(command);
+    if (!started) {
+      log::error("{}", started.error());
+      return kExitRuntimeError;
+    }
+    traced.emplace(std::move(started).value());
+    (void)tmpl::add_filter_value(options.global_filter, "cgroup", std::to_string(traced->cgroup_id()));
+  }
+  std::optional<system::StatsSession> stats_session;
+  if (stats) {
+    auto enabled = system::StatsSession::enable();
+    if (!enabled) {
+      log::error("{}", enabled.error());
+      return kExitRuntimeError;
+    }
+    stats_session.emplace(std::move(enabled).value());
+  }
+
+  auto host = bindings::LuaHost::create(options);
+  if (!host) {
+    log::error("{}", host.error());
+    return kExitRuntimeError;
+  }
+  if (traced) {
+    (*host)->context().before_first_poll = [&traced] { traced->release(); };
+    (*host)->context().command_exited = [&traced] { return traced->exited(); };
+  }
+  bindings::LuaHost::Outcome outcome;
+  if (!code.empty()) outcome = (*host)->run_string(code, "=-e");
+  else if (!script.empty()) outcome = (*host)->run_file(script, rest);
+  else if (::isatty(STDIN_FILENO)) return run_repl(**host);
+  else {
+    log::error("no script given; give SCRIPT.lua or -e 'LUA', or start ebpfrun on a terminal for the REPL");
+    std::fputs(kUsage, stderr);
+    return kExitUsage;
+  }
+  if (!outcome.error.empty()) log::error("{}", outcome.error);
+  return outcome.exit_code;
+}
+
+}  // namespace ebpfrun::cli

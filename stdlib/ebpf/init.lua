@@ -1,0 +1,327 @@
+-- The `ebpf` module: compile/load BPF C, attach, typed maps and event streams,
+-- and the event loop. The C core (`ebpf.core`) works in raw bytes and never
+-- calls back into Lua; this layer gives those bytes C types declared from the
+-- object's BTF with LuaJIT's FFI, so scripts never write mirror structs.
+local core = require "ebpf.core"
+local ffi = require "ffi"
+
+local M = { options = core.options, version = core.options.version }
+
+ffi.cdef [[
+struct ebpfrun_batch_entry { uint32_t reader; int32_t cpu; uint32_t offset; uint32_t size; };
+]]
+local entry_ptr = ffi.typeof("const struct ebpfrun_batch_entry *")
+local byte_ptr = ffi.typeof("const uint8_t *")
+
+local BPF_ANY, BPF_NOEXIST, BPF_EXIST = 0, 1, 2
+local update_flags = { any = BPF_ANY, noexist = BPF_NOEXIST, exist = BPF_EXIST }
+
+-- Every open object, so that a failing handler can detach everything.
+local objects = setmetatable({}, { __mode = "k" })
+-- Readers by id, for dispatching events of a batch.
+local readers = {}
+
+local function declare(cdef, type_name)
+  if cdef and cdef ~= "" then ffi.cdef(cdef) end
+  return ffi.typeof(type_name)
+end
+
+-- Integer, enum and bool types come back as Lua numbers / booleans; structs,
+-- unions and arrays as cdata.
+local function is_scalar(ctype)
+  local s = tostring(ctype)
+  return not (s:find("struct", 1, true) or s:find("union", 1, true) or s:find("[", 1, true) or s:find("*", 1, true))
+end
+
+-- Where inline C text sits in the calling script, so that compile errors point
+-- at the Lua file's lines.
+local function inline_origin(text, level)
+  local info = debug.getinfo(level, "S")
+  if not info or info.source:sub(1, 1) ~= "@" then return nil end
+  local path = info.source:sub(2)
+  local file = io.open(path, "rb")
+  if not file then return path end
+  local source = file:read("*a")
+  file:close()
+  local start = source:find(text, 1, true)
+  if not start then return path end
+  local line = 1
+  for _ in source:sub(1, start - 1):gmatch("\n") do line = line + 1 end
+  return path, line
+end
+
+---------------------------------------------------------------------------
+-- Maps
+
+local Map = {}
+Map.__index = Map
+
+local function wrap_map(raw)
+  local info = raw:info()
+  local self = setmetatable({ raw = raw, name = info.name, per_cpu = info.per_cpu, cpus = info.cpus }, Map)
+  self.key_size, self.value_size = info.key_size, info.value_size
+  self.key_type = info.key and declare(info.key.cdef, info.key.type) or ffi.typeof("uint8_t[$]", info.key_size)
+  self.value_type = info.value and declare(info.value.cdef, info.value.type)
+    or ffi.typeof("uint8_t[$]", info.value_size)
+  self.key_scalar, self.value_scalar = is_scalar(self.key_type), is_scalar(self.value_type)
+  self.stride = math.floor((info.value_size + 7) / 8) * 8
+  self.info_table = info
+  return self
+end
+
+local array_of = setmetatable({}, { __mode = "k" })
+local function to_bytes(ctype, size, value, what)
+  if type(value) == "string" and #value == size then return value end
+  -- A one-element array makes scalars addressable and initializes aggregates
+  -- from tables or cdata alike.
+  local array = array_of[ctype]
+  if not array then array = ffi.typeof("$[1]", ctype); array_of[ctype] = array end
+  local ok, cdata = pcall(ffi.new, array, { value })
+  if not ok then error(("cannot convert %s to %s: %s"):format(what, tostring(ctype), cdata), 3) end
+  return ffi.string(cdata, size)
+end
+
+-- Scalars are read through a one-element array (a scalar cdata is not
+-- addressable); aggregates are copied into a fresh cdata the caller owns.
+local scalar_boxes = setmetatable({}, { __mode = "k" })
+local function from_bytes(ctype, scalar, bytes, offset)
+  local src = ffi.cast(byte_ptr, bytes) + (offset or 0)
+  if scalar then
+    local box = scalar_boxes[ctype]
+    if not box then box = ffi.new(ffi.typeof("$[1]", ctype)); scalar_boxes[ctype] = box end
+    ffi.copy(box, src, ffi.sizeof(ctype))
+    local v = box[0]
+    return tonumber(v) or v
+  end
+  local value = ffi.new(ctype)
+  ffi.copy(value, src, ffi.sizeof(ctype))
+  return value
+end
+
+function Map:_value(bytes)
+  if not self.per_cpu then return from_bytes(self.value_type, self.value_scalar, bytes) end
+  local values = {}
+  for cpu = 0, self.cpus - 1 do
+    values[cpu + 1] = from_bytes(self.value_type, self.value_scalar, bytes, cpu * self.stride)
+  end
+  return values
+end
+
+function Map:_value_bytes(value)
+  if not self.per_cpu then return to_bytes(self.value_type, self.value_size, value, "value") end
+  local parts = {}
+  for cpu = 1, self.cpus do
+    local v = type(value) == "table" and value[cpu] or value
+    parts[cpu] = to_bytes(self.value_type, self.value_size, v, "value") .. string.rep("\0", self.stride - self.value_size)
+  end
+  return table.concat(parts)
+end
+
+function Map:lookup(key)
+  local bytes, err = self.raw:lookup(to_bytes(self.key_type, self.key_size, key, "key"))
+  if bytes == nil then return nil, err end
+  return self:_value(bytes)
+end
+
+-- Sum over CPUs for per-CPU maps of numbers.
+function Map:lookup_sum(key)
+  local v, err = self:lookup(key)
+  if type(v) ~= "table" then return v, err end
+  local sum = 0
+  for _, x in ipairs(v) do sum = sum + x end
+  return sum
+end
+
+function Map:update(key, value, flags)
+  local f = type(flags) == "string" and update_flags[flags] or flags or BPF_ANY
+  if f == nil then error("update flags must be 'any', 'noexist' or 'exist'", 2) end
+  return self.raw:update(to_bytes(self.key_type, self.key_size, key, "key"), self:_value_bytes(value), f)
+end
+
+function Map:delete(key)
+  return self.raw:delete(to_bytes(self.key_type, self.key_size, key, "key"))
+end
+
+function Map:clear() return self.raw:clear() end
+function Map:info() return self.info_table end
+
+-- Iterates typed (key, value) pairs from one consistent batch read.
+-- and_delete = true reads and resets (hash maps: removes; arrays: zeroes).
+function Map:pairs(and_delete)
+  local keys, values = self.raw:entries(and_delete)
+  if not keys then error(values, 2) end
+  local i = 0
+  return function()
+    i = i + 1
+    if keys[i] == nil then return nil end
+    return from_bytes(self.key_type, self.key_scalar, keys[i]), self:_value(values[i])
+  end
+end
+
+---------------------------------------------------------------------------
+-- Readers (ring buffers and perf buffers)
+
+local Reader = {}
+Reader.__index = Reader
+
+function Reader:on(handler)
+  if type(handler) ~= "function" then error("reader:on takes a function", 2) end
+  self.handler = handler
+  return self
+end
+
+function Reader:stats() return core.reader_stats(self.id) end
+
+---------------------------------------------------------------------------
+-- Objects
+
+local Object = {}
+Object.__index = Object
+
+local function wrap_object(raw)
+  local self = setmetatable({ raw = raw, links = {} }, Object)
+  objects[self] = true
+  return self
+end
+
+function Object:attach(program, spec, opts)
+  if type(program) ~= "string" then error("obj:attach(program_name, spec) needs a program name", 2) end
+  local pid = type(opts) == "table" and opts.pid or nil
+  local link, err = self.raw:attach(program, spec, pid)
+  if not link then return nil, err end
+  self.links[#self.links + 1] = link
+  return link
+end
+
+function Object:attach_all(opts)
+  local links, err = self.raw:attach_all(type(opts) == "table" and opts.pid or nil)
+  if not links then return nil, err end
+  for _, link in ipairs(links) do self.links[#self.links + 1] = link end
+  return links
+end
+
+function Object:map(name)
+  local raw, err = self.raw:map(name)
+  if not raw then return nil, err end
+  return wrap_map(raw)
+end
+
+local function open_reader(self, name, kind, type_name, opts)
+  if type(name) ~= "string" then error("reader needs a map name", 3) end
+  local id, err = self.raw:reader(name, kind, type(opts) == "table" and opts.pages or nil)
+  if not id then return nil, err end
+  local ptrtype = byte_ptr
+  if type_name then
+    local cdef, tname = self.raw:declare_type(type_name)
+    if not cdef then return nil, tname end
+    ptrtype = ffi.typeof("const $ *", declare(cdef, tname))
+  end
+  local reader = setmetatable({ id = id, name = name, kind = kind, ptrtype = ptrtype }, Reader)
+  readers[id] = reader
+  return reader
+end
+
+function Object:ringbuf(name, type_name, opts) return open_reader(self, name, "ringbuf", type_name, opts) end
+function Object:perfbuf(name, type_name, opts) return open_reader(self, name, "perfbuf", type_name, opts) end
+
+-- A C type of this object, declared to FFI, e.g. obj:type("struct event").
+function Object:type(type_name)
+  local cdef, tname = self.raw:declare_type(type_name)
+  if not cdef then return nil, tname end
+  return declare(cdef, tname)
+end
+
+function Object:info() return self.raw:info() end
+
+function Object:close()
+  objects[self] = nil
+  self.raw:close()
+end
+
+function M.compile(opts)
+  if type(opts) ~= "table" then error("ebpf.compile takes a table: { text = ... } or { file = ... }", 2) end
+  local args = { text = opts.text, file = opts.file, filter = opts.filter, defines = opts.defines,
+                 includes = opts.includes }
+  if opts.text then args.name, args.line = inline_origin(opts.text, 3) end
+  local raw, err = core.compile(args)
+  if not raw then return nil, err end
+  return wrap_object(raw)
+end
+
+function M.load(path)
+  local raw, err = core.load(path)
+  if not raw then return nil, err end
+  return wrap_object(raw)
+end
+
+---------------------------------------------------------------------------
+-- The event loop
+
+local function dispatch(batch)
+  local n, data, entries = batch:view()
+  local base, index = ffi.cast(byte_ptr, data), ffi.cast(entry_ptr, entries)
+  for i = 0, n - 1 do
+    local e = index[i]
+    local reader = readers[e.reader]
+    local handler = reader and reader.handler
+    if handler then handler(ffi.cast(reader.ptrtype, base + e.offset), e.size) end
+  end
+end
+
+-- Detaches and unloads everything the script loaded.
+function M.close_all()
+  for obj in pairs(objects) do objects[obj] = nil end
+  readers = {}
+  core.close_all()
+end
+
+function M.stop() core.stop() end
+
+-- The open objects (for the REPL's :probes and :maps).
+function M._objects() return objects end
+
+-- ebpf.run{ duration = secs, every = secs, tick = fn, finish = fn }: delivers
+-- events to reader handlers until the duration passes, Ctrl-C / SIGTERM, or
+-- ebpf.stop(). Returns the reason: "duration", "signal", "stopped". Links are
+-- detached on the way out (maps stay readable); an error in a handler detaches
+-- and unloads everything and is raised with its traceback.
+function M.run(opts)
+  opts = opts or {}
+  if opts.every then assert(core.set_tick(math.floor(opts.every * 1000))) end
+  if opts.duration then assert(core.set_deadline(math.floor(opts.duration * 1000))) end
+  local reason
+  while not reason do
+    local events, ticks, deadline, signal, stopped = core.poll(1000)
+    if events == nil then error(ticks, 2) end
+    if events then
+      local batch = core.take_batch()
+      while batch do
+        local ok, err = xpcall(dispatch, debug.traceback, batch)
+        batch:release()
+        if not ok then
+          M.close_all()
+          error("error in an event handler (everything was detached): " .. tostring(err), 0)
+        end
+        batch = core.take_batch()
+      end
+    end
+    if ticks > 0 and opts.tick then
+      local ok, err = xpcall(opts.tick, debug.traceback)
+      if not ok then
+        M.close_all()
+        error("error in the tick function (everything was detached): " .. tostring(err), 0)
+      end
+    end
+    if deadline then reason = "duration"
+    elseif signal ~= 0 then reason = "signal"
+    elseif stopped then reason = "stopped" end
+  end
+  core.set_tick(0)
+  if opts.finish then opts.finish(reason) end
+  for obj in pairs(objects) do
+    for _, link in ipairs(obj.links) do link:detach() end
+  end
+  return reason
+end
+
+return M

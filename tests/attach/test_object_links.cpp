@@ -1,0 +1,83 @@
+// Links owned by an Object: attach_all from SEC names, early detach, and
+// closing the object detaches everything.
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+
+#include "attach/object_links.h"
+#include "maps/map.h"
+#include "support/test_support.h"
+#include "template/filter.h"
+
+using namespace ebpfrun;
+
+namespace {
+
+constexpr const char* kCounting = R"(#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 2); __type(key, __u32); __type(value, __u64); } olk_counts SEC(".maps");
+static __always_inline void bump(__u32 key) {
+    __u64 *v = bpf_map_lookup_elem(&olk_counts, &key);
+    if (v) __sync_fetch_and_add(v, 1);
+}
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int olk_enter(void *ctx) { /*FILTER*/ bump(0); return 0; }
+SEC("tp/syscalls/sys_exit_getppid")
+int olk_exit(void *ctx) { /*FILTER*/ bump(1); return 0; }
+SEC("uprobe")
+int olk_needs_spec(void *ctx) { return 0; }
+char LICENSE[] SEC("license") = "GPL";
+)";
+
+uint64_t count(const maps::Map& map, uint32_t key) {
+  auto v = map.lookup(std::string(reinterpret_cast<const char*>(&key), 4));
+  REQUIRE(v);
+  uint64_t n = 0;
+  std::memcpy(&n, (*v)->data(), 8);
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("attach_all attaches by SEC name, links detach early or with their object", "[attach][kernel]") {
+  if (!test::have_root()) return;
+  test::TempDir dir;
+  tmpl::FilterSpec spec;
+  REQUIRE(tmpl::add_filter_value(spec, "pid", std::to_string(::getpid())));
+  auto source = tmpl::apply_filter(kCounting, spec, "olk.bpf.c");
+  REQUIRE(source);
+  auto object = loader::Object::open(test::compile_bpf(*source, dir, "olk.bpf.c"), "olk");
+  REQUIRE(object);
+  REQUIRE(object->load());
+
+  auto links = attach::attach_all(*object);
+  INFO((links ? std::string() : links.error()));
+  REQUIRE(links);
+  REQUIRE(links->size() == 2);  // the bare SEC("uprobe") program needs an explicit spec
+  CHECK(object->attachment_count() == 2);
+  auto counts = maps::Map::from_object_map(object->find_map("olk_counts"), nullptr);
+  REQUIRE(counts);
+
+  for (int i = 0; i < 25; ++i) ::syscall(SYS_getppid);
+  CHECK(count(*counts, 0) == 25);
+  CHECK(count(*counts, 1) == 25);
+
+  (*links)[1]->detach();
+  for (int i = 0; i < 5; ++i) ::syscall(SYS_getppid);
+  CHECK(count(*counts, 0) == 30);
+  CHECK(count(*counts, 1) == 25);
+
+  auto missing = attach::attach_in(*object, "no_such_program");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().find("its programs are: olk_enter, olk_exit, olk_needs_spec") != std::string::npos);
+  auto no_spec = attach::attach_in(*object, "olk_needs_spec");
+  REQUIRE_FALSE(no_spec);
+  CHECK(no_spec.error().find("needs an attach spec") != std::string::npos);
+
+  object->close();
+  CHECK_FALSE(test::kernel_has_program("olk_enter"));
+  CHECK_FALSE(test::kernel_has_program("olk_exit"));
+}
