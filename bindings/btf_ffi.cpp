@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <optional>
 #include <set>
+#include <string_view>
 #include <unordered_map>
 
 #include "common/log.h"
@@ -43,6 +44,12 @@ struct BitBase {
 };
 
 constexpr int kMaxDepth = 64;
+
+size_t fingerprint(const btf* b) {
+  uint32_t size = 0;
+  const void* raw = btf__raw_data(b, &size);
+  return raw ? std::hash<std::string_view>{}(std::string_view(static_cast<const char*>(raw), size)) : 0;
+}
 
 size_t align_up(size_t value, size_t align) { return (value + align - 1) / align * align; }
 
@@ -223,7 +230,8 @@ std::optional<LaidOut> lay_out(const btf* b, const std::vector<Member>& members,
 namespace detail {
 struct DeclarerState {
   std::string prefix;
-  const struct btf* btf = nullptr;
+  const struct btf* btf = nullptr;  // the BTF this declarer is bound to
+  size_t fingerprint = 0;           // of its raw bytes: an identical reopened BTF is the same object
   std::unordered_map<uint32_t, Lowered> declared;  // named types already in the Lua state's C namespace
   std::unordered_map<uint32_t, std::string> names;  // BTF id -> prefixed name chosen for it
   std::set<std::string> taken;                      // chosen names, as "tag X" or "ord X"
@@ -379,13 +387,14 @@ const std::string& FfiDeclarer::prefix() const { return state_->prefix; }
 
 Result<FfiType> FfiDeclarer::declare(const struct btf* b, uint32_t type_id) {
   if (!b) return make_error("This BPF object has no BTF, so its types cannot be declared to LuaJIT; compile it with -g.");
-  if (!state_->btf) state_->btf = b;
-  if (state_->btf != b)
+  if (!state_->btf) state_->fingerprint = fingerprint(b);
+  if (state_->btf && state_->btf != b && fingerprint(b) != state_->fingerprint)
     return make_error(fmt::format("The FFI declarer '{}' belongs to another BPF object's BTF; use one declarer per object.",
                                   state_->prefix));
   if (type_id >= btf__type_cnt(b))
     return make_error(fmt::format("BTF type id {} does not exist in this object (it has {} types).", type_id, btf__type_cnt(b)));
 
+  state_->btf = b;
   detail::DeclarerState backup = *state_;  // An error must leave nothing recorded as declared.
   Emitter emitter(*state_, b);
   auto lowered = emitter.lower(type_id, 0);

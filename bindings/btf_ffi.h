@@ -40,6 +40,12 @@
 //    in a container of at most 32 bits (LuaJIT's limit). A bitfield that fits
 //    no 8/16/32-bit aligned container (e.g. a 40-bit field of a u64) cannot be
 //    expressed in LuaJIT: it is left out by name and its bits stay padding.
+//    LuaJIT reads a bitfield with one load of its whole container; near the
+//    end of a packed struct that load may reach up to 3 bytes past the struct
+//    (masked off), which ring-buffer records and LuaJIT allocations, both
+//    8-byte granular, always cover.
+//  - Member names are kept as in C; one that is a Lua keyword (`in`, `end`)
+//    is reached as e["in"].
 #pragma once
 
 #include <cstddef>
@@ -75,7 +81,8 @@ struct FfiType {
 // already handed out, because ffi.cdef fails on a redeclared struct: keep one
 // declarer per (Lua state, object), alive as long as that Lua state, and pass
 // every returned cdef to ffi.cdef before the next call. It is bound to the
-// first BTF it is used with; using it with another BTF is an error.
+// first BTF it is used with; using it with a different BTF is an error (the
+// same BTF reopened, e.g. after a load retry, is accepted).
 class FfiDeclarer {
  public:
   // `prefix` starts every name this declarer puts into the C namespace, e.g.

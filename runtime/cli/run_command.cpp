@@ -14,6 +14,8 @@
 #include "cli/traced_command.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "system/introspection.h"
+#include "system/preflight.h"
 #include "system/stats.h"
 
 namespace ebpfrun::cli {
@@ -64,6 +66,21 @@ constexpr const char* kUsage =
     "       ebpfrun -l [PATTERN | uprobe/PATH:GLOB]\n"
     "       ebpfrun compile FILE.bpf.c -o OUT.o | check FILE.bpf.c | doctor   (see ebpfrun compile --help)\n"
     "       ebpfrun                      (interactive REPL on a terminal)\n";
+
+// --stats: the run's programs with the kernel's run counts and run time.
+void print_run_stats(bindings::HostContext& context) {
+  system::OwnedObjects owned;
+  for (const auto& state : context.objects)
+    for (const auto& program : state->object.programs())
+      if (program.fd >= 0) owned.program_fds.push_back(program.fd);
+  if (owned.program_fds.empty()) return;
+  auto inventory = system::describe(owned);
+  if (!inventory) {
+    log::warn("--stats: {}", inventory.error());
+    return;
+  }
+  std::fputs(system::format_inventory(*inventory).c_str(), stderr);
+}
 
 }  // namespace
 
@@ -119,6 +136,15 @@ int run_script_mode(int argc, char** argv) {
     return kExitUsage;
   }
 
+  // Everything a run needs (capabilities, tracefs/bpffs mounted, BTF), checked
+  // up front so that a missing piece is one clear sentence, not an errno later.
+  system::PreflightOptions preflight;
+  preflight.btf_path = global.btf_path;
+  if (auto checked = system::preflight_for_run(preflight); !checked) {
+    log::error("{}", checked.error());
+    return kExitRuntimeError;
+  }
+
   bindings::HostOptions options;
   options.compile.btf_path = global.btf_path;
   options.compile.use_cache = !global.no_cache;
@@ -169,6 +195,7 @@ int run_script_mode(int argc, char** argv) {
     return kExitUsage;
   }
   if (!outcome.error.empty()) log::error("{}", outcome.error);
+  if (stats_session) print_run_stats((*host)->context());
   return outcome.exit_code;
 }
 

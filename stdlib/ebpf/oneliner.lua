@@ -92,14 +92,16 @@ local HEADER = [[
 char LICENSE[] SEC("license") = "GPL";
 ]]
 
-local function start(source, probe, interval, on_tick, on_finish)
+-- opts.interval prints every that many seconds; opts.duration (or
+-- M.duration) ends the run after that many seconds instead of at Ctrl-C.
+local function start(source, probe, opts, on_tick, on_finish)
   local obj, err = ebpf.compile { text = source }
   if not obj then error(err, 0) end
   local link, aerr = obj:attach("oneliner", probe)
   if not link then obj:close(); error(aerr, 0) end
   io.stderr:write(("Attaching 1 probe... (%s) Ctrl-C to stop\n"):format(probe))
-  ebpf.run { every = interval, duration = M.duration, tick = function() on_tick(obj) end,
-             finish = function() on_finish(obj) end }
+  ebpf.run { every = opts.interval or M.interval, duration = opts.duration or M.duration,
+             tick = function() on_tick(obj) end, finish = function() on_finish(obj) end }
   obj:close()
 end
 
@@ -128,13 +130,13 @@ function M.count(probe, by, opts)
     error("count(probe, by): by is \"comm\", \"pid\", \"syscall\" or nil", 2)
   end
   local source = HEADER .. ([[
-typedef %s key_t;
-struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, key_t); __type(value, __u64); } counts SEC(".maps");
+typedef %s oneliner_key_t;
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, oneliner_key_t); __type(value, __u64); } counts SEC(".maps");
 SEC("%s")
 int oneliner(void *ctx)
 {
     /*FILTER*/
-    key_t key = {};
+    oneliner_key_t key = {};
     %s
     __u64 one = 1, *v = bpf_map_lookup_elem(&counts, &key);
     if (v) __sync_fetch_and_add(v, 1); else bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST);
@@ -155,7 +157,7 @@ int oneliner(void *ctx)
     end
     if opts.reset then obj:map("counts"):clear() end
   end
-  start(source, probe, opts.interval or M.interval, show, show)
+  start(source, probe, opts, show, show)
 end
 
 -- hist(probe, expr): log2 histogram of a numeric field.
@@ -182,7 +184,7 @@ int oneliner(void *ctx)
     print(("@%s:"):format(expr))
     io.write(hist.render_log2 and hist.render_log2(counts) or hist.format(counts))
   end
-  start(source, probe, (opts or {}).interval or M.interval, show, show)
+  start(source, probe, opts or {}, show, show)
 end
 
 -- trace(probe, fmt, fields): prints one line per event with string.format(fmt, ...).

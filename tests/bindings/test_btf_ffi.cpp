@@ -443,6 +443,10 @@ TEST_CASE("unknown names, non-data types and a foreign BTF are clear errors", "[
   CHECK(func.error().find("is a function") != std::string::npos);
   CHECK_FALSE(declarer.declare(b, btf__type_cnt(b)));
   REQUIRE(declarer.declare_by_name(b, "struct t_inner"));
+  auto twin = open_object(kTypes);  // the same ELF opened again (as a load retry does) is the same BTF
+  auto again = declarer.declare_by_name(bpf_object__btf(twin.raw()), "struct t_inner");
+  REQUIRE(again);
+  CHECK(again->cdef.empty());
   auto foreign = declarer.declare_by_name(bpf_object__btf(other.raw()), "struct event");
   REQUIRE_FALSE(foreign);
   CHECK(foreign.error().find("one declarer per object") != std::string::npos);
