@@ -13,14 +13,14 @@ local obj = assert(ebpf.compile { filter = opts.filter, text = [[
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
-struct key { char comm[16]; };
-struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4096); __type(key, struct key); __type(value, __u64); } calls SEC(".maps");
+struct comm_key { char comm[16]; };
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 4096); __type(key, struct comm_key); __type(value, __u64); } calls SEC(".maps");
 
 SEC("tracepoint/raw_syscalls/sys_enter")
 int count_syscall(void *ctx)
 {
     /*FILTER*/
-    struct key key = {};
+    struct comm_key key = {};
     bpf_get_current_comm(key.comm, sizeof(key.comm));
     __u64 one = 1, *n = bpf_map_lookup_elem(&calls, &key);
     if (n) __sync_fetch_and_add(n, 1);

@@ -101,7 +101,8 @@ int run_script_mode(int argc, char** argv) {
   app.add_option("-e", code, "run LUA; one-liner helpers count(), hist(), trace() are available")->type_name("LUA");
   app.add_option("-l,--list", list_pattern, "list tracepoints matching PATTERN, or uprobe/PATH:GLOB symbols")
       ->expected(0, 1)->type_name("PATTERN");
-  app.add_option("-p,--pid", pids, "trace only this process (repeatable)")->type_name("PID");
+  // One PID per -p, so that `-p 42 script.lua` leaves the script to the positionals.
+  app.add_option("-p,--pid", pids, "trace only this process (repeatable)")->type_name("PID")->allow_extra_args(false);
   app.add_option("-c,--command", command, "start CMD, trace only it and its children, stop when it exits")
       ->type_name("CMD");
   app.add_option("-f,--format", format, "output format of the shipped printers")->check(CLI::IsMember({"text", "json"}));
@@ -121,7 +122,20 @@ int run_script_mode(int argc, char** argv) {
 
   std::vector<std::string> rest = app.remaining();
   std::string script;
-  if (!rest.empty() && rest.front() == "--") rest.erase(rest.begin());
+  // The options end at the script (or at "--"); whatever is left before that
+  // and looks like an option is one we do not know.
+  bool separated = !rest.empty() && rest.front() == "--";
+  if (separated) rest.erase(rest.begin());
+  if (!separated && !rest.empty() && rest.front().size() > 1 && rest.front()[0] == '-') {
+    log::error("unknown option {}; see ebpfrun --help", rest.front());
+    std::fputs(kUsage, stderr);
+    return kExitUsage;
+  }
+  if (!code.empty() && !rest.empty()) {
+    log::error("give either a script or -e, not both ('{}' follows -e)", rest.front());
+    std::fputs(kUsage, stderr);
+    return kExitUsage;
+  }
   if (code.empty() && !rest.empty()) {
     script = rest.front();
     rest.erase(rest.begin());
@@ -130,10 +144,6 @@ int run_script_mode(int argc, char** argv) {
       std::fputs(kUsage, stderr);
       return kExitUsage;
     }
-  }
-  if (!code.empty() && !script.empty()) {
-    log::error("give either a script or -e, not both");
-    return kExitUsage;
   }
 
   // Everything a run needs (capabilities, tracefs/bpffs mounted, BTF), checked
