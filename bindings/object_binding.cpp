@@ -11,6 +11,7 @@
 #include "bindings/host_context.h"
 #include "bindings/lua_support.h"
 #include "common/files.h"
+#include "common/log.h"
 
 namespace ebpfrun::bindings {
 namespace {
@@ -187,6 +188,12 @@ int compile(lua_State* L) {
     add_type_anchors(source);
     auto out = compiler::compile(source, path, options);
     if (!out.ok()) return call.fail(out.error_message());
+    // -v: how the object was obtained and how long it took.
+    const auto& s = out.stats;
+    log::debug("compiled {} in {:.1f} ms ({}{}{})", path, s.total_ms,
+               s.cache_hit ? "object cache hit" : (options.use_cache ? "compiled" : "compiled, cache disabled"),
+               s.pch_built ? ", built precompiled header" : "",
+               s.pch_used && !s.cache_hit ? ", used precompiled header" : "");
     std::string object_name = file.empty() ? (name.empty() ? "inline" : name) : file;
     return load_elf(call, out.object, object_name);
   });

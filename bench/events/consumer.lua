@@ -1,11 +1,12 @@
 -- bench/events/consumer.lua — the ebpfrun side of bench/events.sh.
 --
--- Usage: ebpfrun bench/events/consumer.lua PID EXPECTED [RINGBUF_MIB] [DONE_FILE]
+-- Usage: ebpfrun bench/events/consumer.lua PID EXPECTED [RINGBUF_MIB] [DONE_FILE] [COALESCE]
 --
 -- Traces syscalls/sys_enter_getppid of process PID into a ring buffer (two
 -- fields per event: pid and a timestamp), reads both fields of every event in
 -- the Lua handler, and stops once EXPECTED events were handled, or once
 -- DONE_FILE exists (the producer has exited) and no event came for 300 ms.
+-- COALESCE is ebpf.run's `coalesce` (seconds; default: ebpf.run's default).
 -- Prints one line:
 --   handled=<n> received=<n> lost=<n> dropped=<n> last_ns=<realtime ns>
 --   pid_ok=<0|1> span_ns=<last minus first event timestamp>
@@ -17,7 +18,10 @@ local pid = tonumber(arg[1])
 local expected = tonumber(arg[2])
 local mib = tonumber(arg[3]) or 256
 local done_file = arg[4]
-if not pid or not expected then error("usage: consumer.lua PID EXPECTED [RINGBUF_MIB] [DONE_FILE]", 0) end
+local coalesce = tonumber(arg[5])
+if not pid or not expected then
+  error("usage: consumer.lua PID EXPECTED [RINGBUF_MIB] [DONE_FILE] [COALESCE]", 0)
+end
 
 ffi.cdef [[
 struct ebpfrun_bench_timespec { long tv_sec; long tv_nsec; };
@@ -83,7 +87,7 @@ local function tick()
   end
 end
 
-ebpf.run { every = 0.01, tick = tick }
+ebpf.run { every = 0.01, tick = tick, coalesce = coalesce }
 local stats = events:stats()
 print(("handled=%d received=%d lost=%d dropped=%d last_ns=%.0f pid_ok=%d span_ns=%.0f"):format(
   handled, stats.received, stats.lost, stats.dropped, done_at or last_move,

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -113,8 +114,19 @@ TracedCommand::~TracedCommand() {
   if (pid_ < 0) return;
   if (gate_fd_ >= 0) ::close(gate_fd_);  // an unreleased command exits without running
   if (!reaped_) {
+    // The run ended before the command (duration, an error, ebpf.stop()): the
+    // command goes with it, as nobody traces it any more. SIGTERM first, then
+    // SIGKILL if it does not exit within a second.
     int status = 0;
-    ::waitpid(pid_, &status, 0);
+    if (::waitpid(pid_, &status, WNOHANG) == 0) {
+      log::debug("-c: the run ended before the command; stopping pid {}", pid_);
+      ::kill(pid_, SIGTERM);
+      for (int i = 0; i < 100 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i) ::usleep(10000);
+      if (::waitpid(pid_, &status, WNOHANG) == 0) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+      }
+    }
   }
   // The cgroup can go once the command and its children are gone; children
   // still running keep it, which is harmless.

@@ -1,0 +1,44 @@
+-- Helpers for the collectors' ground-truth tests (tests/lua/collector_*.lua):
+-- run a shipped script under ebpfrun with -c WORKLOAD and --json, and read
+-- back its final rows.
+local json = require "ebpf.json"
+local M = {}
+
+M.source = assert(os.getenv("EBPFRUN_SOURCE_DIR"), "EBPFRUN_SOURCE_DIR is not set")
+M.workload = assert(os.getenv("EBPFRUN_WORKLOAD"), "EBPFRUN_WORKLOAD is not set")
+M.ebpfrun = assert(os.getenv("EBPFRUN_BIN"), "EBPFRUN_BIN is not set")
+
+-- Runs `ebpfrun [global] -c COMMAND scripts/SCRIPT --json [args]`; returns
+-- the decoded JSON lines, stderr and the exit code.
+function M.run(script, command, args, global)
+  local err_file = os.tmpname()
+  local cmd = ("%s %s -c %q %s/scripts/%s --json %s 2>%s"):format(M.ebpfrun, global or "", command, M.source,
+    script, args or "", err_file)
+  local p = io.popen(cmd)
+  local lines = {}
+  for line in p:lines() do
+    local ok, value = pcall(json.decode, line)
+    if ok and type(value) == "table" then lines[#lines + 1] = value end
+  end
+  local _, _, code = p:close()
+  local f = io.open(err_file)
+  local err = f and f:read("*a") or ""
+  if f then f:close() end
+  os.remove(err_file)
+  return lines, err, code
+end
+
+-- The final (cumulative) rows of one collector matching all fields of `where`.
+function M.final_rows(lines, collector, where)
+  local out = {}
+  for _, row in ipairs(lines) do
+    if row.final and row.collector == collector then
+      local match = true
+      for k, v in pairs(where or {}) do if row[k] ~= v then match = false end end
+      if match then out[#out + 1] = row end
+    end
+  end
+  return out
+end
+
+return M
