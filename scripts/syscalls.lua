@@ -10,7 +10,7 @@ local labels = { "pid", "comm", "syscall" }
 local def = {
   name = "syscalls",
   description = "System calls per process: count, errors and time spent, per syscall.",
-  source = "syscalls.bpf.c",
+  source = collector.bpf_path("syscalls.bpf.c"),
   metrics = {
     { name = "ebpfrun_syscalls_total", type = "counter", labels = labels, value = "count",
       help = "System calls completed." },

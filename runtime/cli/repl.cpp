@@ -1,19 +1,31 @@
 // The interactive REPL: `ebpfrun` with no script. Lua with the `ebpf` module
-// and the one-liner helpers preloaded; readline editing with persistent
-// history, multi-line input, completion of Lua names and of probe names inside
-// strings, and a few `:` commands. Ctrl-C at the prompt clears the line; while
-// ebpf.run is running the event loop takes SIGINT, stops, and detaches what the
-// run attached, and the REPL continues.
+// (global `ebpf`) and the one-liner helpers preloaded; readline editing with
+// persistent history, multi-line input, completion of Lua names and of probe
+// names inside strings, and a few `:` commands.
+//
+// Ctrl-C: at the prompt it abandons the line (and any unfinished multi-line
+// chunk). While ebpf.run is running, the event loop owns SIGINT (blocked and
+// read from its signalfd), so the run stops, detaches what it attached and the
+// REPL continues. While other Lua code runs, a hook raises "interrupted".
+// The line is read with readline's callback interface around ppoll(), which is
+// the only place SIGINT is unblocked at the prompt: a signal handler never
+// has to touch readline's state, and no Ctrl-C is lost between two calls.
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <unistd.h>
+
 #include <readline/history.h>
 #include <readline/readline.h>
 
+#include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "attach/kernel_names.h"
 #include "bindings/lua_host.h"
@@ -23,12 +35,12 @@
 namespace ebpfrun::cli {
 namespace {
 
-lua_State* g_completion_state = nullptr;
-
-constexpr const char* kHelp = R"(ebpfrun REPL — Lua (LuaJIT) with the ebpf module loaded as `ebpf`.
+constexpr const char* kReplHelp = R"(ebpfrun REPL: Lua (LuaJIT) with the ebpf module loaded as `ebpf`.
   count("tracepoint/syscalls/sys_enter_openat", "comm")   one-liner: counts until Ctrl-C
-  hist(probe, expr) / trace(probe, fmt, fields)           more one-liners
+  hist(probe, field) / trace(probe, fmt, {fields})        more one-liners
   obj = ebpf.compile{ text = [[ ... ]] }; obj:attach_all(); ebpf.run{ duration = 5 }
+  An expression shows its value; an unfinished statement continues on the next line.
+  Tab completes Lua names, and probe names inside a string.
 Commands:
   :help      this text
   :probes    what is attached
@@ -37,47 +49,56 @@ Commands:
   :quit      leave (also Ctrl-D)
 Ctrl-C stops a running ebpf.run (and detaches what it attached); at the prompt it clears the line.)";
 
-// Pretty-printing and the : commands are written in Lua: they walk Lua values.
+// Pretty-printing and the : commands walk Lua values, so they are Lua.
 constexpr const char* kReplLua = R"LUA(
-local ebpf = require "ebpf"
+ebpf = require "ebpf"
 local repl = {}
+local function key_order(a, b)
+  local ta, tb = type(a), type(b)
+  if ta == tb and (ta == "number" or ta == "string") then return a < b end
+  if ta == "number" then return true elseif tb == "number" then return false end
+  return tostring(a) < tostring(b)
+end
 local function pretty(v, indent, seen)
-  indent, seen = indent or "", seen or {}
   local t = type(v)
   if t == "string" then return string.format("%q", v) end
-  if t == "cdata" then
+  local mt = (t == "table" or t == "cdata") and getmetatable(v)
+  if t ~= "table" or seen[v] or (type(mt) == "table" and mt.__tostring) then
     local ok, s = pcall(tostring, v)
-    return ok and s or "<cdata>"
+    return ok and s or "<" .. t .. ">"
   end
-  if t ~= "table" or seen[v] then return tostring(v) end
   seen[v] = true
+  local parts, inner, n = {}, indent .. "  ", #v
+  for i = 1, n do parts[#parts + 1] = inner .. pretty(v[i], inner, seen) end
   local keys = {}
-  for k in pairs(v) do keys[#keys + 1] = k end
-  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-  if #keys == 0 then return "{}" end
-  local parts, inner = {}, indent .. "  "
-  for i, k in ipairs(keys) do
-    if i > 50 then parts[#parts + 1] = inner .. "..."; break end
-    local key = type(k) == "string" and k:match("^[%a_][%w_]*$") and k or "[" .. pretty(k) .. "]"
+  for k in pairs(v) do
+    if not (type(k) == "number" and k >= 1 and k <= n and k % 1 == 0) then keys[#keys + 1] = k end
+  end
+  table.sort(keys, key_order)
+  for _, k in ipairs(keys) do
+    if #parts >= 100 then parts[#parts + 1] = inner .. "..."; break end
+    local key = type(k) == "string" and k:match("^[%a_][%w_]*$") and k or "[" .. pretty(k, inner, seen) .. "]"
     parts[#parts + 1] = inner .. key .. " = " .. pretty(v[k], inner, seen)
   end
+  seen[v] = nil
+  if #parts == 0 then return "{}" end
   return "{\n" .. table.concat(parts, ",\n") .. "\n" .. indent .. "}"
 end
 function repl.print(...)
-  local n = select("#", ...)
-  if n == 0 then return end
   local out = {}
-  for i = 1, n do out[i] = pretty((select(i, ...))) end
+  for i = 1, select("#", ...) do out[i] = pretty((select(i, ...)), "", {}) end
   print(table.concat(out, "\t"))
 end
 function repl.command(name)
   if name == "probes" then
-    local core = require "ebpf.core"
     local any = false
     for obj in pairs(ebpf._objects()) do
       for _, link in ipairs(obj.links) do
         local info = link:info()
-        if info.attached then print(string.format("%-40s link id %d", info.spec, info.id)); any = true end
+        if info.attached then
+          print(string.format("%-48s link id %-6d (object %s)", info.spec, info.id, obj:info().name))
+          any = true
+        end
       end
     end
     if not any then print("nothing attached") end
@@ -94,171 +115,401 @@ function repl.command(name)
     ebpf.close_all()
     print("detached and unloaded everything")
   else
-    return false
+    print("unknown command :" .. name .. " (try :help)")
   end
-  return true
 end
-return repl
+_EBPFRUN_REPL = repl
 )LUA";
+
+volatile sig_atomic_t g_sigint = 0;
+lua_State* volatile g_interruptible = nullptr;  // set while Lua runs with SIGINT unblocked
+lua_State* g_state = nullptr;                   // for completion
+
+void interrupt_hook(lua_State* L, lua_Debug*) {
+  lua_sethook(L, nullptr, 0, 0);
+  luaL_error(L, "interrupted");
+}
+
+void on_sigint(int) {
+  g_sigint = 1;
+  // lua.c does the same: lua_sethook is safe to call from a signal handler.
+  if (lua_State* L = g_interruptible) lua_sethook(L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+void set_sigint_blocked(bool blocked) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(blocked ? SIG_BLOCK : SIG_UNBLOCK, &set, nullptr);
+}
+
+// Takes a pending (blocked) SIGINT, so that a Ctrl-C meant for something that
+// already ended does not stop the next ebpf.run at once.
+void discard_pending_sigint() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  const timespec zero{};
+  while (sigtimedwait(&set, nullptr, &zero) > 0) {
+  }
+  g_sigint = 0;
+}
+
+// ---- completion: probe names inside a string, Lua names (a.b.c, a:m) outside.
+
+const char* const kLuaBreaks = " \t\n\"'(),=[]{}+-*/%^#<>~;";
+const char* const kStringBreaks = " \t\n\"'";
+
+// The quote character of the string the cursor is in, or 0 outside strings.
+char open_quote(int upto) {
+  char quote = 0;
+  for (int i = 0; i < upto && rl_line_buffer[i]; ++i) {
+    char c = rl_line_buffer[i];
+    if (quote && c == '\\') ++i;
+    else if (quote && c == quote) quote = 0;
+    else if (!quote && (c == '"' || c == '\'')) quote = c;
+  }
+  return quote;
+}
+
+char* word_breaks() { return const_cast<char*>(open_quote(rl_point) ? kStringBreaks : kLuaBreaks); }
+
+const std::vector<std::string>& tracepoint_names() {  // "category/name", read once
+  static std::vector<std::string> names;
+  static bool read = false;
+  if (read) return names;
+  read = true;
+  auto tracefs = attach::tracefs();
+  if (!tracefs) return names;
+  for (const auto& category : attach::tracepoint_categories(*tracefs))
+    for (const auto& name : attach::tracepoints_in(*tracefs, category)) names.push_back(category + "/" + name);
+  return names;
+}
+
+std::vector<std::string> probe_matches(const std::string& text) {
+  static const char* const kKinds[] = {"tracepoint/", "tp/",     "raw_tp/", "tp_btf/",     "uprobe/",
+                                       "uretprobe/",  "usdt/",   "kprobe/", "perf_event/"};
+  std::vector<std::string> out;
+  for (const std::string kind : {"tracepoint/", "tp/"})
+    if (text.rfind(kind, 0) == 0)
+      for (const auto& name : tracepoint_names())
+        if ((kind + name).rfind(text, 0) == 0) out.push_back(kind + name);
+  for (const std::string kind : {"raw_tp/", "tp_btf/"})
+    if (text.rfind(kind, 0) == 0)
+      for (const auto& name : tracepoint_names()) {
+        std::string full = kind + name.substr(name.find('/') + 1);
+        if (full.rfind(text, 0) == 0 && std::find(out.begin(), out.end(), full) == out.end()) out.push_back(full);
+      }
+  if (text.find('/') == std::string::npos)
+    for (const char* kind : kKinds)
+      if (std::string(kind).rfind(text, 0) == 0) out.push_back(kind);
+  return out;
+}
+
+// Replaces the value on top of the stack by its field `key` (raw access, then
+// the __index table of its metatable: completion must never run Lua code).
+void raw_field(lua_State* L, const std::string& key) {
+  lua_pushlstring(L, key.data(), key.size());
+  if (lua_istable(L, -2)) {
+    lua_pushvalue(L, -1);
+    lua_rawget(L, -3);
+    if (!lua_isnil(L, -1)) {
+      lua_replace(L, -3);
+      lua_pop(L, 1);
+      return;
+    }
+    lua_pop(L, 1);
+  }
+  if (lua_getmetatable(L, -2)) {
+    lua_getfield(L, -1, "__index");  // a metatable field: plain read
+    if (lua_istable(L, -1)) {
+      lua_pushvalue(L, -3);
+      lua_rawget(L, -2);
+      lua_replace(L, -5);
+      lua_pop(L, 3);
+      return;
+    }
+    lua_pop(L, 2);
+  }
+  lua_pop(L, 2);
+  lua_pushnil(L);
+}
+
+void collect_keys(lua_State* L, int index, const std::string& prefix, const std::string& leaf, bool methods,
+                  std::vector<std::string>& out) {
+  lua_pushnil(L);
+  while (lua_next(L, index)) {
+    if (lua_type(L, -2) == LUA_TSTRING) {
+      std::string key = lua_tostring(L, -2);
+      bool wanted = key.rfind(leaf, 0) == 0 && key.rfind("__", 0) != 0 && (!methods || lua_isfunction(L, -1));
+      if (wanted && std::find(out.begin(), out.end(), prefix + key) == out.end()) out.push_back(prefix + key);
+    }
+    lua_pop(L, 1);
+  }
+}
+
+std::vector<std::string> lua_matches(const std::string& text) {
+  lua_State* L = g_state;
+  std::vector<std::string> out;
+  if (!lua_checkstack(L, 16)) return out;
+  size_t sep = text.find_last_of(".:");
+  std::string path = sep == std::string::npos ? "" : text.substr(0, sep);
+  std::string leaf = sep == std::string::npos ? text : text.substr(sep + 1);
+  std::string prefix = sep == std::string::npos ? "" : text.substr(0, sep + 1);
+  bool methods = sep != std::string::npos && text[sep] == ':';
+  if (path.find(':') != std::string::npos) return out;
+  int top = lua_gettop(L);
+  lua_pushvalue(L, LUA_GLOBALSINDEX);
+  for (size_t start = 0; !path.empty() && !lua_isnil(L, -1);) {
+    size_t end = path.find('.', start);
+    raw_field(L, path.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  if (lua_istable(L, -1)) collect_keys(L, lua_gettop(L), prefix, leaf, methods, out);
+  if (!lua_isnil(L, -1) && lua_getmetatable(L, -1)) {  // methods of wrapped objects
+    lua_getfield(L, -1, "__index");
+    if (lua_istable(L, -1)) collect_keys(L, lua_gettop(L), prefix, leaf, methods, out);
+  }
+  if (out.size() == 1) {  // a unique function gets its "(" (a unique table nothing)
+    lua_settop(L, top);
+    lua_pushvalue(L, LUA_GLOBALSINDEX);
+    for (size_t start = 0;;) {
+      size_t end = out[0].find_first_of(".:", start);
+      raw_field(L, out[0].substr(start, end == std::string::npos ? std::string::npos : end - start));
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+    rl_completion_append_character = lua_isfunction(L, -1) ? '(' : '\0';
+  }
+  lua_settop(L, top);
+  return out;
+}
+
+std::vector<std::string> g_matches;
+
+char* next_match(const char*, int state) {
+  static size_t index;
+  if (state == 0) index = 0;
+  return index < g_matches.size() ? strdup(g_matches[index++].c_str()) : nullptr;
+}
+
+char** complete(const char* text, int start, int) {
+  rl_attempted_completion_over = 1;  // never fall back to file names
+  char quote = open_quote(start);
+  if (quote) {
+    g_matches = probe_matches(text);
+    bool complete_name = g_matches.size() == 1 && g_matches[0].back() != '/';
+    rl_completion_append_character = complete_name ? quote : '\0';
+  } else {
+    rl_completion_append_character = '\0';
+    g_matches = lua_matches(text);
+  }
+  return rl_completion_matches(text, next_match);
+}
+
+// ---- reading a line
+
+std::optional<std::string> g_line;
+bool g_eof = false;
+
+void on_line(char* line) {
+  if (line) {
+    g_line = line;
+    std::free(line);
+  } else {
+    g_eof = true;
+  }
+  rl_callback_handler_remove();
+}
+
+enum class Read { line, interrupted, eof };
+
+Read read_line(const char* prompt, std::string& out) {
+  g_line.reset();
+  g_eof = false;
+  std::fflush(stdout);
+  rl_callback_handler_install(prompt, on_line);
+  sigset_t waiting;  // the current mask without SIGINT: Ctrl-C only wakes ppoll
+  pthread_sigmask(SIG_SETMASK, nullptr, &waiting);
+  sigdelset(&waiting, SIGINT);
+  while (!g_line && !g_eof) {
+    pollfd fd{STDIN_FILENO, POLLIN, 0};
+    int ready = ppoll(&fd, 1, nullptr, &waiting);
+    if (ready < 0 && g_sigint) {
+      g_sigint = 0;
+      rl_free_line_state();
+      rl_callback_sigcleanup();
+      rl_cleanup_after_signal();
+      rl_callback_handler_remove();
+      std::fputs("^C\n", stdout);
+      return Read::interrupted;
+    }
+    if (ready > 0) rl_callback_read_char();
+  }
+  if (g_eof) return Read::eof;
+  out = *g_line;
+  return Read::line;
+}
+
+// ---- evaluation
+
+// The same key as os.exit in the host (bindings/lua_host.cpp): set before it
+// unwinds with its sentinel error.
+constexpr const char* kExitCodeKey = "ebpfrun.exit_code";
+
+enum class Parse { ready, incomplete, error };
+
+// Leaves the loaded function (or the syntax error) on the stack. An expression
+// is loaded as `return <chunk>` so that its values can be shown.
+Parse parse(lua_State* L, const std::string& chunk) {
+  std::string expression = "return " + chunk;
+  if (luaL_loadbuffer(L, expression.data(), expression.size(), "=stdin") == 0) return Parse::ready;
+  bool expression_eof = std::strstr(lua_tostring(L, -1), "<eof>") != nullptr;
+  lua_pop(L, 1);
+  if (luaL_loadbuffer(L, chunk.data(), chunk.size(), "=stdin") == 0) return Parse::ready;
+  bool eof = std::strstr(lua_tostring(L, -1), "<eof>") != nullptr;
+  if (eof || expression_eof) {
+    lua_pop(L, 1);
+    return Parse::incomplete;
+  }
+  return Parse::error;
+}
+
+bool any_reader(bindings::HostContext& context) {
+  return std::any_of(context.objects.begin(), context.objects.end(),
+                     [](const auto& state) { return !state->readers.empty(); });
+}
+
+// Runs the function on top of the stack and shows its values. Returns the
+// os.exit code when the chunk called os.exit.
+std::optional<int> evaluate(bindings::LuaHost& host) {
+  lua_State* L = host.state();
+  auto& context = host.context();
+  lua_pushnil(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, kExitCodeKey);
+  int base = lua_gettop(L);
+  // With an event loop, SIGINT stays blocked for its signalfd (ebpf.run stops
+  // on it); without one, Ctrl-C interrupts the Lua code through the hook.
+  discard_pending_sigint();
+  if (!context.loop) {
+    g_interruptible = L;
+    set_sigint_blocked(false);
+  }
+  std::string error = bindings::protected_call(L, 0, LUA_MULTRET);
+  g_interruptible = nullptr;
+  set_sigint_blocked(true);
+  lua_sethook(L, nullptr, 0, 0);
+  discard_pending_sigint();
+  std::optional<int> exit_code;
+  if (!error.empty()) {
+    lua_getfield(L, LUA_REGISTRYINDEX, kExitCodeKey);
+    if (lua_isnumber(L, -1)) exit_code = static_cast<int>(lua_tonumber(L, -1));
+    else std::fprintf(stderr, "error: %s\n", error.c_str());
+  } else if (int results = lua_gettop(L) - base + 1; results > 0) {
+    lua_getglobal(L, "_EBPFRUN_REPL");
+    lua_getfield(L, -1, "print");
+    lua_remove(L, -2);
+    lua_insert(L, base);
+    std::string shown = bindings::protected_call(L, results, 0);
+    if (!shown.empty()) std::fprintf(stderr, "error: %s\n", shown.c_str());
+  }
+  lua_settop(L, 0);
+  std::fflush(stdout);
+  // A loop without readers is done with; dropping it gives SIGINT and SIGTERM
+  // back, so that Ctrl-C can interrupt the next piece of Lua code.
+  if (context.loop && !any_reader(context)) context.loop.reset();
+  return exit_code;
+}
+
+void run_command(bindings::LuaHost& host, const std::string& name) {
+  lua_State* L = host.state();
+  lua_getglobal(L, "_EBPFRUN_REPL");
+  lua_getfield(L, -1, "command");
+  lua_remove(L, -2);
+  lua_pushlstring(L, name.data(), name.size());
+  std::string error = bindings::protected_call(L, 1, 0);
+  if (!error.empty()) std::fprintf(stderr, "error: %s\n", error.c_str());
+  lua_settop(L, 0);
+}
 
 std::string history_path() {
   const char* home = std::getenv("HOME");
   return std::string(home && *home ? home : "/tmp") + "/.ebpfrun_history";
 }
 
-void on_sigint(int) {
-  // At the prompt: abandon the line, like a shell.
-  rl_crlf();
-  rl_replace_line("", 0);
-  rl_on_new_line();
-  rl_redisplay();
-}
-
-// Completion: inside a string, probe names; elsewhere, Lua names (a.b.c).
-std::vector<std::string> g_matches;
-
-std::vector<std::string> probe_names() {
-  static std::vector<std::string> names;
-  if (!names.empty()) return names;
-  auto tracefs = attach::tracefs();
-  if (!tracefs) return names;
-  for (const auto& category : attach::tracepoint_categories(*tracefs))
-    for (const auto& name : attach::tracepoints_in(*tracefs, category))
-      names.push_back("tracepoint/" + category + "/" + name);
-  return names;
-}
-
-std::vector<std::string> lua_names(const std::string& prefix) {
-  std::vector<std::string> out;
-  lua_State* L = g_completion_state;
-  size_t dot = prefix.rfind('.');
-  std::string table_path = dot == std::string::npos ? "" : prefix.substr(0, dot);
-  std::string leaf = dot == std::string::npos ? prefix : prefix.substr(dot + 1);
-  lua_pushvalue(L, LUA_GLOBALSINDEX);
-  size_t start = 0;
-  while (!table_path.empty() && start <= table_path.size()) {
-    size_t end = table_path.find('.', start);
-    std::string part = table_path.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    if (!lua_istable(L, -1)) break;
-    lua_getfield(L, -1, part.c_str());
-    lua_remove(L, -2);
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  auto collect = [&](int index) {
-    lua_pushnil(L);
-    while (lua_next(L, index < 0 ? index - 1 : index)) {
-      if (lua_type(L, -2) == LUA_TSTRING) {
-        std::string key = lua_tostring(L, -2);
-        if (key.rfind(leaf, 0) == 0) out.push_back((table_path.empty() ? "" : table_path + ".") + key);
-      }
-      lua_pop(L, 1);
-    }
-  };
-  if (lua_istable(L, -1)) {
-    collect(-1);
-    // Methods of wrapped objects live in their metatable's __index.
-    if (lua_getmetatable(L, -1)) {
-      lua_getfield(L, -1, "__index");
-      if (lua_istable(L, -1)) collect(-1);
-      lua_pop(L, 2);
-    }
-  }
-  lua_pop(L, 1);
-  return out;
-}
-
-char* match_generator(const char*, int state) {
-  static size_t index;
-  if (state == 0) index = 0;
-  if (index < g_matches.size()) return strdup(g_matches[index++].c_str());
-  return nullptr;
-}
-
-char** complete(const char* text, int start, int) {
-  rl_attempted_completion_over = 1;
-  std::string line(rl_line_buffer, static_cast<size_t>(start));
-  size_t quotes = 0;
-  for (char c : line)
-    if (c == '"' || c == '\'') ++quotes;
-  g_matches.clear();
-  if (quotes % 2 == 1) {
-    for (const auto& name : probe_names())
-      if (name.rfind(text, 0) == 0) g_matches.push_back(name);
-  } else {
-    g_matches = lua_names(text);
-  }
-  return rl_completion_matches(text, match_generator);
-}
-
-bool incomplete(lua_State* L, const std::string& chunk) {
-  if (luaL_loadbuffer(L, chunk.data(), chunk.size(), "=stdin") == 0) {
-    lua_pop(L, 1);
-    return false;
-  }
-  std::string message = lua_tostring(L, -1);
-  lua_pop(L, 1);
-  return message.find("<eof>") != std::string::npos;
+// Each line typed goes to the history file at once, so that a session that
+// ends abruptly still leaves its lines for the next one.
+void remember(const std::string& line, const std::string& path) {
+  if (line.find_first_not_of(" \t") == std::string::npos) return;
+  HIST_ENTRY* last = history_length > 0 ? history_get(history_base + history_length - 1) : nullptr;
+  if (last && line == last->line) return;
+  add_history(line.c_str());
+  if (int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600); fd >= 0) ::close(fd);
+  append_history(1, path.c_str());
 }
 
 }  // namespace
 
 int run_repl(bindings::LuaHost& host) {
   lua_State* L = host.state();
-  auto loaded = host.run_string(std::string("_EBPFRUN_REPL = (function() ") + kReplLua + " end)()", "=repl");
+  auto loaded = host.run_string(kReplLua, "=repl");
   if (!loaded.error.empty()) {
     std::fprintf(stderr, "ebpfrun: error: %s\n", loaded.error.c_str());
     return kExitRuntimeError;
   }
-  g_completion_state = L;
+  g_state = L;
   rl_readline_name = "ebpfrun";
+  rl_catch_signals = 0;  // SIGINT is ours (see read_line)
   rl_attempted_completion_function = complete;
-  rl_basic_word_break_characters = const_cast<char*>(" \t\n\"'(),=[]{}+-*/<>~;");
+  rl_completion_word_break_hook = word_breaks;
+  rl_basic_word_break_characters = const_cast<char*>(kLuaBreaks);
   const std::string history = history_path();
+  using_history();
   read_history(history.c_str());
-  std::signal(SIGINT, on_sigint);
+  struct sigaction action {};
+  action.sa_handler = on_sigint;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);  // no SA_RESTART: ppoll must return
+  set_sigint_blocked(true);
   std::printf("ebpfrun %s REPL — :help for help, Ctrl-D to leave\n", EBPFRUN_VERSION);
 
+  int exit_code = kExitOk;
   std::string chunk;
   for (;;) {
-    char* raw = readline(chunk.empty() ? "ebpf> " : "  ..> ");
-    if (!raw) break;
-    std::string line(raw);
-    std::free(raw);
-    if (chunk.empty() && line.empty()) continue;
+    std::string line;
+    Read read = read_line(chunk.empty() ? "ebpf> " : "  ..> ", line);
+    if (read == Read::eof) break;
+    if (read == Read::interrupted) {
+      chunk.clear();
+      continue;
+    }
+    remember(line, history);
+    if (chunk.empty() && line.find_first_not_of(" \t") == std::string::npos) continue;
     if (chunk.empty() && line[0] == ':') {
-      add_history(line.c_str());
-      std::string name = line.substr(1);
+      std::string name = line.substr(1, line.find_last_not_of(" \t"));
       if (name == "quit" || name == "q") break;
-      if (name == "help") {
-        std::puts(kHelp);
-        continue;
-      }
-      auto out = host.run_string("if not _EBPFRUN_REPL.command('" + name + "') then print('unknown command :" + name +
-                                     " (try :help)') end",
-                                 "=repl");
-      if (!out.error.empty()) std::fprintf(stderr, "error: %s\n", out.error.c_str());
+      if (name == "help" || name == "h") std::puts(kReplHelp);
+      else run_command(host, name);
       continue;
     }
     chunk += chunk.empty() ? line : "\n" + line;
-    // An expression is shown; a statement is run. Multi-line input continues
-    // while the chunk is an incomplete statement.
-    std::string as_expression = "return " + chunk;
-    bool expression = luaL_loadbuffer(L, as_expression.data(), as_expression.size(), "=stdin") == 0;
-    lua_settop(L, 0);
-    if (!expression && incomplete(L, chunk)) continue;
-    add_history(chunk.c_str());
-    std::string code = expression ? "_EBPFRUN_REPL.print(" + chunk + "\n)" : chunk;
-    // The REPL keeps SIGINT while Lua runs outside ebpf.run, so that Ctrl-C
-    // there does not kill the session either.
-    auto out = host.run_string(code, "=stdin");
-    if (!out.error.empty()) std::fprintf(stderr, "error: %s\n", out.error.c_str());
+    Parse parsed = parse(L, chunk);
+    if (parsed == Parse::incomplete) continue;
     chunk.clear();
+    if (parsed == Parse::error) {
+      std::fprintf(stderr, "error: %s\n", lua_tostring(L, -1));
+      lua_settop(L, 0);
+      continue;
+    }
+    if (auto code = evaluate(host)) {
+      exit_code = *code;
+      break;
+    }
   }
   std::puts("");
-  write_history(history.c_str());
   history_truncate_file(history.c_str(), 1000);
-  return kExitOk;
+  return exit_code;
 }
 
 }  // namespace ebpfrun::cli

@@ -145,6 +145,12 @@ int run_script_mode(int argc, char** argv) {
       return kExitUsage;
     }
   }
+  // A usage error, so it is reported before any check of the machine.
+  if (code.empty() && script.empty() && !::isatty(STDIN_FILENO)) {
+    log::error("no script given; give SCRIPT.lua or -e 'LUA', or start ebpfrun on a terminal for the REPL");
+    std::fputs(kUsage, stderr);
+    return kExitUsage;
+  }
 
   // Everything a run needs (capabilities, tracefs/bpffs mounted, BTF), checked
   // up front so that a missing piece is one clear sentence, not an errno later.
@@ -198,12 +204,7 @@ int run_script_mode(int argc, char** argv) {
   bindings::LuaHost::Outcome outcome;
   if (!code.empty()) outcome = (*host)->run_string(code, "=-e");
   else if (!script.empty()) outcome = (*host)->run_file(script, rest);
-  else if (::isatty(STDIN_FILENO)) return run_repl(**host);
-  else {
-    log::error("no script given; give SCRIPT.lua or -e 'LUA', or start ebpfrun on a terminal for the REPL");
-    std::fputs(kUsage, stderr);
-    return kExitUsage;
-  }
+  else return run_repl(**host);
   if (!outcome.error.empty()) log::error("{}", outcome.error);
   if (stats_session) print_run_stats((*host)->context());
   return outcome.exit_code;

@@ -29,8 +29,10 @@ local M = {}
 local STANDARD = { "pid", "tid", "comm", "uid", "cgroup", "json", "interval", "duration" }
 
 -- Where the collectors' BPF sources are: $EBPFRUN_BPF_DIR, else bpf/ beside
--- the scripts/ directory the running script is in (the source tree and the
--- installed share/ebpfrun layout alike).
+-- the scripts/ directory of the Lua file that calls this (the source tree and
+-- the installed share/ebpfrun layout alike). Call it while the definition is
+-- built (`source = collector.bpf_path("x.bpf.c")`) so that a collector loaded
+-- by another script (scripts/collectors.lua) still finds its own source.
 function M.bpf_path(file)
   local dir = os.getenv("EBPFRUN_BPF_DIR")
   if dir and dir ~= "" then return dir .. "/" .. file end
@@ -96,7 +98,7 @@ end
 -- Compiles, loads and attaches one collector. Returns a state table, or nil
 -- and a one-line reason.
 function M.open(def, opts)
-  local source = def.source and M.bpf_path(def.source)
+  local source = def.source and (def.source:find("/", 1, true) and def.source or M.bpf_path(def.source))
   local obj, err = ebpf.compile { file = source, text = def.text, filter = opts.filter,
                                   defines = def.defines and def.defines(opts) or nil }
   if not obj then return nil, err end

@@ -12,15 +12,21 @@ M.ebpfrun = assert(os.getenv("EBPFRUN_BIN"), "EBPFRUN_BIN is not set")
 -- the decoded JSON lines, stderr and the exit code.
 function M.run(script, command, args, global)
   local err_file = os.tmpname()
-  local cmd = ("%s %s -c %q %s/scripts/%s --json %s 2>%s"):format(M.ebpfrun, global or "", command, M.source,
-    script, args or "", err_file)
+  local path = script:find("/", 1, true) and script or (M.source .. "/scripts/" .. script)
+  local cmd = ("%s %s -c %q %s --json %s 2>%s; echo \"exit=$?\""):format(M.ebpfrun, global or "", command, path,
+    args or "", err_file)
   local p = io.popen(cmd)
-  local lines = {}
+  local lines, code = {}, nil
   for line in p:lines() do
-    local ok, value = pcall(json.decode, line)
-    if ok and type(value) == "table" then lines[#lines + 1] = value end
+    local exit = line:match("^exit=(%d+)$")
+    if exit then
+      code = tonumber(exit)
+    else
+      local ok, value = pcall(json.decode, line)
+      if ok and type(value) == "table" then lines[#lines + 1] = value end
+    end
   end
-  local _, _, code = p:close()
+  p:close()
   local f = io.open(err_file)
   local err = f and f:read("*a") or ""
   if f then f:close() end
