@@ -67,6 +67,7 @@ case "${1:-deps}" in
   bench)
     build
     "$ROOT/bench/compile.sh" "$BUILD"
+    "$ROOT/bench/events.sh" "$BUILD"
     ;;
   *)
     echo "usage: $0 [deps|build|demo|test|bench]" >&2

@@ -9,8 +9,9 @@
 -- COALESCE is ebpf.run's `coalesce` (seconds; default: ebpf.run's default).
 -- Prints one line:
 --   handled=<n> received=<n> lost=<n> dropped=<n> last_ns=<realtime ns>
---   pid_ok=<0|1> span_ns=<last minus first event timestamp>
--- where last_ns is the CLOCK_REALTIME time the last event was handled.
+--   pid_ok=<0|1> span_ns=<last minus first event timestamp> rss_kib=<n>
+-- where last_ns is the CLOCK_REALTIME time the last event was handled and
+-- rss_kib the resident set at the end (VmRSS; /usr/bin/time gives the peak).
 local ebpf = require "ebpf"
 local ffi = require "ffi"
 
@@ -89,7 +90,13 @@ end
 
 ebpf.run { every = 0.01, tick = tick, coalesce = coalesce }
 local stats = events:stats()
-print(("handled=%d received=%d lost=%d dropped=%d last_ns=%.0f pid_ok=%d span_ns=%.0f"):format(
+local rss_kib = 0
+local status = io.open("/proc/self/status")
+if status then
+  rss_kib = tonumber(status:read("*a"):match("VmRSS:%s*(%d+)")) or 0
+  status:close()
+end
+print(("handled=%d received=%d lost=%d dropped=%d last_ns=%.0f pid_ok=%d span_ns=%.0f rss_kib=%d"):format(
   handled, stats.received, stats.lost, stats.dropped, done_at or last_move,
-  (pid_sum == handled * pid) and 1 or 0, first_ns and (last_ns - first_ns) or 0))
+  (pid_sum == handled * pid) and 1 or 0, first_ns and (last_ns - first_ns) or 0, rss_kib))
 obj:close()

@@ -84,6 +84,7 @@ local function pretty(v, indent, seen)
   if #parts == 0 then return "{}" end
   return "{\n" .. table.concat(parts, ",\n") .. "\n" .. indent .. "}"
 end
+function repl.values(...) return ... end
 function repl.print(...)
   local out = {}
   for i = 1, select("#", ...) do out[i] = pretty((select(i, ...)), "", {}) end
@@ -131,9 +132,23 @@ void interrupt_hook(lua_State* L, lua_Debug*) {
 }
 
 void on_sigint(int) {
+  lua_State* L = g_interruptible;
+  if (L && g_sigint) {
+    // The hook did not fire: JIT-compiled code (library loops) never calls it.
+    constexpr char kMessage[] = "\nebpfrun: the Lua code does not stop; Ctrl-C again ends ebpfrun\n";
+    [[maybe_unused]] ssize_t written = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+    std::signal(SIGINT, SIG_DFL);
+  }
   g_sigint = 1;
   // lua.c does the same: lua_sethook is safe to call from a signal handler.
-  if (lua_State* L = g_interruptible) lua_sethook(L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+  if (L) lua_sethook(L, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+void install_sigint_handler() {
+  struct sigaction action {};
+  action.sa_handler = on_sigint;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);  // no SA_RESTART: ppoll must return
 }
 
 void set_sigint_blocked(bool blocked) {
@@ -338,11 +353,13 @@ Read read_line(const char* prompt, std::string& out) {
     int ready = ppoll(&fd, 1, nullptr, &waiting);
     if (ready < 0 && g_sigint) {
       g_sigint = 0;
+      std::fputs("^C", stdout);  // before the cleanup, which returns to column 0
+      std::fflush(stdout);
       rl_free_line_state();
       rl_callback_sigcleanup();
       rl_cleanup_after_signal();
       rl_callback_handler_remove();
-      std::fputs("^C\n", stdout);
+      std::fputs("\n", stdout);
       return Read::interrupted;
     }
     if (ready > 0) rl_callback_read_char();
@@ -360,20 +377,52 @@ constexpr const char* kExitCodeKey = "ebpfrun.exit_code";
 
 enum class Parse { ready, incomplete, error };
 
+// A syntax error that only says the chunk ended too early ("... near '<eof>'").
+bool ends_early(lua_State* L) {
+  std::string message = lua_tostring(L, -1);
+  const std::string eof = "'<eof>'";
+  return message.size() >= eof.size() && message.compare(message.size() - eof.size(), eof.size(), eof) == 0;
+}
+
 // Leaves the loaded function (or the syntax error) on the stack. An expression
-// is loaded as `return <chunk>` so that its values can be shown.
+// runs as `return _EBPFRUN_REPL.values(<chunk>\n)` so that its values can be
+// shown, and an error in it still points at the chunk (no tail call).
 Parse parse(lua_State* L, const std::string& chunk) {
   std::string expression = "return " + chunk;
-  if (luaL_loadbuffer(L, expression.data(), expression.size(), "=stdin") == 0) return Parse::ready;
-  bool expression_eof = std::strstr(lua_tostring(L, -1), "<eof>") != nullptr;
+  bool is_expression = luaL_loadbuffer(L, expression.data(), expression.size(), "=stdin") == 0;
+  bool expression_early = !is_expression && ends_early(L);
   lua_pop(L, 1);
+  if (is_expression) {
+    expression = "return _EBPFRUN_REPL.values(" + chunk + "\n)";
+    if (luaL_loadbuffer(L, expression.data(), expression.size(), "=stdin") == 0) return Parse::ready;
+    lua_pop(L, 1);
+  }
   if (luaL_loadbuffer(L, chunk.data(), chunk.size(), "=stdin") == 0) return Parse::ready;
-  bool eof = std::strstr(lua_tostring(L, -1), "<eof>") != nullptr;
-  if (eof || expression_eof) {
+  if (ends_early(L) || expression_early) {
     lua_pop(L, 1);
     return Parse::incomplete;
   }
   return Parse::error;
+}
+
+// The error with its traceback, less the frames every REPL error has (the
+// chunk itself, error/assert): an error raised right in the typed chunk shows
+// as one line.
+std::string trim_traceback(const std::string& error) {
+  size_t header = error.find("\nstack traceback:");
+  if (header == std::string::npos) return error;
+  std::string frames, kept;
+  size_t start = header + 17;  // at the "\n" before the first frame
+  while (start < error.size()) {
+    size_t end = error.find('\n', start + 1);
+    std::string frame = error.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    start = end == std::string::npos ? error.size() : end;
+    if (frame.find("in main chunk") != std::string::npos) break;
+    if (frame.find("in function 'error'") != std::string::npos || frame.find("in function 'assert'") != std::string::npos)
+      continue;
+    kept += frame;
+  }
+  return kept.empty() ? error.substr(0, header) : error.substr(0, header) + "\nstack traceback:" + kept;
 }
 
 bool any_reader(bindings::HostContext& context) {
@@ -391,6 +440,10 @@ std::optional<int> evaluate(bindings::LuaHost& host) {
   int base = lua_gettop(L);
   // With an event loop, SIGINT stays blocked for its signalfd (ebpf.run stops
   // on it); without one, Ctrl-C interrupts the Lua code through the hook.
+  // Typed code is interpreted, not JIT-compiled, so that the hook can stop
+  // any loop in it (compiled code never calls hooks).
+  luaJIT_setmode(L, -1, LUAJIT_MODE_ALLFUNC | LUAJIT_MODE_OFF);
+  install_sigint_handler();
   discard_pending_sigint();
   if (!context.loop) {
     g_interruptible = L;
@@ -405,7 +458,7 @@ std::optional<int> evaluate(bindings::LuaHost& host) {
   if (!error.empty()) {
     lua_getfield(L, LUA_REGISTRYINDEX, kExitCodeKey);
     if (lua_isnumber(L, -1)) exit_code = static_cast<int>(lua_tonumber(L, -1));
-    else std::fprintf(stderr, "error: %s\n", error.c_str());
+    else std::fprintf(stderr, "error: %s\n", trim_traceback(error).c_str());
   } else if (int results = lua_gettop(L) - base + 1; results > 0) {
     lua_getglobal(L, "_EBPFRUN_REPL");
     lua_getfield(L, -1, "print");
@@ -467,10 +520,7 @@ int run_repl(bindings::LuaHost& host) {
   const std::string history = history_path();
   using_history();
   read_history(history.c_str());
-  struct sigaction action {};
-  action.sa_handler = on_sigint;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);  // no SA_RESTART: ppoll must return
+  install_sigint_handler();
   set_sigint_blocked(true);
   std::printf("ebpfrun %s REPL — :help for help, Ctrl-D to leave\n", EBPFRUN_VERSION);
 

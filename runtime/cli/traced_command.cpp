@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 #include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -29,6 +30,18 @@ std::string find_cgroup2_mount() {
   while (mounts >> device >> dir >> type && std::getline(mounts, rest))
     if (type == "cgroup2") return dir;
   return "";
+}
+
+// The processes in a cgroup v2 directory.
+std::vector<int> cgroup_pids(const std::string& dir) {
+  std::vector<int> pids;
+  std::ifstream procs(dir + "/cgroup.procs");
+  for (int pid = 0; procs >> pid;) pids.push_back(pid);
+  return pids;
+}
+
+void signal_cgroup(const std::string& dir, int signal) {
+  for (int pid : cgroup_pids(dir)) ::kill(pid, signal);
 }
 
 }  // namespace
@@ -113,25 +126,37 @@ bool TracedCommand::exited() {
 TracedCommand::~TracedCommand() {
   if (pid_ < 0) return;
   if (gate_fd_ >= 0) ::close(gate_fd_);  // an unreleased command exits without running
-  if (!reaped_) {
+  int status = 0;
+  bool stopped = false;
+  if (!reaped_ && ::waitpid(pid_, &status, WNOHANG) == 0) {
     // The run ended before the command (duration, an error, ebpf.stop()): the
-    // command goes with it, as nobody traces it any more. SIGTERM first, then
-    // SIGKILL if it does not exit within a second.
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == 0) {
-      log::debug("-c: the run ended before the command; stopping pid {}", pid_);
-      ::kill(pid_, SIGTERM);
-      for (int i = 0; i < 100 && ::waitpid(pid_, &status, WNOHANG) == 0; ++i) ::usleep(10000);
-      if (::waitpid(pid_, &status, WNOHANG) == 0) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-      }
+    // command and its children go with it, as nobody traces them any more.
+    // SIGTERM first, then SIGKILL for whatever is left after a second.
+    log::debug("-c: the run ended before the command; stopping everything in cgroup {}", cgroup_dir_);
+    stopped = true;
+    ::kill(pid_, SIGTERM);
+    signal_cgroup(cgroup_dir_, SIGTERM);
+    for (int i = 0; i < 100 && !cgroup_pids(cgroup_dir_).empty(); ++i) {
+      ::waitpid(pid_, &status, WNOHANG);
+      ::usleep(10000);
     }
+    signal_cgroup(cgroup_dir_, SIGKILL);
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
   }
   // The cgroup can go once the command and its children are gone; children
-  // still running keep it, which is harmless.
-  if (!cgroup_dir_.empty() && ::rmdir(cgroup_dir_.c_str()) != 0)
-    log::debug("-c: left cgroup {}: {}", cgroup_dir_, std::strerror(errno));
+  // the command left running keep it, which is harmless. Processes just
+  // killed take a moment to leave it.
+  if (!cgroup_dir_.empty()) {
+    int tries = stopped ? 100 : 1;
+    while (::rmdir(cgroup_dir_.c_str()) != 0) {
+      if (errno != EBUSY || --tries == 0) {
+        log::debug("-c: left cgroup {}: {}", cgroup_dir_, std::strerror(errno));
+        break;
+      }
+      ::usleep(10000);
+    }
+  }
   if (!mount_dir_.empty() && ::umount2(mount_dir_.c_str(), MNT_DETACH) == 0) ::rmdir(mount_dir_.c_str());
 }
 

@@ -24,7 +24,7 @@ local function tracepoint_fields(category, name)
   local fields = {}
   for line in f:lines() do
     local decl, offset, size, signed = line:match("field:([^;]+);%s*offset:(%d+);%s*size:(%d+);%s*signed:(%d)")
-    if decl then
+    if decl and not decl:match("^%s*__data_loc") then
       local fname = decl:match("([%w_]+)%s*%[?[%d]*%]?%s*$")
       if fname then
         fields[fname] = { offset = tonumber(offset), size = tonumber(size), signed = signed == "1", type = decl }
@@ -56,7 +56,7 @@ end
 
 -- A C expression (as __u64) for a field name, or raises with the valid names.
 local function value_expr(info, field)
-  if type(field) ~= "string" or not field:match("^[%w_]+$") then error("field names are identifiers", 4) end
+  if type(field) ~= "string" or not field:match("^[%w_]+$") then error("field names are identifiers", 3) end
   if field == "pid" then return "(bpf_get_current_pid_tgid() >> 32)" end
   if field == "tid" then return "(__u32)bpf_get_current_pid_tgid()" end
   if field == "uid" then return "(__u32)bpf_get_current_uid_gid()" end
@@ -72,7 +72,7 @@ local function value_expr(info, field)
     for n, fi in pairs(info.fields) do if not n:match("^common_") and fi.size <= 8 then names[#names + 1] = n end end
     table.sort(names)
     error(("tracepoint %s/%s has no numeric field '%s'; it has: %s, and pid, tid, uid, cpu, ns"):format(
-      info.category, info.name, field, table.concat(names, ", ")), 4)
+      info.category, info.name, field, table.concat(names, ", ")), 3)
   end
   local arg = field:match("^arg(%d)$")
   if arg and (info.kind == "uprobe" or info.kind == "kprobe" or info.kind == "usdt") then
@@ -82,7 +82,7 @@ local function value_expr(info, field)
     return "(__u64)PT_REGS_RC((struct pt_regs *)ctx)"
   end
   if arg and info.kind == "raw_tracepoint" then return ("((__u64 *)ctx)[%d]"):format(tonumber(arg)) end
-  error(("unknown field '%s' for %s probes (pid, tid, uid, cpu, ns, arg0..arg5, retval)"):format(field, info.kind), 4)
+  error(("unknown field '%s' for %s probes (pid, tid, uid, cpu, ns, arg0..arg5, retval)"):format(field, info.kind), 3)
 end
 
 local HEADER = [[
@@ -92,17 +92,39 @@ local HEADER = [[
 char LICENSE[] SEC("license") = "GPL";
 ]]
 
--- opts.interval prints every that many seconds; opts.duration (or
--- M.duration) ends the run after that many seconds instead of at Ctrl-C.
-local function start(source, probe, opts, on_tick, on_finish)
+-- Compiles `source`, lets `setup` open what the run reads (a ring buffer),
+-- attaches the program and runs the event loop with run_opts. The object is
+-- closed however the run ends (Ctrl-C, duration, an error, a REPL interrupt),
+-- so that a one-liner never leaves a probe attached.
+local function start(source, probe, run_opts, setup)
   local obj, err = ebpf.compile { text = source }
   if not obj then error(err, 0) end
-  local link, aerr = obj:attach("oneliner", probe)
-  if not link then obj:close(); error(aerr, 0) end
-  io.stderr:write(("Attaching 1 probe... (%s) Ctrl-C to stop\n"):format(probe))
-  ebpf.run { every = opts.interval or M.interval, duration = opts.duration or M.duration,
-             tick = function() on_tick(obj) end, finish = function() on_finish(obj) end }
+  local ok, failure = pcall(function()
+    if setup then setup(obj) end
+    local link, aerr = obj:attach("oneliner", probe)
+    if not link then error(aerr, 0) end
+    io.stderr:write(("Attaching 1 probe... (%s) Ctrl-C to stop\n"):format(probe))
+    local opts = run_opts(obj)
+    local finish = opts.finish
+    -- Like bpftrace: after the terminal's "^C", the results start on a new line.
+    opts.finish = function(reason)
+      if reason == "signal" then print() end
+      if finish then finish(reason) end
+    end
+    ebpf.run(opts)
+  end)
   obj:close()
+  if not ok then error(failure, 0) end
+end
+
+-- opts.interval prints every that many seconds; opts.duration (or
+-- M.duration) ends the run after that many seconds instead of at Ctrl-C.
+-- `show(obj)` prints at every interval and once at the end.
+local function periodic(opts, show)
+  return function(obj)
+    return { every = opts.interval or M.interval, duration = opts.duration or M.duration,
+             tick = function() show(obj) end, finish = function() show(obj) end }
+  end
 end
 
 local function sorted_counts(map, key_of)
@@ -136,7 +158,8 @@ SEC("%s")
 int oneliner(void *ctx)
 {
     /*FILTER*/
-    oneliner_key_t key = {};
+    oneliner_key_t key;
+    __builtin_memset(&key, 0, sizeof(key));
     %s
     __u64 one = 1, *v = bpf_map_lookup_elem(&counts, &key);
     if (v) __sync_fetch_and_add(v, 1); else bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST);
@@ -157,7 +180,7 @@ int oneliner(void *ctx)
     end
     if opts.reset then obj:map("counts"):clear() end
   end
-  start(source, probe, opts, show, show)
+  start(source, probe, periodic(opts, show))
 end
 
 -- hist(probe, expr): log2 histogram of a numeric field.
@@ -184,7 +207,7 @@ int oneliner(void *ctx)
     print(("@%s:"):format(expr))
     io.write(hist.render_log2 and hist.render_log2(counts) or hist.format(counts))
   end
-  start(source, probe, opts or {}, show, show)
+  start(source, probe, periodic(opts or {}, show))
 end
 
 -- trace(probe, fmt, fields): prints one line per event with string.format(fmt, ...).
@@ -213,21 +236,17 @@ int oneliner(void *ctx)
     return 0;
 }
 ]]):format(table.concat(members, " "), info.section, table.concat(assigns, "\n    "))
-  local obj, err = ebpf.compile { text = source }
-  if not obj then error(err, 0) end
-  local link, aerr = obj:attach("oneliner", probe)
-  if not link then obj:close(); error(aerr, 0) end
-  local reader = assert(obj:ringbuf("events", "struct event"))
-  reader:on(function(e)
-    local values = {}
-    for i, f in ipairs(fields) do
-      if f == "comm" then values[i] = ffi.string(e.comm) else values[i] = tonumber(e["f" .. i]) end
-    end
-    print(fmt:format(unpack(values)))
+  local duration = (opts or {}).duration or M.duration
+  start(source, probe, function() return { duration = duration } end, function(obj)
+    local reader = assert(obj:ringbuf("events", "struct event"))
+    reader:on(function(e)
+      local values = {}
+      for i, f in ipairs(fields) do
+        if f == "comm" then values[i] = ffi.string(e.comm) else values[i] = tonumber(e["f" .. i]) end
+      end
+      print(fmt:format(unpack(values)))
+    end)
   end)
-  io.stderr:write(("Attaching 1 probe... (%s) Ctrl-C to stop\n"):format(probe))
-  ebpf.run { duration = (opts or {}).duration or M.duration }
-  obj:close()
 end
 
 return M

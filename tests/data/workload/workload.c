@@ -8,10 +8,22 @@
  *   workload sleep MS            sleep for MS milliseconds
  *   workload connect PORT K      K TCP connects to 127.0.0.1:PORT, each closed at once
  *   workload unlink PATH         create and unlink PATH
+ *   workload udp PORT K          K 16-byte UDP datagrams to 127.0.0.1:PORT from one socket
+ *   workload backlog PORT MS     listen on 127.0.0.1:PORT with backlog 0, fill the accept queue
+ *                                with one connection, start a second connect (its SYNs are
+ *                                dropped and retransmitted), wait MS ms, close everything
+ *   workload listen PORT K       echo server on 127.0.0.1:PORT: K connections in turn, each
+ *                                echoed back until EOF
+ *   workload send PORT BYTES     connect to 127.0.0.1:PORT (retrying while refused, up to
+ *                                5 s), send BYTES in 4 KiB writes, reading each chunk back and
+ *                                checking it; exit 1 on a mismatch
+ *   workload thread_exec PATH [ARG...]   a second thread execs PATH with argv PATH ARG...
  * Prints its pid on stdout first. */
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +36,39 @@ static double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static struct sockaddr_in loopback(long port) {
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return addr;
+}
+
+static int write_all(int fd, const char *p, long len) {
+  while (len > 0) {
+    long w = write(fd, p, len);
+    if (w <= 0) return -1;
+    p += w;
+    len -= w;
+  }
+  return 0;
+}
+
+static int read_all(int fd, char *p, long len) {
+  while (len > 0) {
+    long r = read(fd, p, len);
+    if (r <= 0) return -1;
+    p += r;
+    len -= r;
+  }
+  return 0;
+}
+
+static char **thread_exec_argv;
+static void *exec_from_thread(void *unused) {
+  (void)unused;
+  execv(thread_exec_argv[0], thread_exec_argv);
+  _exit(127);
 }
 
 int main(int argc, char **argv) {
@@ -84,6 +129,74 @@ int main(int argc, char **argv) {
     int fd = open(argv[2], O_WRONLY | O_CREAT, 0600);
     close(fd);
     unlink(argv[2]);
+  } else if (!strcmp(mode, "udp") && argc > 3) {
+    long k = atol(argv[3]);
+    struct sockaddr_in addr = loopback(n);
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    char payload[16] = "workload udp";
+    for (long i = 0; i < k; i++)
+      if (sendto(s, payload, sizeof payload, 0, (struct sockaddr *)&addr, sizeof addr) != sizeof payload) return 1;
+    close(s);
+  } else if (!strcmp(mode, "backlog") && argc > 3) {
+    struct sockaddr_in addr = loopback(n);
+    int one = 1;
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(l, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(l, 0) != 0) return 1;
+    int first = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(first, (struct sockaddr *)&addr, sizeof addr) != 0) return 1;
+    int second = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (connect(second, (struct sockaddr *)&addr, sizeof addr) == 0 || errno != EINPROGRESS) return 1;
+    usleep(atol(argv[3]) * 1000);
+    close(second);
+    close(first);
+    close(l);
+  } else if (!strcmp(mode, "listen") && argc > 3) {
+    struct sockaddr_in addr = loopback(n);
+    int one = 1;
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(l, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(l, 16) != 0) return 1;
+    static char buf[65536];
+    for (long i = 0, k = atol(argv[3]); i < k; i++) {
+      int c = accept(l, NULL, NULL);
+      if (c < 0) return 1;
+      for (long r; (r = read(c, buf, sizeof buf)) > 0;)
+        if (write_all(c, buf, r) != 0) return 1;
+      close(c);
+    }
+    close(l);
+  } else if (!strcmp(mode, "send") && argc > 3) {
+    struct sockaddr_in addr = loopback(n);
+    long bytes = atol(argv[3]);
+    int s = -1;
+    for (int tries = 0; tries < 500; tries++) {
+      s = socket(AF_INET, SOCK_STREAM, 0);
+      if (connect(s, (struct sockaddr *)&addr, sizeof addr) == 0) break;
+      close(s);
+      s = -1;
+      if (errno != ECONNREFUSED) return 1;
+      usleep(10000);
+    }
+    if (s < 0) return 1;
+    static char out[4096], back[4096];
+    for (long sent = 0; sent < bytes;) {
+      long chunk = bytes - sent < (long)sizeof out ? bytes - sent : (long)sizeof out;
+      for (long j = 0; j < chunk; j++) out[j] = (char)((sent + j) * 131 + 7);
+      if (write_all(s, out, chunk) != 0 || read_all(s, back, chunk) != 0) return 1;
+      if (memcmp(out, back, chunk) != 0) {
+        fprintf(stderr, "workload: echoed data differs at byte %ld\n", sent);
+        return 1;
+      }
+      sent += chunk;
+    }
+    close(s);
+  } else if (!strcmp(mode, "thread_exec")) {
+    thread_exec_argv = argv + 2;
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, exec_from_thread, NULL) != 0) return 1;
+    pthread_join(thread, NULL);
+    return 1;
   } else {
     fprintf(stderr, "workload: unknown mode %s\n", mode);
     return 2;

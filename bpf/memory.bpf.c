@@ -1,0 +1,148 @@
+// memory collector: page faults, resident set size and OOM kills per process.
+//
+// Page faults come from exceptions/page_fault_user (a fault taken in user
+// mode) and exceptions/page_fault_kernel (taken in kernel mode on a user
+// address, e.g. while copying a read() into a buffer not yet touched). Both
+// fire in the context of the faulting task, which is what the filter tests.
+//
+// RSS comes from kmem/rss_stat, which fires whenever one of an mm's counters
+// (file, anon, swap entries, shmem pages) changes and carries that counter's
+// new value in bytes. `curr` says whether the mm is the current task's; only
+// then is the owner known (and filtered). Changes made by someone else (the
+// page reclaim daemon, the mm's teardown after exit) are attributed through
+// mm_owner, which remembers the process of each mm seen with curr = 1 under
+// the filter, so they need no filter of their own.
+//
+// OOM kills come from oom/mark_victim. It fires in the context of the task
+// whose allocation ran the OOM killer, so that is the task the filter tests;
+// the kill is counted for the victim (its pid and comm are in the event). In
+// a memory cgroup (e.g. -c CMD under a memory limit) the two share the cgroup.
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+// enum mm_counter (include/linux/mm_types_task.h); rss_stat's `member`.
+#define MM_FILEPAGES 0
+#define MM_ANONPAGES 1
+#define MM_SWAPENTS 2
+#define MM_SHMEMPAGES 3
+#define MM_COUNTERS 4
+
+struct mem_stats {
+    __u64 user_faults;
+    __u64 kernel_faults;
+    __s64 rss[MM_COUNTERS];   // bytes, by enum mm_counter
+    __u64 rss_peak;           // the largest file + anon + shmem seen
+    __u64 oom_kills;
+    char comm[16];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u32);
+    __type(value, struct mem_stats);
+} mem_stats SEC(".maps");
+
+// rss_stat's mm_id (a hash of the mm pointer) -> process id. LRU because an
+// mm_id is never announced as gone; a freed mm's slot simply ages out.
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u32);
+    __type(value, __u32);
+} mm_owner SEC(".maps");
+
+static __always_inline struct mem_stats *stats_of(__u32 pid)
+{
+    struct mem_stats *stats = bpf_map_lookup_elem(&mem_stats, &pid);
+    if (stats)
+        return stats;
+    struct mem_stats fresh = {};
+    bpf_map_update_elem(&mem_stats, &pid, &fresh, BPF_NOEXIST);
+    return bpf_map_lookup_elem(&mem_stats, &pid);
+}
+
+// The stats of the current process, with its comm refreshed so that a
+// process that exec()s shows its final name.
+static __always_inline struct mem_stats *current_stats(void)
+{
+    struct mem_stats *stats = stats_of(bpf_get_current_pid_tgid() >> 32);
+    if (stats)
+        bpf_get_current_comm(stats->comm, sizeof(stats->comm));
+    return stats;
+}
+
+SEC("tracepoint/exceptions/page_fault_user")
+int memory_fault_user(void *ctx)
+{
+    /*FILTER*/
+    struct mem_stats *stats = current_stats();
+    if (stats)
+        __sync_fetch_and_add(&stats->user_faults, 1);
+    return 0;
+}
+
+SEC("tracepoint/exceptions/page_fault_kernel")
+int memory_fault_kernel(void *ctx)
+{
+    /*FILTER*/
+    struct mem_stats *stats = current_stats();
+    if (stats)
+        __sync_fetch_and_add(&stats->kernel_faults, 1);
+    return 0;
+}
+
+static __always_inline void set_rss(struct mem_stats *stats, int member, long size)
+{
+    if (member < 0 || member >= MM_COUNTERS)
+        return;
+    stats->rss[member] = size;
+    __u64 rss = stats->rss[MM_FILEPAGES] + stats->rss[MM_ANONPAGES] + stats->rss[MM_SHMEMPAGES];
+    if (rss > stats->rss_peak)
+        stats->rss_peak = rss;
+}
+
+// The mm is the current task's: filter, remember the owner, record.
+static __always_inline int rss_of_current(struct trace_event_raw_rss_stat *ctx)
+{
+    /*FILTER*/
+    __u32 pid = bpf_get_current_pid_tgid() >> 32;
+    __u32 mm_id = ctx->mm_id;
+    bpf_map_update_elem(&mm_owner, &mm_id, &pid, BPF_ANY);
+    struct mem_stats *stats = current_stats();
+    if (stats)
+        set_rss(stats, ctx->member, ctx->size);
+    return 0;
+}
+
+SEC("tracepoint/kmem/rss_stat")
+int memory_rss(struct trace_event_raw_rss_stat *ctx)
+{
+    if (ctx->curr)
+        return rss_of_current(ctx);
+    __u32 mm_id = ctx->mm_id;
+    __u32 *owner = bpf_map_lookup_elem(&mm_owner, &mm_id);
+    if (!owner)
+        return 0;
+    struct mem_stats *stats = bpf_map_lookup_elem(&mem_stats, owner);
+    if (stats)
+        set_rss(stats, ctx->member, ctx->size);
+    return 0;
+}
+
+// tp_btf rather than the tracepoint's own record because the record has the
+// victim's thread id, and the victim may be any thread of the process.
+SEC("tp_btf/mark_victim")
+int BPF_PROG(memory_oom_victim, struct task_struct *victim, uid_t uid)
+{
+    /*FILTER*/
+    struct mem_stats *stats = stats_of(victim->tgid);
+    if (!stats)
+        return 0;
+    __sync_fetch_and_add(&stats->oom_kills, 1);
+    bpf_probe_read_kernel_str(stats->comm, sizeof(stats->comm), victim->comm);
+    return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
