@@ -339,6 +339,36 @@ int object_declare_type(lua_State* L) {
   });
 }
 
+// obj:enum_values("enum skb_drop_reason") → { {name = "...", value = n}, ... }
+// in declaration order | nil, err. Scripts name kernel enum constants (drop
+// reasons, TCP states) from the BTF of the kernel they run on rather than
+// from a list that goes stale; the BPF C only has to use the enum in a type
+// that reaches the object's BTF (an event struct member, say).
+int object_enum_values(lua_State* L) {
+  return guarded(L, [](Call& call) -> int {
+    ObjectState* state = open_state(call, 1);
+    std::string name;
+    if (!state || !call.string_arg(2, name, "enum type name")) return 0;
+    const struct btf* btf = bpf_object__btf(state->object.raw());
+    if (!btf) return call.fail(fmt::format("BPF object {} has no BTF, so its types are unknown", state->object.name()));
+    auto id = find_type(btf, name);
+    if (!id) return call.fail(id.error());
+    auto values = enum_values(btf, *id);
+    if (!values) return call.fail(values.error());
+    lua_createtable(call.L, static_cast<int>(values->size()), 0);
+    int i = 1;
+    for (const auto& [constant, value] : *values) {
+      lua_createtable(call.L, 0, 2);
+      lua_pushlstring(call.L, constant.data(), constant.size());
+      lua_setfield(call.L, -2, "name");
+      lua_pushnumber(call.L, static_cast<double>(value));
+      lua_setfield(call.L, -2, "value");
+      lua_rawseti(call.L, -2, i++);
+    }
+    return 1;
+  });
+}
+
 int link_detach(lua_State* L) {
   return guarded(L, [](Call& call) -> int {
     auto* box = static_cast<LinkBox*>(call.udata_arg(1, kLinkType, "link"));
@@ -392,7 +422,8 @@ void push_object(lua_State* L, std::shared_ptr<ObjectState> state) {
 void register_object_bindings(lua_State* L) {
   static const luaL_Reg object_methods[] = {{"attach", object_attach},   {"attach_all", object_attach_all},
                                             {"close", object_close},     {"info", object_info},
-                                            {"declare_type", object_declare_type}, {nullptr, nullptr}};
+                                            {"declare_type", object_declare_type},
+                                            {"enum_values", object_enum_values},   {nullptr, nullptr}};
   luaL_newmetatable(L, kObjectType);
   lua_newtable(L);
   luaL_register(L, nullptr, object_methods);

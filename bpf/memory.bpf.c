@@ -18,6 +18,7 @@
 // the kill is counted for the victim (its pid and comm are in the event). In
 // a memory cgroup (e.g. -c CMD under a memory limit) the two share the cgroup.
 #include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
@@ -27,6 +28,8 @@
 #define MM_SWAPENTS 2
 #define MM_SHMEMPAGES 3
 #define MM_COUNTERS 4
+// The counters count pages; 4 KiB on x86-64 (and arm64's default).
+#define PAGE_BYTES 4096
 
 struct mem_stats {
     __u64 user_faults;
@@ -34,6 +37,7 @@ struct mem_stats {
     __s64 rss[MM_COUNTERS];   // bytes, by enum mm_counter
     __u64 rss_peak;           // the largest file + anon + shmem seen
     __u64 oom_kills;
+    __u32 rss_known;          // rss[] holds values (else nothing was seen yet)
     char comm[16];
 };
 
@@ -103,6 +107,24 @@ static __always_inline void set_rss(struct mem_stats *stats, int member, long si
         stats->rss_peak = rss;
 }
 
+// rss_stat reports only the counter that changed. So that a process that was
+// running before tracing began does not show, say, its anonymous pages
+// alone, all counters are read from its mm when it is first seen. These are
+// the counters' central values, which lag the per-CPU parts by up to a batch
+// (a few dozen pages) per CPU; every later event carries an exact value.
+static __always_inline void init_rss(struct mem_stats *stats)
+{
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    struct mm_struct *mm = BPF_CORE_READ(task, mm);
+    if (!mm)
+        return;
+    for (int i = 0; i < MM_COUNTERS; i++) {
+        __s64 pages = BPF_CORE_READ(mm, rss_stat[i].count);
+        stats->rss[i] = pages > 0 ? pages * PAGE_BYTES : 0;
+    }
+    stats->rss_known = 1;
+}
+
 // The mm is the current task's: filter, remember the owner, record.
 static __always_inline int rss_of_current(struct trace_event_raw_rss_stat *ctx)
 {
@@ -111,8 +133,11 @@ static __always_inline int rss_of_current(struct trace_event_raw_rss_stat *ctx)
     __u32 mm_id = ctx->mm_id;
     bpf_map_update_elem(&mm_owner, &mm_id, &pid, BPF_ANY);
     struct mem_stats *stats = current_stats();
-    if (stats)
-        set_rss(stats, ctx->member, ctx->size);
+    if (!stats)
+        return 0;
+    if (!stats->rss_known)
+        init_rss(stats);
+    set_rss(stats, ctx->member, ctx->size);
     return 0;
 }
 

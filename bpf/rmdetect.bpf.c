@@ -86,49 +86,74 @@ static __always_inline bool dir_of(struct task_struct *task, int dfd, struct pat
     return true;
 }
 
+// State of one directory walk, for walk_step.
+struct walk {
+    struct rm_event *e;
+    struct dentry *dentry;
+    struct vfsmount *vfsmnt;
+    struct dentry *root_dentry;
+    struct vfsmount *root_mnt;
+    __u32 off;
+    __u32 count;
+    bool done;
+};
+
+// One step up from walk->dentry: records its name, or crosses to the mount
+// below when it is a mount's root (a mount's root dentry is not a name of its
+// own: the path goes on from the dentry it is mounted on). Returns 1 to stop.
+// It runs under bpf_loop, which the verifier checks once, rather than as an
+// unrolled loop, whose states multiply with every iteration.
+static long walk_step(__u32 index, struct walk *w)
+{
+    struct dentry *dentry = w->dentry;
+    struct vfsmount *vfsmnt = w->vfsmnt;
+    if (dentry == w->root_dentry && vfsmnt == w->root_mnt) {
+        w->done = true;  // the task's root
+        return 1;
+    }
+    if (dentry == BPF_CORE_READ(vfsmnt, mnt_root)) {
+        struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
+        struct mount *parent = BPF_CORE_READ(mnt, mnt_parent);
+        if (parent == mnt) {
+            w->done = true;  // the root of the mount tree
+            return 1;
+        }
+        w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+        w->vfsmnt = &parent->mnt;
+        return 0;
+    }
+    struct dentry *up = BPF_CORE_READ(dentry, d_parent);
+    if (up == dentry) {
+        w->done = true;  // a file system's root outside the mount tree
+        return 1;
+    }
+    __u32 off = w->off;
+    if (off > DIR_SIZE - NAME_LEN)
+        return 1;
+    long n = bpf_probe_read_kernel_str(&w->e->dir[off], NAME_LEN, BPF_CORE_READ(dentry, d_name.name));
+    if (n <= 0)
+        return 1;
+    w->off = off + n;
+    w->count++;
+    w->dentry = up;
+    return 0;
+}
+
 // Records the names from `dir` up to the task's root (or the root of all
-// mounts), innermost first. A mount's root dentry is not a name of its own:
-// the walk goes on from the dentry it is mounted on, in the parent mount.
+// mounts), innermost first.
 static __always_inline void walk_dir(struct rm_event *e, struct task_struct *task, struct path *dir)
 {
-    struct dentry *dentry = dir->dentry;
-    struct vfsmount *vfsmnt = dir->mnt;
-    struct dentry *root_dentry = BPF_CORE_READ(task, fs, root.dentry);
-    struct vfsmount *root_mnt = BPF_CORE_READ(task, fs, root.mnt);
-    __u32 off = 0, count = 0;
-
-    for (int i = 0; i < MAX_DEPTH; i++) {
-        if (dentry == root_dentry && vfsmnt == root_mnt)
-            goto resolved;
-        struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
-        if (dentry == BPF_CORE_READ(vfsmnt, mnt_root)) {
-            struct mount *parent = BPF_CORE_READ(mnt, mnt_parent);
-            if (parent == mnt)
-                goto resolved;  // the root of the mount tree
-            dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-            vfsmnt = &parent->mnt;
-            continue;
-        }
-        struct dentry *up = BPF_CORE_READ(dentry, d_parent);
-        if (up == dentry)
-            goto resolved;  // a file system's root outside the mount tree
-        // off <= DIR_SIZE - NAME_LEN here, which bounds the write below.
-        if (off > DIR_SIZE - NAME_LEN)
-            break;
-        long n = bpf_probe_read_kernel_str(&e->dir[off], NAME_LEN, BPF_CORE_READ(dentry, d_name.name));
-        if (n <= 0)
-            break;
-        off += n;
-        count++;
-        dentry = up;
-    }
-    e->dir_flags |= RM_DIR_CUT;
-    goto out;
-resolved:
-    e->dir_flags |= RM_DIR_RESOLVED;
-out:
-    e->dir_count = count;
-    e->dir_size = off;
+    struct walk w = {
+        .e = e,
+        .dentry = dir->dentry,
+        .vfsmnt = dir->mnt,
+        .root_dentry = BPF_CORE_READ(task, fs, root.dentry),
+        .root_mnt = BPF_CORE_READ(task, fs, root.mnt),
+    };
+    bpf_loop(MAX_DEPTH, walk_step, &w, 0);
+    e->dir_flags |= w.done ? RM_DIR_RESOLVED : RM_DIR_CUT;
+    e->dir_count = w.count;
+    e->dir_size = w.off;
 }
 
 static __always_inline int record(enum rm_call call, int dfd, const char *path, __u32 flags)

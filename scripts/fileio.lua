@@ -79,6 +79,16 @@ local def = {
     { "ERRORS", key = "errors", align = "right" }, { "TIME", key = "seconds", format = seconds, align = "right" },
     { "AVG", key = "avg_ns", format = "duration", align = "right" }, { "FILE", key = "file" },
   },
+  -- Without --per-file there is no FILE column: this run gets its own view of
+  -- the definition with the column left out.
+  start = function(state)
+    if state.opts.per_file then return end
+    local columns = {}
+    for _, col in ipairs(state.def.columns) do
+      if col.key ~= "file" then columns[#columns + 1] = col end
+    end
+    state.def = setmetatable({ columns = columns }, { __index = state.def })
+  end,
   collect = function(state)
     local rows = {}
     if not state.opts.per_file then

@@ -46,13 +46,17 @@ local def = {
     for pid, v in state.obj:map("mem_stats"):pairs() do
       local file, anon, shmem = tonumber(v.rss[MM_FILEPAGES]), tonumber(v.rss[MM_ANONPAGES]),
         tonumber(v.rss[MM_SHMEMPAGES])
-      rows[#rows + 1] = { pid = pid, comm = ffi.string(v.comm), user_faults = tonumber(v.user_faults),
-                          kernel_faults = tonumber(v.kernel_faults), rss_bytes = file + anon + shmem,
-                          rss_peak_bytes = tonumber(v.rss_peak), anon_bytes = anon, file_bytes = file,
-                          shmem_bytes = shmem, oom_kills = tonumber(v.oom_kills) }
+      local row = { pid = pid, comm = ffi.string(v.comm), user_faults = tonumber(v.user_faults),
+                    kernel_faults = tonumber(v.kernel_faults), oom_kills = tonumber(v.oom_kills) }
+      -- No RSS figures at all for a process whose memory never changed.
+      if v.rss_known ~= 0 then
+        row.rss_bytes, row.rss_peak_bytes = file + anon + shmem, tonumber(v.rss_peak)
+        row.anon_bytes, row.file_bytes, row.shmem_bytes = anon, file, shmem
+      end
+      rows[#rows + 1] = row
       -- A process seen only through its memory (say, pages reclaimed from
       -- it) has no comm of its own in the map yet.
-      if rows[#rows].comm == "" then rows[#rows].comm = format.comm_of(pid) or "" end
+      if row.comm == "" then row.comm = format.comm_of(pid) or "" end
     end
     return rows
   end,

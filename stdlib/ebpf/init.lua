@@ -231,6 +231,13 @@ function Object:type(type_name)
   return declare(cdef, tname)
 end
 
+-- The constants of an enum in this object's BTF, in declaration order:
+-- obj:enum_values("enum skb_drop_reason") → { {name = "SKB_DROP_REASON_NOT_SPECIFIED",
+-- value = 2}, ... }, or nil, err. A kernel enum is there when the BPF C uses it
+-- in a type of its own (e.g. an event struct member), so names come from the
+-- running kernel. Values are Lua numbers (exact up to 2^53).
+function Object:enum_values(type_name) return self.raw:enum_values(type_name) end
+
 function Object:info() return self.raw:info() end
 
 function Object:close()

@@ -629,18 +629,23 @@ TEST_CASE("ebpfrun -c traces the command and its children only and the run ends 
   CHECK(map_gone("cli_exec_counts"));
 }
 
-TEST_CASE("ebpfrun -c stops a command that outlives the run", "[cli][script][root]") {
+TEST_CASE("ebpfrun -c stops a command and its children when the run ends first", "[cli][script][root]") {
   if (!test::have_root()) return;
   test::TempDir dir;
   dir.write("execs.lua", kExecCountScript);
+  // A shell that ignores SIGTERM, with a child in the background and one in
+  // the foreground: all of them must go, and their cgroup with them.
   auto start = std::chrono::steady_clock::now();
-  auto r = ebpfrun_run({"-c", "sleep 30", dir.file("execs.lua"), "0.5"});
+  auto r = ebpfrun_run({"-v", "-c", "trap '' TERM; sleep 30 & sleep 30; wait", dir.file("execs.lua"), "0.5"});
   double took = seconds_since(start);
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK(contains(r.out, "reason\tduration\n"));
   CHECK(took < 5);
-  CHECK(counts_of(r.out)["sleep"] == 1);
+  CHECK(counts_of(r.out)["sleep"] == 2);
+  std::string cgroup = traced_cgroup(r.err);
+  REQUIRE_FALSE(cgroup.empty());
+  CHECK_FALSE(std::filesystem::exists(cgroup));  // only possible once every process in it is gone
   CHECK(program_gone("cli_exec_count"));
 }
 

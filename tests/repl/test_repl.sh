@@ -34,16 +34,24 @@ repl_pid=
 # ---- the terminal
 
 # Each REPL gets a new session of the private server (killing the last session
-# would stop the server while the next one starts). Exited panes stay, so that
-# their exit status can be read.
+# would stop the server while the next one starts). The shell around the REPL
+# writes its exit status to a file: tmux does not always know it.
 sessions=0
 start_repl() {
   sessions=$((sessions + 1))
   session="repl$$-$sessions"
+  status_file="$work/status-$sessions"
   printf 'set -g history-limit 50000\nset -g remain-on-exit on\n' >"$work/tmux.conf"
   tmux_ -f "$work/tmux.conf" new-session -d -x 200 -y 50 -s "$session" \
-    "exec env HOME=$(printf %q "$HOME") $(printf %q "$EBPFRUN")"
-  repl_pid=$(tmux_ display-message -p -t "$session" '#{pane_pid}')
+    "env HOME=$(printf %q "$HOME") $(printf %q "$EBPFRUN"); echo \$? >$(printf %q "$status_file")"
+  shell_pid=$(tmux_ display-message -p -t "$session" '#{pane_pid}')
+  wait_until 10 find_repl_pid || true
+}
+find_repl_pid() {
+  local name
+  name=$(basename "$EBPFRUN" | cut -c1-15)
+  repl_pid=$(pgrep -P "$shell_pid" -x "$name" | head -n 1)
+  [ -n "$repl_pid" ]
 }
 
 # The whole pane with its history, wrapped lines joined, trailing blanks gone.
@@ -54,6 +62,12 @@ pane() {
 # Remembers where the current (last) line is; since_mark prints from there.
 mark() { mark_line=$(pane | wc -l); [ "$mark_line" -ge 1 ] || mark_line=1; }
 since_mark() { pane | tail -n +"$mark_line"; }
+exit_known() { [ -s "$status_file" ]; }
+exited_ok() {
+  wait_until 10 exit_known || { exit_how="no exit status"; return 1; }
+  exit_how="status $(cat "$status_file")"
+  [ "$exit_how" = "status 0" ]
+}
 pane_dead() { [ "$(tmux_ display-message -p -t "$session" '#{pane_dead}' 2>/dev/null)" = 1 ]; }
 
 type_text() { tmux_ send-keys -t "$session" -l "$1"; }  # literally (no key names)
@@ -70,6 +84,7 @@ wait_until() {
   done
 }
 new_output_has() { since_mark | grep -Eq -- "$1"; }
+prompt_ready() { [ "$(pane | tail -n 1)" = "ebpf>" ]; }
 # A fresh prompt after the marked line (the command's own line is the first).
 prompt_back() { local out; out=$(since_mark); [ "$(wc -l <<<"$out")" -ge 2 ] && [ "$(tail -n 1 <<<"$out")" = "ebpf>" ]; }
 expect_new() {  # regex [seconds]
@@ -119,8 +134,8 @@ check_start() {
   start_repl
   mark_line=1
   wait_until 30 prompt_ready || { why="no 'ebpf> ' prompt"; return 1; }
+  [ -n "$repl_pid" ] || { why="no ebpfrun process under the pane's shell"; return 1; }
 }
-prompt_ready() { [ "$(pane | tail -n 1)" = "ebpf>" ]; }
 
 check_values() {
   run_line '1 + 2' $'ebpf> 1 + 2\n3\nebpf>' || return 1
@@ -219,8 +234,8 @@ check_help_quit_history() {
   expect_prompt || return 1
   new_output_has '^  :probes +what is attached$' || { why=":help did not list the commands"; return 1; }
   enter_line ':quit'
-  wait_until 10 pane_dead || { why=":quit did not end the REPL"; return 1; }
-  [ "$(tmux_ display-message -p -t "$session" '#{pane_dead_status}')" = 0 ] || { why=":quit exited non-zero"; return 1; }
+  wait_until 10 exit_known || { why=":quit did not end the REPL"; return 1; }
+  exited_ok || { why=":quit did not exit with status 0 ($exit_how)"; return 1; }
   local history="$HOME/.ebpfrun_history" line
   for line in '1 + 2' 'for i = 1, 2 do' 'print(i)' 'end' 'error("boom")' ':help' ':quit'; do
     grep -Fxq -- "$line" "$history" || { why="the history file lacks '$line'"; return 1; }
@@ -234,8 +249,8 @@ check_help_quit_history() {
   key Up
   wait_until 10 new_output_has '^ebpf> :help$' || { why="a second Up did not recall ':help'"; return 1; }
   key C-u C-d
-  wait_until 10 pane_dead || { why="Ctrl-D did not end the REPL"; return 1; }
-  [ "$(tmux_ display-message -p -t "$session" '#{pane_dead_status}')" = 0 ] || { why="Ctrl-D exited non-zero"; return 1; }
+  wait_until 10 exit_known || { why="Ctrl-D did not end the REPL"; return 1; }
+  exited_ok || { why="Ctrl-D did not exit with status 0 ($exit_how)"; return 1; }
 }
 
 step 1 "start: the prompt shows" check_start

@@ -18,6 +18,13 @@
  *                                5 s), send BYTES in 4 KiB writes, reading each chunk back and
  *                                checking it; exit 1 on a mismatch
  *   workload thread_exec PATH [ARG...]   a second thread execs PATH with argv PATH ARG...
+ *   workload cpu MS              spin until the process has used MS ms of CPU time
+ *   workload naps N MS           N sleeps of MS milliseconds each (N voluntary switches)
+ *   workload listen6 PORT K      the listen echo server on [::1]:PORT
+ *   workload send6 PORT BYTES    the send client to [::1]:PORT (BYTES may be 0: connect, close)
+ *   workload udploop PORT K      bind a UDP socket to 127.0.0.1:PORT; K times, send a 16-byte
+ *                                datagram to it from a second (unconnected) socket with sendto()
+ *                                and receive it with recvfrom()
  * Prints its pid on stdout first. */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -197,6 +204,66 @@ int main(int argc, char **argv) {
     if (pthread_create(&thread, NULL, exec_from_thread, NULL) != 0) return 1;
     pthread_join(thread, NULL);
     return 1;
+  } else if (!strcmp(mode, "cpu")) {
+    /* Runs until the process has had MS ms of CPU time, however long that
+     * takes on a busy machine: ground truth for on-CPU time. */
+    volatile unsigned long x = 0;
+    struct timespec ts;
+    do {
+      for (int i = 0; i < 10000; i++) x++;
+      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    } while (ts.tv_sec * 1e3 + ts.tv_nsec / 1e6 < n);
+  } else if (!strcmp(mode, "naps") && argc > 3) {
+    struct timespec nap = {.tv_sec = atol(argv[3]) / 1000, .tv_nsec = atol(argv[3]) % 1000 * 1000000L};
+    for (long i = 0; i < n; i++) nanosleep(&nap, NULL);
+  } else if ((!strcmp(mode, "listen6") || !strcmp(mode, "send6")) && argc > 3) {
+    struct sockaddr_in6 addr = {.sin6_family = AF_INET6, .sin6_port = htons((unsigned short)n)};
+    addr.sin6_addr = in6addr_loopback;
+    static char buf[65536], back[4096];
+    if (!strcmp(mode, "listen6")) {
+      int one = 1, l = socket(AF_INET6, SOCK_STREAM, 0);
+      setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      if (bind(l, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(l, 16) != 0) return 1;
+      for (long i = 0, k = atol(argv[3]); i < k; i++) {
+        int c = accept(l, NULL, NULL);
+        if (c < 0) return 1;
+        for (long r; (r = read(c, buf, sizeof buf)) > 0;)
+          if (write_all(c, buf, r) != 0) return 1;
+        close(c);
+      }
+      close(l);
+      return 0;
+    }
+    int s = -1;
+    for (int tries = 0; tries < 500 && s < 0; tries++) {
+      s = socket(AF_INET6, SOCK_STREAM, 0);
+      if (connect(s, (struct sockaddr *)&addr, sizeof addr) == 0) break;
+      close(s);
+      s = -1;
+      if (errno != ECONNREFUSED) return 1;
+      usleep(10000);
+    }
+    if (s < 0) return 1;
+    memset(buf, 'x', sizeof back);
+    for (long left = atol(argv[3]); left > 0;) {
+      long chunk = left < (long)sizeof back ? left : (long)sizeof back;
+      if (write_all(s, buf, chunk) != 0 || read_all(s, back, chunk) != 0) return 1;
+      left -= chunk;
+    }
+    close(s);
+  } else if (!strcmp(mode, "udploop") && argc > 3) {
+    struct sockaddr_in addr = loopback(n), from;
+    int r = socket(AF_INET, SOCK_DGRAM, 0), s = socket(AF_INET, SOCK_DGRAM, 0);
+    if (bind(r, (struct sockaddr *)&addr, sizeof addr) != 0) return 1;
+    char payload[16] = "workload udp", in[64];
+    for (long i = 0, k = atol(argv[3]); i < k; i++) {
+      socklen_t len = sizeof from;
+      if (sendto(s, payload, sizeof payload, 0, (struct sockaddr *)&addr, sizeof addr) != sizeof payload ||
+          recvfrom(r, in, sizeof in, 0, (struct sockaddr *)&from, &len) != sizeof payload)
+        return 1;
+    }
+    close(s);
+    close(r);
   } else {
     fprintf(stderr, "workload: unknown mode %s\n", mode);
     return 2;

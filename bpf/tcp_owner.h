@@ -1,0 +1,209 @@
+/* tcp_owner.h — which process a TCP socket belongs to, for programs on
+ * sock/inet_sock_set_state (bpf/tcpstate.bpf.c, bpf/tcplife.bpf.c).
+ *
+ * Why: TCP changes a socket's state in softirq context (a SYN-ACK or FIN
+ * arrives, a timer fires) as often as in the process that owns it, and in
+ * softirq context the current task is whoever happened to be running. On
+ * loopback that is usually the peer: a client's connect() runs the server's
+ * half of the handshake. So the current task is trusted only at transitions
+ * that a process makes itself, and the owner found there is remembered per
+ * socket (keyed by the socket's address) until the socket reaches CLOSE:
+ *
+ *   CLOSE -> SYN_SENT           connect(): the current task.
+ *   CLOSE -> LISTEN             listen(): the current task, also remembered by
+ *                               (network namespace, local port) for children.
+ *   LISTEN -> SYN_RECV          a passive connection is born (softirq): the
+ *                               owner of the listener on its local port.
+ *   ESTABLISHED -> FIN_WAIT1,   close() or shutdown() by a process: the current
+ *   CLOSE_WAIT -> LAST_ACK      task, if the owner is not known yet.
+ *   accept() returns it         tcp_owner_accepted(): the accepting task.
+ *
+ * A socket whose owner is unknown (it or its listener predates the tracer,
+ * or its listener was never bound to a port before listen()) has owner pid 0
+ * until one of the above happens. Such sockets are reported, as pid 0, only
+ * when no filter is active: with a filter, nothing is known to match.
+ *
+ * The including file defines, before including this header:
+ *   current_passes_filter()  the standard filters on the current task (1 when
+ *                            they pass), holding that file's filter placeholder
+ *                            (the template fills only the main source file);
+ *   FILTER_ACTIVE            1 when a filter was given.
+ */
+#ifndef TCP_OWNER_H
+#define TCP_OWNER_H
+
+#define TCP_OWNER_AF_INET 2
+#define TCP_OWNER_AF_INET6 10
+
+struct tcp_owner {
+  __u64 born_ns;  /* when the connection began (connect or SYN); 0: unknown */
+  __u64 since_ns; /* when the socket entered its current state; 0: unknown */
+  __u32 pid;      /* process id (tgid); 0: unknown */
+  __u16 port;     /* the service port: remote for connect(), local for listen/accept */
+  __u8 passive;   /* 1 for listeners and the connections they accepted */
+  __u8 pad;
+  char comm[16];
+};
+
+struct tcp_listener_key {
+  __u32 netns;
+  __u16 port;
+  __u16 pad;
+};
+
+struct tcp_listener {
+  __u64 sk;
+  __u32 pid;
+  char comm[16];
+};
+
+/* LRU: a socket that disappears without a CLOSE transition (there should be
+ * none, but the map must never fill up) is forgotten eventually. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u64);
+  __type(value, struct tcp_owner);
+} tcp_owners SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, struct tcp_listener_key);
+  __type(value, struct tcp_listener);
+} tcp_listeners SEC(".maps");
+
+static __always_inline int tcp_owner_visible(const struct tcp_owner *o)
+{
+  return o->pid != 0 || !FILTER_ACTIVE;
+}
+
+static __always_inline void tcp_owner_set_current(struct tcp_owner *o)
+{
+  o->pid = bpf_get_current_pid_tgid() >> 32;
+  bpf_get_current_comm(o->comm, sizeof(o->comm));
+}
+
+static __always_inline struct tcp_listener_key tcp_listener_key_of(const struct sock *sk, __u16 port)
+{
+  struct tcp_listener_key key = { .port = port };
+  key.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+  return key;
+}
+
+/* Transitions that only a process makes on its own socket (close, shutdown). */
+static __always_inline int tcp_owner_by_process(int oldstate, int newstate)
+{
+  return (oldstate == TCP_ESTABLISHED && newstate == TCP_FIN_WAIT1) ||
+         (oldstate == TCP_CLOSE_WAIT && newstate == TCP_LAST_ACK);
+}
+
+/* The owner record of the socket changing state in ctx, created or updated by
+ * the rules above; NULL when the socket is not followed. Its since_ns is
+ * still the time the old state was entered: call tcp_owner_advance() after
+ * using it. */
+static __always_inline struct tcp_owner *tcp_owner_track(struct trace_event_raw_inet_sock_set_state *ctx, __u64 now)
+{
+  __u64 sk = (__u64)ctx->skaddr;
+  int oldstate = ctx->oldstate, newstate = ctx->newstate;
+  __u16 sport = ctx->sport, dport = ctx->dport;
+  /* Both ports in registers: clang would otherwise pick one by computing a
+   * pointer into the context, which the verifier refuses. */
+  asm volatile("" : "+r"(sport), "+r"(dport));
+  struct tcp_owner fresh = {};
+
+  if (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN) {
+    /* connect() and listen(): always in the process that makes the call. */
+    if (!current_passes_filter()) {
+      bpf_map_delete_elem(&tcp_owners, &sk);
+      return NULL;
+    }
+    fresh.born_ns = now;
+    fresh.passive = newstate == TCP_LISTEN;
+    fresh.port = fresh.passive ? sport : dport;
+    tcp_owner_set_current(&fresh);
+    if (fresh.passive && sport) {
+      struct tcp_listener_key key = tcp_listener_key_of((const struct sock *)sk, sport);
+      struct tcp_listener listener = { .sk = sk, .pid = fresh.pid };
+      __builtin_memcpy(listener.comm, fresh.comm, sizeof(listener.comm));
+      bpf_map_update_elem(&tcp_listeners, &key, &listener, BPF_ANY);
+    }
+    bpf_map_update_elem(&tcp_owners, &sk, &fresh, BPF_ANY);
+    return bpf_map_lookup_elem(&tcp_owners, &sk);
+  }
+
+  struct tcp_owner *o = NULL;
+  if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {
+    /* A passive connection is born, in softirq context: the listener on its
+     * local port owns it. A birth always starts a fresh record. */
+    struct tcp_listener_key key = tcp_listener_key_of((const struct sock *)sk, sport);
+    struct tcp_listener *listener = bpf_map_lookup_elem(&tcp_listeners, &key);
+    fresh.born_ns = now;
+    fresh.passive = 1;
+    fresh.port = sport;
+    if (listener) {
+      fresh.pid = listener->pid;
+      __builtin_memcpy(fresh.comm, listener->comm, sizeof(fresh.comm));
+    }
+    bpf_map_update_elem(&tcp_owners, &sk, &fresh, BPF_ANY);
+  } else {
+    o = bpf_map_lookup_elem(&tcp_owners, &sk);
+    if (!o) {
+      /* The socket predates the tracer: neither its age nor its direction is
+       * known. The lower port is taken as the service port, as ephemeral
+       * ports are the high ones. */
+      fresh.passive = sport < dport;
+      fresh.port = fresh.passive ? sport : dport;
+      bpf_map_update_elem(&tcp_owners, &sk, &fresh, BPF_NOEXIST);
+    }
+  }
+  if (!o)
+    o = bpf_map_lookup_elem(&tcp_owners, &sk);
+  if (o && o->pid == 0 && tcp_owner_by_process(oldstate, newstate) && current_passes_filter())
+    tcp_owner_set_current(o);
+  return o;
+}
+
+/* Records the new state's start, and forgets the socket (and a listener's
+ * port) when it reaches CLOSE. */
+static __always_inline void tcp_owner_advance(struct trace_event_raw_inet_sock_set_state *ctx, struct tcp_owner *o,
+                                              __u64 now)
+{
+  __u64 sk = (__u64)ctx->skaddr;
+  if (ctx->newstate != TCP_CLOSE) {
+    o->since_ns = now;
+    return;
+  }
+  if (ctx->oldstate == TCP_LISTEN && ctx->sport) {
+    struct tcp_listener_key key = tcp_listener_key_of((const struct sock *)sk, ctx->sport);
+    struct tcp_listener *listener = bpf_map_lookup_elem(&tcp_listeners, &key);
+    if (listener && listener->sk == sk)
+      bpf_map_delete_elem(&tcp_listeners, &key);
+  }
+  bpf_map_delete_elem(&tcp_owners, &sk);
+}
+
+/* accept() returned sk to the current task, which passed the filter: it
+ * owns the connection from now on, and the connections its listening port
+ * accepts later belong to it from their birth, unless the listener's owner
+ * is already known. */
+static __always_inline struct tcp_owner *tcp_owner_accepted(const struct sock *sk, __u16 lport)
+{
+  __u64 key = (__u64)sk;
+  struct tcp_owner *o = bpf_map_lookup_elem(&tcp_owners, &key);
+  if (!o) {
+    struct tcp_owner fresh = { .passive = 1, .port = lport };
+    bpf_map_update_elem(&tcp_owners, &key, &fresh, BPF_NOEXIST);
+    o = bpf_map_lookup_elem(&tcp_owners, &key);
+    if (!o)
+      return NULL;
+  }
+  tcp_owner_set_current(o);
+  struct tcp_listener_key lkey = tcp_listener_key_of(sk, lport);
+  struct tcp_listener listener = { .pid = o->pid };
+  __builtin_memcpy(listener.comm, o->comm, sizeof(listener.comm));
+  bpf_map_update_elem(&tcp_listeners, &lkey, &listener, BPF_NOEXIST);
+  return o;
+}
+
+#endif /* TCP_OWNER_H */

@@ -1,0 +1,97 @@
+-- scheduler: context switches, on-CPU and off-CPU time per process, and a
+-- histogram of run-queue latency.
+--   ebpfrun scripts/scheduler.lua [--pid N] [--comm X] [--interval S] [--duration S] [--json] [--top N]
+-- On-CPU: time a process's threads ran. Off-CPU: time they were switched
+-- out (sleeping, blocked, or waiting on a run queue). Run-queue latency: from
+-- a thread's wakeup (or its preemption) until it runs again; RUNQ is its sum
+-- per process, the histogram shows each wait. A switch is involuntary when
+-- the thread stays runnable (preempted, or yielding).
+--
+-- Filters select the task the figures belong to: --pid N counts the time,
+-- switches and run-queue waits of process N's threads (not of the threads
+-- they wake or that replace them on a CPU), and the histogram holds only
+-- their waits; --comm and --uid likewise. Stretches that began before tracing
+-- started, and the one a thread is in when tracing stops, are not counted
+-- (bpf/scheduler.bpf.c explains how the filter is applied in sched_switch).
+--
+-- Text mode prints the histogram since the start, then the interval's table;
+-- JSON mode adds one row {"hist":"runqueue_latency_us","type":"hist",
+-- "buckets":[{"min":..,"max":..,"count":..}]} with bounds in microseconds.
+local collector = require "ebpf.collector"
+local ebpf = require "ebpf"
+local format = require "ebpf.format"
+local hist = require "ebpf.hist"
+local output = require "ebpf.output"
+local ffi = require "ffi"
+
+local HIST_NAME = "runqueue_latency_us"
+local labels = { "pid", "comm" }
+
+local function seconds(v) return format.duration(v * 1e9) end
+
+local function latency_hist(state)
+  local counts = {}
+  for bucket, count in state.obj:map("runq_hist"):pairs() do
+    if count > 0 then counts[bucket] = count end
+  end
+  return hist.hist(counts)
+end
+
+local def = {
+  name = "scheduler",
+  description = "Scheduling per process: context switches, on-CPU and off-CPU time, run-queue latency.",
+  source = "scheduler.bpf.c",
+  -- const_labels: labels with a fixed value for that series, so that several
+  -- fields of one row become one metric told apart by a label. The histogram
+  -- is the JSON row whose "hist" field is HIST_NAME; its bucket bounds are in
+  -- microseconds (scale turns them into the metric's seconds).
+  metrics = {
+    { name = "ebpfrun_context_switches_total", type = "counter", labels = labels, value = "switches",
+      help = "Times a thread of the process was switched out." },
+    { name = "ebpfrun_involuntary_switches_total", type = "counter", labels = labels, value = "involuntary",
+      help = "Switches after which the thread was still runnable (preempted)." },
+    { name = "ebpfrun_cpu_seconds_total", type = "counter", labels = { "pid", "comm", "state" },
+      const_labels = { state = "on" }, value = "on_seconds", help = "Time the process's threads ran on a CPU." },
+    { name = "ebpfrun_cpu_seconds_total", type = "counter", labels = { "pid", "comm", "state" },
+      const_labels = { state = "off" }, value = "off_seconds",
+      help = "Time the process's threads were switched out (sleeping, blocked or runnable)." },
+    { name = "ebpfrun_runqueue_wait_seconds_total", type = "counter", labels = labels, value = "runq_seconds",
+      help = "Time the process's threads waited on a run queue." },
+    { name = "ebpfrun_runqueue_latency_seconds", type = "histogram", labels = {}, row = { hist = HIST_NAME },
+      value = "buckets", scale = 1e-6, help = "Run-queue latency: from wakeup or preemption to running." },
+  },
+  key = { "pid" },
+  sort = "switches",
+  columns = {
+    { "PID", key = "pid", align = "right" }, { "COMM", key = "comm", width = 15 },
+    { "SWITCHES", key = "switches", align = "right" }, { "INVOL", key = "involuntary", align = "right" },
+    { "ON-CPU", key = "on_seconds", format = seconds, align = "right" },
+    { "OFF-CPU", key = "off_seconds", format = seconds, align = "right" },
+    { "RUNQ", key = "runq_seconds", format = seconds, align = "right" },
+  },
+  collect = function(state)
+    local rows = {}
+    for pid, v in state.obj:map("sched_stats"):pairs() do
+      rows[#rows + 1] = { pid = pid, comm = ffi.string(v.comm), switches = tonumber(v.switches),
+                          involuntary = tonumber(v.involuntary), on_seconds = tonumber(v.on_ns) / 1e9,
+                          off_seconds = tonumber(v.off_ns) / 1e9, runq_seconds = tonumber(v.runq_ns) / 1e9,
+                          runq_waits = tonumber(v.runq_waits) }
+    end
+    local h = latency_hist(state)
+    if state.opts.json or ebpf.options.format == "json" then
+      local row = h:to_json_table()
+      row.hist = HIST_NAME
+      rows[#rows + 1] = row
+    else
+      -- The collector framework prints the table after this returns.
+      state.printer = state.printer or output.new {}
+      io.write(("%s scheduler: run-queue latency since start, microseconds (%d waits)\n")
+        :format(os.date("%H:%M:%S"), h:total()))
+      state.printer:hist(HIST_NAME, h)
+    end
+    return rows
+  end,
+}
+
+if not EBPFRUN_COLLECTOR_LIBRARY then collector.main(def, arg) end
+return def
