@@ -1,24 +1,25 @@
 // execsnoop: every execve()/execveat() with its full argv and its outcome,
 // failed ones included, from the syscall tracepoints (no kprobes needed).
 //
-// Why the syscall tracepoints rather than sched_process_exec: argv must be
-// read while the caller's memory is still there, and only the syscall entry
-// sees a failed exec at all (sched_process_exec fires for successes only).
-// The entry stores the call per thread; the exit adds the return code and
-// sends the event, so that one event carries both argv and the result.
+// Why the syscall tracepoints: only the syscall entry sees a failed exec at
+// all (sched_process_exec fires for successes only), and a failed exec's
+// argv can only be read from the caller. The entry stores the call per
+// thread; sched_process_exec, in the new program, re-reads a successful
+// exec's argv from the new process (see execsnoop_exec); the exit adds the
+// return code and sends the event, so one event carries argv and result.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include "ebpfrun.h"
 #include "ebpfrun_events.h"
 
-#define MAX_ARGS 20        // argv entries kept; more set EXEC_ARGS_TRUNCATED
-#define ARG_LEN 128        // bytes kept of one argument, NUL included
-#define ARGS_SIZE (MAX_ARGS * ARG_LEN)
+#define MAX_ARGS 20        // argv entries the entry reads
+#define ARG_LEN 128        // bytes the entry reads of one argument, NUL included
+#define ARGS_SIZE (MAX_ARGS * ARG_LEN)   // bytes of argv kept (after a success: any number of arguments)
 #define FILENAME_LEN 256
 
-#define EXEC_ARGS_TRUNCATED 1   // argv had more than MAX_ARGS entries
-#define EXEC_ARG_CUT 2          // some argument was longer than ARG_LEN - 1 bytes
+#define EXEC_ARGS_TRUNCATED 1   // argv went on past what was kept
+#define EXEC_ARG_CUT 2          // an argument filled all its ARG_LEN bytes (it may have been longer)
 #define EXEC_AT 4               // execveat() rather than execve()
 
 // One exec. args holds argv as NUL-terminated strings back to back (like
@@ -81,8 +82,7 @@ static __always_inline int record_entry(const char *filename, const char *const 
         const char *arg = NULL;
         if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
             goto done;
-        // off <= ARGS_SIZE - ARG_LEN holds here (each round adds at most
-        // ARG_LEN), which is what lets the verifier accept the write.
+        // Bounds the write below for the verifier: off <= ARGS_SIZE - ARG_LEN.
         if (off > ARGS_SIZE - ARG_LEN)
             goto done;
         long n = bpf_probe_read_user_str(&e->args[off], ARG_LEN, arg);

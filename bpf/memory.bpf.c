@@ -7,12 +7,13 @@
 //
 // RSS comes from kmem/rss_stat, which fires whenever one of an mm's counters
 // (file, anon, swap entries, shmem pages) changes and carries that counter's
-// new value in bytes. `curr` says whether the mm is the current task's; only
-// then is the owner known (and filtered). Changes made by someone else (the
-// page reclaim daemon, the mm's teardown after exit) are attributed through
-// mm_owner, which remembers the process of each mm seen with curr = 1 under
-// the filter, so they need no filter of their own.
-//
+// new value in bytes. `curr` says whether the mm is the current task's; the
+// filter tests the current task, so the RSS of a process is followed while
+// it runs and when it frees its memory at exit or exec (its own context, but
+// curr = 0 by then: see memory_rss). Changes made in other contexts (page
+// reclaim by kswapd, the last reference to an mm dropped by someone else) are
+// not seen until the process's next own change of that counter.
+
 // OOM kills come from oom/mark_victim. It fires in the context of the task
 // whose allocation ran the OOM killer, so that is the task the filter tests;
 // the kill is counted for the victim (its pid and comm are in the event). In
@@ -48,8 +49,9 @@ struct {
     __type(value, struct mem_stats);
 } mem_stats SEC(".maps");
 
-// rss_stat's mm_id (a hash of the mm pointer) -> process id. LRU because an
-// mm_id is never announced as gone; a freed mm's slot simply ages out.
+// rss_stat's mm_id (a hash of the mm pointer) -> the process it was seen
+// with as curr = 1. LRU because an mm_id is never announced as gone; a freed
+// mm's slot ages out, or is overwritten when its id is reused.
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, 16384);
@@ -125,34 +127,34 @@ static __always_inline void init_rss(struct mem_stats *stats)
     stats->rss_known = 1;
 }
 
-// The mm is the current task's: filter, remember the owner, record.
-static __always_inline int rss_of_current(struct trace_event_raw_rss_stat *ctx)
+// curr = 0 events are counted only when the mm was seen before as the
+// current process's own: then it is that process's old mm being torn down
+// (at exit, or by exec). A hashed mm_id is reused as soon as its mm is freed,
+// and the next user is typically a fork child whose pages its parent copies
+// (curr = 0, current = the parent): mm_owner then still names the dead
+// process, not the parent, and the event is rightly ignored.
+SEC("tracepoint/kmem/rss_stat")
+int memory_rss(struct trace_event_raw_rss_stat *ctx)
 {
     /*FILTER*/
     __u32 pid = bpf_get_current_pid_tgid() >> 32;
     __u32 mm_id = ctx->mm_id;
-    bpf_map_update_elem(&mm_owner, &mm_id, &pid, BPF_ANY);
+    if (ctx->curr) {
+        bpf_map_update_elem(&mm_owner, &mm_id, &pid, BPF_ANY);
+    } else {
+        __u32 *owner = bpf_map_lookup_elem(&mm_owner, &mm_id);
+        if (!owner || *owner != pid)
+            return 0;
+    }
     struct mem_stats *stats = current_stats();
     if (!stats)
         return 0;
-    if (!stats->rss_known)
+    if (!stats->rss_known) {
+        if (!ctx->curr)
+            return 0;
         init_rss(stats);
+    }
     set_rss(stats, ctx->member, ctx->size);
-    return 0;
-}
-
-SEC("tracepoint/kmem/rss_stat")
-int memory_rss(struct trace_event_raw_rss_stat *ctx)
-{
-    if (ctx->curr)
-        return rss_of_current(ctx);
-    __u32 mm_id = ctx->mm_id;
-    __u32 *owner = bpf_map_lookup_elem(&mm_owner, &mm_id);
-    if (!owner)
-        return 0;
-    struct mem_stats *stats = bpf_map_lookup_elem(&mem_stats, owner);
-    if (stats)
-        set_rss(stats, ctx->member, ctx->size);
     return 0;
 }
 

@@ -85,9 +85,8 @@ local def = {
     else
       -- The collector framework prints the table after this returns.
       state.printer = state.printer or output.new {}
-      io.write(("%s scheduler: run-queue latency since start, microseconds (%d waits)\n")
-        :format(os.date("%H:%M:%S"), h:total()))
-      state.printer:hist(HIST_NAME, h)
+      state.printer:hist(("%s scheduler: run-queue latency since start, microseconds (%d waits)")
+        :format(os.date("%H:%M:%S"), h:total()), h)
     end
     return rows
   end,

@@ -19,6 +19,7 @@
 #include <readline/readline.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -125,9 +126,30 @@ _EBPFRUN_REPL = repl
 volatile sig_atomic_t g_sigint = 0;
 lua_State* volatile g_interruptible = nullptr;  // set while Lua runs with SIGINT unblocked
 lua_State* g_state = nullptr;                   // for completion
+bindings::HostContext* g_context = nullptr;
+int g_run_ref = LUA_NOREF;  // ebpf.run
 
+bool run_on_stack(lua_State* L) {
+  lua_Debug frame;
+  for (int level = 0; lua_getstack(L, level, &frame); ++level) {
+    lua_getinfo(L, "f", &frame);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, g_run_ref);
+    bool same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (same) return true;
+  }
+  return false;
+}
+
+// Runs in Lua, soon after a Ctrl-C: inside ebpf.run it stops the run (which
+// then detaches as usual); elsewhere it raises.
 void interrupt_hook(lua_State* L, lua_Debug*) {
   lua_sethook(L, nullptr, 0, 0);
+  if (run_on_stack(L)) {
+    g_sigint = 0;
+    if (g_context && g_context->loop) g_context->loop->stop();
+    return;
+  }
   luaL_error(L, "interrupted");
 }
 
@@ -272,7 +294,7 @@ std::vector<std::string> lua_matches(const std::string& text) {
   std::string leaf = sep == std::string::npos ? text : text.substr(sep + 1);
   std::string prefix = sep == std::string::npos ? "" : text.substr(0, sep + 1);
   bool methods = sep != std::string::npos && text[sep] == ':';
-  if (path.find(':') != std::string::npos) return out;
+  if (path.find(':') != std::string::npos || (sep != std::string::npos && path.empty())) return out;
   int top = lua_gettop(L);
   lua_pushvalue(L, LUA_GLOBALSINDEX);
   for (size_t start = 0; !path.empty() && !lua_isnil(L, -1);) {
@@ -362,6 +384,10 @@ Read read_line(const char* prompt, std::string& out) {
       std::fputs("\n", stdout);
       return Read::interrupted;
     }
+    if (ready < 0 && errno != EINTR) {
+      rl_callback_handler_remove();
+      return Read::eof;
+    }
     if (ready > 0) rl_callback_read_char();
   }
   if (g_eof) return Read::eof;
@@ -438,20 +464,21 @@ std::optional<int> evaluate(bindings::LuaHost& host) {
   lua_pushnil(L);
   lua_setfield(L, LUA_REGISTRYINDEX, kExitCodeKey);
   int base = lua_gettop(L);
-  // With an event loop, SIGINT stays blocked for its signalfd (ebpf.run stops
-  // on it); without one, Ctrl-C interrupts the Lua code through the hook.
   // Typed code is interpreted, not JIT-compiled, so that the hook can stop
   // any loop in it (compiled code never calls hooks).
   luaJIT_setmode(L, -1, LUAJIT_MODE_ALLFUNC | LUAJIT_MODE_OFF);
+  // SIGINT reaches on_sigint while the chunk runs. An event loop that exists
+  // already would read it from its signalfd, but only while blocked in
+  // ebpf.run: Lua code elsewhere could not be interrupted. A loop created
+  // during the chunk takes SIGINT over (blocks it) for the rest of the chunk.
   install_sigint_handler();
   discard_pending_sigint();
-  if (!context.loop) {
-    g_interruptible = L;
-    set_sigint_blocked(false);
-  }
+  g_interruptible = L;
+  set_sigint_blocked(false);
   std::string error = bindings::protected_call(L, 0, LUA_MULTRET);
   g_interruptible = nullptr;
   set_sigint_blocked(true);
+  install_sigint_handler();  // on_sigint may have given up on this chunk (SIG_DFL)
   lua_sethook(L, nullptr, 0, 0);
   discard_pending_sigint();
   std::optional<int> exit_code;
@@ -469,8 +496,8 @@ std::optional<int> evaluate(bindings::LuaHost& host) {
   }
   lua_settop(L, 0);
   std::fflush(stdout);
-  // A loop without readers is done with; dropping it gives SIGINT and SIGTERM
-  // back, so that Ctrl-C can interrupt the next piece of Lua code.
+  // A loop without readers is done with. Dropping it gives SIGINT and SIGTERM
+  // back, and the next ebpf.run starts a fresh loop that ends on "signal".
   if (context.loop && !any_reader(context)) context.loop.reset();
   return exit_code;
 }
@@ -512,6 +539,11 @@ int run_repl(bindings::LuaHost& host) {
     return kExitRuntimeError;
   }
   g_state = L;
+  g_context = &host.context();
+  lua_getglobal(L, "ebpf");
+  lua_getfield(L, -1, "run");
+  g_run_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pop(L, 1);
   rl_readline_name = "ebpfrun";
   rl_catch_signals = 0;  // SIGINT is ours (see read_line)
   rl_attempted_completion_function = complete;

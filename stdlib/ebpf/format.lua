@@ -182,8 +182,10 @@ format.signal_name, format.signal_nr = errno.signal_name, errno.signal_nr
 
 -- Named formatters for table and output columns (column.format = "bytes").
 format.formatters = {
-  bytes = format.bytes, duration = format.duration, number = format.number,
-  timestamp = format.timestamp, syscall = syscalls.name, errno = errno.name,
+  -- Column formatters are called as f(value, row): adapt the ones whose second
+  -- parameter means something else.
+  bytes = format.bytes, duration = format.duration, number = function(v) return format.number(v) end,
+  timestamp = function(v) return format.timestamp(v) end, syscall = syscalls.name, errno = errno.name,
   signal = errno.signal_name, value = format.value,
 }
 -- Formatters whose output is a quantity, so their columns align right.

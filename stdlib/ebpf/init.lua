@@ -343,6 +343,8 @@ function M.run(opts)
     elseif stopped then reason = "stopped" end
   end
   core.set_tick(0)
+  -- A deadline this run did not reach must not end the next run.
+  if opts.duration then core.set_deadline(0) end
   if opts.finish then opts.finish(reason) end
   for obj in pairs(objects) do
     for _, link in ipairs(obj.links) do link:detach() end

@@ -108,7 +108,7 @@ local function start(source, probe, run_opts, setup)
     local finish = opts.finish
     -- Like bpftrace: after the terminal's "^C", the results start on a new line.
     opts.finish = function(reason)
-      if reason == "signal" then print() end
+      if reason == "signal" or reason == "stopped" then print() end
       if finish then finish(reason) end
     end
     ebpf.run(opts)

@@ -21,8 +21,10 @@ work=$(mktemp -d)
 socket="ebpfrun-repl-test-$$"
 session=
 tmux_() { tmux -L "$socket" "$@"; }
+socket_path=
 cleanup() {
   tmux_ kill-server 2>/dev/null || true
+  [ -z "$socket_path" ] || rm -f "$socket_path"  # tmux leaves its socket behind
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -45,6 +47,7 @@ start_repl() {
   tmux_ -f "$work/tmux.conf" new-session -d -x 200 -y 50 -s "$session" \
     "env HOME=$(printf %q "$HOME") $(printf %q "$EBPFRUN"); echo \$? >$(printf %q "$status_file")"
   shell_pid=$(tmux_ display-message -p -t "$session" '#{pane_pid}')
+  socket_path=$(tmux_ display-message -p -t "$session" '#{socket_path}')
   wait_until 10 find_repl_pid || true
 }
 find_repl_pid() {

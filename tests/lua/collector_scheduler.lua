@@ -1,0 +1,103 @@
+-- scheduler collector against ground truth. The machine may be busy (other
+-- builds share its two CPUs), so on-CPU time is checked with a workload that
+-- runs until the kernel has given it exactly 1 s of CPU time, and a 1 s
+-- busy loop is checked by its lifetime (on-CPU + off-CPU) instead. Bounds are
+-- 10% (the start-up, exec and exit of the process add a few ms).
+local t = require "harness"
+local c = require "ebpf_common"
+local cc = require "collector_common"
+local json = require "ebpf.json"
+c.require_root()
+
+local function one(rows, what, err)
+  t.eq(#rows, 1, what .. " (stderr: " .. tostring(err) .. ")")
+  return rows[1]
+end
+
+local function within(value, lo, hi, what)
+  t.ok(value >= lo and value <= hi, ("%s: %s not in [%s, %s]"):format(what, tostring(value), lo, hi))
+end
+
+local function workload_row(command)
+  local lines, err = cc.run("scheduler.lua", cc.workload .. " " .. command)
+  return one(cc.final_rows(lines, "scheduler", { comm = "workload" }), "one workload row", err), lines
+end
+
+t.test("1 s of CPU time is 1 s on-CPU", function()
+  local row = workload_row("cpu 1000")
+  within(row.on_seconds, 0.99, 1.1, "on-CPU")
+  -- All its off-CPU time is spent runnable: it never sleeps.
+  t.ok(row.off_seconds - row.runq_seconds < 0.05, "off-CPU but not runnable: " .. json.encode(row))
+end)
+
+t.test("a 1 s busy loop: on-CPU + off-CPU is its lifetime, and it never sleeps", function()
+  local row = workload_row("busy 1000")
+  within(row.on_seconds + row.off_seconds, 1.0, 1.1, "on + off")
+  t.ok(row.on_seconds > 0.1, "on-CPU: " .. row.on_seconds)
+  t.ok(row.off_seconds - row.runq_seconds < 0.05, "off-CPU but not runnable: " .. json.encode(row))
+end)
+
+t.test("a 1 s sleep is 1 s off-CPU and hardly any on-CPU", function()
+  local row = workload_row("sleep 1000")
+  within(row.off_seconds, 1.0, 1.1, "off-CPU")
+  t.ok(row.on_seconds < 0.05, "on-CPU: " .. row.on_seconds)
+  t.ok(row.switches >= 1, "switches: " .. row.switches)
+end)
+
+t.test("N naps are N voluntary context switches (plus exit and start-up)", function()
+  local row = workload_row("naps 50 5")
+  within(row.switches - row.involuntary, 50, 60, "voluntary switches")
+  within(row.off_seconds, 0.25, 1.0, "off-CPU of 50 naps of 5 ms")
+end)
+
+t.test("the histogram holds exactly the run-queue waits of the traced processes", function()
+  local _, lines = workload_row("naps 20 5")
+  local waits, hist = 0, nil
+  for _, row in ipairs(cc.final_rows(lines, "scheduler")) do
+    if row.hist then hist = row else waits = waits + row.runq_waits end
+  end
+  t.ok(hist, "a histogram row")
+  t.eq(hist.hist, "runqueue_latency_us")
+  local total = 0
+  for _, b in ipairs(hist.buckets) do total = total + b.count end
+  t.eq(total, waits)
+  t.ok(waits >= 20, "each nap ends in a wait: " .. waits)
+end)
+
+t.test("with -c, other processes never appear", function()
+  local lines = cc.run("scheduler.lua", cc.workload .. " naps 10 5")
+  local rows = cc.final_rows(lines, "scheduler")
+  t.ok(#rows >= 2, "rows of the command")
+  for _, row in ipairs(rows) do
+    t.ok(row.hist or row.comm == "workload" or row.comm == "sh", "unexpected process " .. json.encode(row))
+  end
+end)
+
+t.test("with --pid, other processes never appear", function()
+  -- A shell that forks `sleep` (other pids) in a loop and waits for each.
+  local target = io.popen("echo $$; while :; do sleep 0.01; done")
+  local pid = tonumber(target:read("*l"))
+  local p = io.popen(("%s %s/scripts/scheduler.lua --json --pid %d --duration 1 2>/dev/null")
+    :format(cc.ebpfrun, cc.source, pid))
+  local rows = {}
+  for line in p:lines() do
+    local ok, row = pcall(json.decode, line)
+    if ok and type(row) == "table" and row.final and not row.hist then rows[#rows + 1] = row end
+  end
+  p:close()
+  os.execute("kill " .. pid)
+  target:close()
+  t.eq(#rows, 1, "the shell's switches were seen")
+  t.eq(rows[1].pid, pid)
+  t.ok(rows[1].switches >= 10, "the shell waited for its children: " .. json.encode(rows[1]))
+end)
+
+t.test("--help describes the script and its flags", function()
+  local p = io.popen(cc.ebpfrun .. " " .. cc.source .. "/scripts/scheduler.lua --help")
+  local text = p:read("*a")
+  p:close()
+  t.ok(text:find("Scheduling per process"), text)
+  t.ok(text:find("%-%-pid") and text:find("%-%-json"), text)
+end)
+
+t.done()
