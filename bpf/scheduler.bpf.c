@@ -4,18 +4,26 @@
 //
 // Filtering. /*FILTER*/ tests the current task, and in sched_switch the
 // current task is `prev`, the one leaving the CPU. So every figure is
-// committed for a task while it is current: when it is switched out (or
-// exits), its on-CPU stretch that ends now, and the off-CPU stretch and
-// run-queue wait that ended when it was switched in, are added to its
-// process under the filter. The times of a switch-in are parked meanwhile in
-// a per-CPU slot (the task stays on this CPU until it is switched out). So
-// --pid N means the same for all metrics: the time, switches and run-queue
-// waits of process N's threads; the histogram holds only those waits.
+// committed for a thread while it is current: when it is switched out (or
+// exits), its time on the CPU since its last commit, and the off-CPU stretch
+// and run-queue wait that ended when it was last switched in, are added to
+// its process under the filter. So --pid N means the same for all metrics:
+// the time, switches and run-queue waits of process N's threads; the
+// histogram holds only those waits. Per-thread state (thread_state) is kept
+// for threads that passed the filter, and dropped when one does not.
 //
-// An off-CPU stretch starts at a switch-out that passed the filter (or at
-// the creation of a task, sched_wakeup_new, which is committed under the
-// filter later like everything else), so stretches that began before tracing
-// are not counted, and neither is the one a task is in when tracing stops.
+// On-CPU time is the kernel's own account, task->se.sum_exec_runtime, at each
+// commit, rather than the time between a switch-in and a switch-out: a
+// switch can go unseen (on this machine no tracepoint fires in the context of
+// the threads of PID 1, so the switch from one of them back to a traced
+// thread is missing), and the kernel's account stays right regardless. When
+// a switch-in was missed, the off-CPU stretch and run-queue wait that ended
+// then are what remains of the time since the switch-out once the on-CPU
+// time is taken off.
+//
+// Off-CPU stretches start at a switch-out that passed the filter (or at the
+// creation of a thread, sched_wakeup_new), so the stretch a thread is in when
+// tracing starts, and the one it is in when tracing stops, are not counted.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -24,20 +32,23 @@
 #define TASK_DEAD 0x80
 #define HIST_BUCKETS 64
 
-// A task that is off the CPU: since when, and since when it is runnable
-// (woken, or preempted and thus runnable all along); 0 while it sleeps.
-struct off_cpu {
-    __u64 since;
-    __u64 woken;
+// A traced thread between commits.
+struct thread_state {
+    __u64 cpu_ns;        // sum_exec_runtime at the last commit
+    __u64 off_since;     // switched out at (0: on a CPU, as far as we know)
+    __u64 woken;         // runnable since (0: sleeping)
+    __u64 pending_off;   // the off-CPU stretch that ended at the last switch-in
+    __u64 pending_runq;  // the run-queue wait that ended then
+    __u32 pending_wait;  // pending_runq holds a wait
+    __u32 pad;
 };
 
-// The task on this CPU, from its switch-in until it is committed.
+// The thread last switched in on this CPU and its CPU time then: the start
+// of the on-CPU count of a thread seen for the first time.
 struct on_cpu {
     __u32 tid;
-    __u32 waited;       // runq_ns holds a run-queue wait to commit
-    __u64 since;        // start of the on-CPU stretch not yet committed
-    __u64 off_ns;       // the off-CPU stretch that ended at the switch-in
-    __u64 runq_ns;      // the run-queue wait that ended at the switch-in
+    __u32 pad;
+    __u64 cpu_ns;
 };
 
 struct sched_stats {
@@ -54,8 +65,8 @@ struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 65536);
     __type(key, __u32);
-    __type(value, struct off_cpu);
-} off_cpus SEC(".maps");
+    __type(value, struct thread_state);
+} thread_state SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -92,6 +103,14 @@ static __always_inline __u32 bit_length(__u64 v)
     return n + (__u32)v;
 }
 
+// 1 when the current task passes the filter; the filled-in placeholder
+// returns 0 otherwise.
+static __always_inline int current_passes_filter(void)
+{
+    /*FILTER*/
+    return 1;
+}
+
 static __always_inline struct sched_stats *stats_of(__u32 pid)
 {
     struct sched_stats *stats = bpf_map_lookup_elem(&sched_stats, &pid);
@@ -102,50 +121,74 @@ static __always_inline struct sched_stats *stats_of(__u32 pid)
     return bpf_map_lookup_elem(&sched_stats, &pid);
 }
 
-// Commits what is known about the current task `task` (under the filter).
-// switched_out: it is leaving the CPU now (else it is exiting and keeps
-// running a little longer); runnable: it stays runnable (preempted).
-static __always_inline int commit_current(struct task_struct *task, __u64 now, bool switched_out, bool runnable,
-                                          bool dead)
+static __always_inline void count_wait(struct sched_stats *stats, __u64 ns)
 {
-    /*FILTER*/
+    __sync_fetch_and_add(&stats->runq_ns, ns);
+    __sync_fetch_and_add(&stats->runq_waits, 1);
+    __u32 bucket = bit_length(ns / 1000);
+    if (bucket >= HIST_BUCKETS)
+        bucket = HIST_BUCKETS - 1;
+    __u64 *count = bpf_map_lookup_elem(&runq_hist, &bucket);
+    if (count)
+        __sync_fetch_and_add(count, 1);
+}
+
+// Commits what is known about `task`, the current task, which passed the
+// filter. switched_out: it is leaving the CPU now (else it is exiting and
+// runs a little longer); runnable: it stays runnable (preempted); dead: it
+// will never run again.
+static __always_inline void commit_current(struct task_struct *task, __u64 now, bool switched_out,
+                                           bool runnable, bool dead)
+{
     __u32 tid = task->pid;
+    __u64 cpu_ns = task->se.sum_exec_runtime;
     struct sched_stats *stats = stats_of(task->tgid);
     if (!stats)
-        return 0;
+        return;
     // Refreshed on every commit so that a process that exec()s shows its
     // final name.
     bpf_get_current_comm(stats->comm, sizeof(stats->comm));
-    __u32 zero = 0;
-    struct on_cpu *slot = bpf_map_lookup_elem(&running, &zero);
-    // No slot for this task: it has been running since before tracing began.
-    if (slot && slot->tid == tid) {
-        __sync_fetch_and_add(&stats->on_ns, now - slot->since);
-        __sync_fetch_and_add(&stats->off_ns, slot->off_ns);
-        if (slot->waited) {
-            __sync_fetch_and_add(&stats->runq_ns, slot->runq_ns);
-            __sync_fetch_and_add(&stats->runq_waits, 1);
-            __u32 bucket = bit_length(slot->runq_ns / 1000);
-            if (bucket >= HIST_BUCKETS)
-                bucket = HIST_BUCKETS - 1;
-            __u64 *count = bpf_map_lookup_elem(&runq_hist, &bucket);
-            if (count)
-                __sync_fetch_and_add(count, 1);
+
+    struct thread_state *state = bpf_map_lookup_elem(&thread_state, &tid);
+    __u64 on = 0;
+    if (state) {
+        on = cpu_ns - state->cpu_ns;
+        if (state->off_since) {
+            // The switch-in went unseen; see the top of the file.
+            __u64 span = now - state->off_since;
+            state->pending_off = span > on ? span - on : 0;
+            if (state->woken) {
+                span = now - state->woken;
+                state->pending_runq = span > on ? span - on : 0;
+                state->pending_wait = 1;
+            }
         }
-        slot->since = now;
-        slot->off_ns = 0;
-        slot->waited = 0;
+        __sync_fetch_and_add(&stats->off_ns, state->pending_off);
+        if (state->pending_wait)
+            count_wait(stats, state->pending_runq);
+    } else {
+        // First seen: counted from its switch-in, if that was seen.
+        __u32 zero = 0;
+        struct on_cpu *slot = bpf_map_lookup_elem(&running, &zero);
+        if (slot && slot->tid == tid)
+            on = cpu_ns - slot->cpu_ns;
     }
-    if (!switched_out)
-        return 0;
-    __sync_fetch_and_add(&stats->switches, 1);
-    if (runnable)
-        __sync_fetch_and_add(&stats->involuntary, 1);
-    if (!dead) {
-        struct off_cpu off = { .since = now, .woken = runnable ? now : 0 };
-        bpf_map_update_elem(&off_cpus, &tid, &off, BPF_ANY);
+    __sync_fetch_and_add(&stats->on_ns, on);
+    if (switched_out) {
+        __sync_fetch_and_add(&stats->switches, 1);
+        if (runnable)
+            __sync_fetch_and_add(&stats->involuntary, 1);
     }
-    return 0;
+    if (dead) {
+        bpf_map_delete_elem(&thread_state, &tid);
+        return;
+    }
+    struct thread_state next = { .cpu_ns = cpu_ns };
+    if (switched_out) {
+        next.off_since = now;
+        next.woken = runnable ? now : 0;
+    }
+    bpf_map_update_elem(&thread_state, &tid, &next, BPF_ANY);
 }
 
 SEC("tp_btf/sched_switch")
@@ -153,67 +196,70 @@ int BPF_PROG(scheduler_switch, bool preempt, struct task_struct *prev, struct ta
              unsigned int prev_state)
 {
     __u64 now = bpf_ktime_get_ns();
+    __u32 prev_tid = prev->pid;
     // Thread id 0 is a CPU's idle task, not a process.
-    if (prev->pid != 0)
-        commit_current(prev, now, true, preempt || prev_state == TASK_RUNNING, prev_state & TASK_DEAD);
+    if (prev_tid != 0) {
+        if (current_passes_filter())
+            commit_current(prev, now, true, preempt || prev_state == TASK_RUNNING, prev_state & TASK_DEAD);
+        else
+            bpf_map_delete_elem(&thread_state, &prev_tid);
+    }
 
-    // The switch-in is recorded for every task: whether it counts is decided
-    // when the task is committed.
+    __u32 tid = next->pid;
     __u32 zero = 0;
     struct on_cpu *slot = bpf_map_lookup_elem(&running, &zero);
-    if (!slot)
-        return 0;
-    __u32 tid = next->pid;
-    slot->tid = tid;
-    slot->since = now;
-    slot->off_ns = 0;
-    slot->runq_ns = 0;
-    slot->waited = 0;
-    struct off_cpu *off = bpf_map_lookup_elem(&off_cpus, &tid);
-    if (off) {
-        slot->off_ns = now - off->since;
-        if (off->woken) {
-            slot->runq_ns = now - off->woken;
-            slot->waited = 1;
-        }
-        bpf_map_delete_elem(&off_cpus, &tid);
+    if (slot) {
+        slot->tid = tid;
+        slot->cpu_ns = next->se.sum_exec_runtime;
+    }
+    // The end of an off-CPU stretch, to be committed (or dropped) under the
+    // filter when the thread next leaves the CPU.
+    struct thread_state *state = bpf_map_lookup_elem(&thread_state, &tid);
+    if (state && state->off_since) {
+        state->pending_off = now - state->off_since;
+        state->pending_wait = state->woken != 0;
+        state->pending_runq = state->woken ? now - state->woken : 0;
+        state->off_since = 0;
+        state->woken = 0;
     }
     return 0;
 }
 
-// Only tasks with an off-CPU record (ones that passed the filter when they
-// left the CPU) are of interest; the first wakeup ends their sleep.
+// Only threads with state (ones that passed the filter when they left the
+// CPU) are of interest; the first wakeup ends their sleep.
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(scheduler_wakeup, struct task_struct *task)
 {
     __u32 tid = task->pid;
-    struct off_cpu *off = bpf_map_lookup_elem(&off_cpus, &tid);
-    if (off && !off->woken)
-        off->woken = bpf_ktime_get_ns();
+    struct thread_state *state = bpf_map_lookup_elem(&thread_state, &tid);
+    if (state && state->off_since && !state->woken)
+        state->woken = bpf_ktime_get_ns();
     return 0;
 }
 
-// A new task is runnable from its creation on; its first wait is recorded
-// here for every task and committed (or dropped) under the filter when it
-// first leaves the CPU.
+// A new thread is runnable from its creation on and has used no CPU time.
+// Its state is made here for every new thread and kept (or dropped) under
+// the filter when it first leaves the CPU.
 SEC("tp_btf/sched_wakeup_new")
 int BPF_PROG(scheduler_wakeup_new, struct task_struct *task)
 {
     __u32 tid = task->pid;
     __u64 now = bpf_ktime_get_ns();
-    struct off_cpu off = { .since = now, .woken = now };
-    bpf_map_update_elem(&off_cpus, &tid, &off, BPF_ANY);
+    struct thread_state state = { .cpu_ns = task->se.sum_exec_runtime, .off_since = now, .woken = now };
+    bpf_map_update_elem(&thread_state, &tid, &state, BPF_ANY);
     return 0;
 }
 
-// An exiting task's last stretch on the CPU is committed here, while its
-// parent may still be unaware of the exit: the parent (ebpfrun -c, say) can
-// reap it and read the maps before the task's final switch-out, which then
-// adds only the few microseconds of the exit itself.
+// An exiting thread's time is committed here, while its parent may still be
+// unaware of the exit: the parent (ebpfrun -c, say) can reap it and read the
+// maps before the thread's final switch-out, which then adds only the time
+// of the exit itself (and sum_exec_runtime's lag, at most a scheduler tick).
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(scheduler_exit, struct task_struct *task)
 {
-    return commit_current(task, bpf_ktime_get_ns(), false, false, false);
+    if (current_passes_filter())
+        commit_current(task, bpf_ktime_get_ns(), false, false, false);
+    return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

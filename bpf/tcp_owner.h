@@ -16,7 +16,8 @@
  *                               owner of the listener on its local port.
  *   ESTABLISHED -> FIN_WAIT1,   close() or shutdown() by a process: the current
  *   CLOSE_WAIT -> LAST_ACK      task, if the owner is not known yet.
- *   accept() returns it         tcp_owner_accepted(): the accepting task.
+ *   accept() returns it         tcp_owner_accept_fd(), from the accept
+ *                               syscalls' exit: the accepting task.
  *
  * A socket whose owner is unknown (it or its listener predates the tracer,
  * or its listener was never bound to a port before listen()) has owner pid 0
@@ -52,7 +53,7 @@ struct tcp_listener_key {
 };
 
 struct tcp_listener {
-  __u64 sk;
+  __u64 sk; /* the listening socket; 0 when learned from accept() */
   __u32 pid;
   char comm[16];
 };
@@ -113,8 +114,14 @@ static __always_inline struct tcp_owner *tcp_owner_track(struct trace_event_raw_
   struct tcp_owner fresh = {};
 
   if (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN) {
-    /* connect() and listen(): always in the process that makes the call. */
+    /* connect() and listen(): always in the process that makes the call. A
+     * listener that does not pass the filter also replaces what was known
+     * about its port, so that its children are not charged to a former one. */
     if (!current_passes_filter()) {
+      if (newstate == TCP_LISTEN && sport) {
+        struct tcp_listener_key key = tcp_listener_key_of((const struct sock *)sk, sport);
+        bpf_map_delete_elem(&tcp_listeners, &key);
+      }
       bpf_map_delete_elem(&tcp_owners, &sk);
       return NULL;
     }
@@ -177,7 +184,8 @@ static __always_inline void tcp_owner_advance(struct trace_event_raw_inet_sock_s
   if (ctx->oldstate == TCP_LISTEN && ctx->sport) {
     struct tcp_listener_key key = tcp_listener_key_of((const struct sock *)sk, ctx->sport);
     struct tcp_listener *listener = bpf_map_lookup_elem(&tcp_listeners, &key);
-    if (listener && listener->sk == sk)
+    /* sk 0: learned from accept(), so possibly this listener's. */
+    if (listener && (listener->sk == sk || listener->sk == 0))
       bpf_map_delete_elem(&tcp_listeners, &key);
   }
   bpf_map_delete_elem(&tcp_owners, &sk);
@@ -204,6 +212,41 @@ static __always_inline struct tcp_owner *tcp_owner_accepted(const struct sock *s
   __builtin_memcpy(listener.comm, o->comm, sizeof(listener.comm));
   bpf_map_update_elem(&tcp_listeners, &lkey, &listener, BPF_NOEXIST);
   return o;
+}
+
+/* The socket behind descriptor fd of the current process. */
+static __always_inline struct sock *tcp_owner_socket_of_fd(long fd)
+{
+  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+  struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+  if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+    return NULL;
+  struct file **fds = BPF_CORE_READ(fdt, fd);
+  struct file *file = NULL;
+  if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+    return NULL;
+  struct socket *sock = BPF_CORE_READ(file, private_data);
+  return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
+/* For the exit of accept()/accept4() returning fd (negative: an error): when
+ * the current task passes the filter and fd is a TCP socket over IPv4 or
+ * IPv6, records the task as its owner and returns the socket, with its
+ * owner record in *owner (NULL when the map is full). accept() runs in the
+ * accepting process, so the current task is the right owner here. */
+static __always_inline struct sock *tcp_owner_accept_fd(long fd, struct tcp_owner **owner)
+{
+  *owner = NULL;
+  if (fd < 0 || !current_passes_filter())
+    return NULL;
+  struct sock *sk = tcp_owner_socket_of_fd(fd);
+  if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+    return NULL;
+  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  if (family != TCP_OWNER_AF_INET && family != TCP_OWNER_AF_INET6)
+    return NULL;
+  *owner = tcp_owner_accepted(sk, BPF_CORE_READ(sk, __sk_common.skc_num));
+  return sk;
 }
 
 #endif /* TCP_OWNER_H */

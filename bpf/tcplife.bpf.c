@@ -142,41 +142,20 @@ int tcplife_state(struct trace_event_raw_inet_sock_set_state *ctx)
 }
 
 #if TCP_EVENTS & (EVENT_ACCEPT | EVENT_CLOSE)
-// The socket behind descriptor fd of the current process.
-static __always_inline struct sock *socket_of_fd(long fd)
-{
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-    if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
-        return NULL;
-    struct file **fds = BPF_CORE_READ(fdt, fd);
-    struct file *file = NULL;
-    if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-        return NULL;
-    struct socket *sock = BPF_CORE_READ(file, private_data);
-    return sock ? BPF_CORE_READ(sock, sk) : NULL;
-}
-
-// accept() ran in the process that accepts, so the current task is the owner.
+// accept() makes the accepting process the owner (tcpclose reports it) and
+// is the accept event.
 static __always_inline int on_accept(long fd)
 {
-    if (fd < 0 || !current_passes_filter())
-        return 0;
-    struct sock *sk = socket_of_fd(fd);
-    if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-        return 0;
-    __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-    if (family != TCP_OWNER_AF_INET && family != TCP_OWNER_AF_INET6)
-        return 0;
-    __u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-    struct tcp_owner *o = tcp_owner_accepted(sk, lport);
-    if (!(TCP_EVENTS & EVENT_ACCEPT) || !o)
+    struct tcp_owner *o;
+    struct sock *sk = tcp_owner_accept_fd(fd, &o);
+    if (!(TCP_EVENTS & EVENT_ACCEPT) || !sk || !o)
         return 0;
     struct tcp_event *e = new_event(EVENT_ACCEPT, o, bpf_ktime_get_ns());
     if (!e)
         return 0;
+    __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
     e->family = family;
-    e->lport = lport;
+    e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
     e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
     e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
     if (family == TCP_OWNER_AF_INET) {

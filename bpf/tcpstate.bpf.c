@@ -5,8 +5,8 @@
 // Filtering: transitions happen in softirq context as often as in the
 // owning process, so the filter is not applied to the current task at the
 // top of the program. It is applied where a process acts on its own socket
-// (connect, listen, close), and the owner found there is remembered per
-// socket; see tcp_owner.h.
+// (connect, listen, accept, close), and the owner found there is remembered
+// per socket; see tcp_owner.h.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -75,6 +75,24 @@ int tcpstate_transition(struct trace_event_raw_inet_sock_set_state *ctx)
         }
     }
     tcp_owner_advance(ctx, o, now);
+    return 0;
+}
+
+// accept() names the owner of connections whose listener predates the
+// tracer, for their later transitions and for the listener's next children.
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int tcpstate_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+    struct tcp_owner *o;
+    tcp_owner_accept_fd(ctx->ret, &o);
+    return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int tcpstate_accept(struct trace_event_raw_sys_exit *ctx)
+{
+    struct tcp_owner *o;
+    tcp_owner_accept_fd(ctx->ret, &o);
     return 0;
 }
 

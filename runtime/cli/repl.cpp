@@ -486,6 +486,9 @@ std::optional<int> evaluate(bindings::LuaHost& host) {
     lua_getfield(L, LUA_REGISTRYINDEX, kExitCodeKey);
     if (lua_isnumber(L, -1)) exit_code = static_cast<int>(lua_tonumber(L, -1));
     else std::fprintf(stderr, "error: %s\n", trim_traceback(error).c_str());
+    // What the failed chunk loaded but never got to keep (an interrupted
+    // ebpf.compile) is closed by its __gc: collect it now, not some time later.
+    lua_gc(L, LUA_GCCOLLECT, 0);
   } else if (int results = lua_gettop(L) - base + 1; results > 0) {
     lua_getglobal(L, "_EBPFRUN_REPL");
     lua_getfield(L, -1, "print");
