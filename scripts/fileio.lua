@@ -53,7 +53,7 @@ end
 local def = {
   name = "fileio",
   description = "Reads and writes per process (and per file with --per-file): bytes, calls, errors and time.",
-  source = "fileio.bpf.c",
+  source = collector.bpf_path("fileio.bpf.c"),
   options = {
     { "--per-file", type = "flag",
       help = "one row per process, operation and file (paths resolved in BPF from the fd)" },

@@ -17,7 +17,7 @@ local labels = { "pid", "comm" }
 local def = {
   name = "memory",
   description = "Memory per process: user and kernel page faults, resident set size (and its peak), OOM kills.",
-  source = "memory.bpf.c",
+  source = collector.bpf_path("memory.bpf.c"),
   -- const_labels: labels with a fixed value for that series, so that several
   -- fields of one row become one metric told apart by a label.
   metrics = {

@@ -40,7 +40,7 @@ end
 local def = {
   name = "scheduler",
   description = "Scheduling per process: context switches, on-CPU and off-CPU time, run-queue latency.",
-  source = "scheduler.bpf.c",
+  source = collector.bpf_path("scheduler.bpf.c"),
   -- const_labels: labels with a fixed value for that series, so that several
   -- fields of one row become one metric told apart by a label. The histogram
   -- is the JSON row whose "hist" field is HIST_NAME; its bucket bounds are in

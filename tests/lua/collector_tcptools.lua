@@ -103,7 +103,7 @@ t.test("tcpaccept -c: a listener outside the command never appears", function()
 end)
 
 t.test("tcpaccept --pid: only that listener's accepts, IPv6", function()
-  local port, other_port, rounds = net.free_port(), net.free_port(), 40
+  local port, other_port, rounds = net.free_port(), net.free_port(), 60
   local listener, wait = net.start_listener("listen6", port, rounds)
   local _, wait_other = net.start_listener("listen6", other_port, rounds)
   -- Both listeners accept throughout the trace (it cannot count them all).
