@@ -159,7 +159,8 @@ static __always_inline void resolve_path(struct file *file, struct file_path *ou
 {
     struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
     struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
-    struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
+    // container_of(), with the offset relocated for the running kernel.
+    struct mount *mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
     out->depth = 0;
     out->pseudo = 0;
     out->truncated = 1;

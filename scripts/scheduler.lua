@@ -1,7 +1,8 @@
 -- scheduler: context switches, on-CPU and off-CPU time per process, and a
 -- histogram of run-queue latency.
 --   ebpfrun scripts/scheduler.lua [--pid N] [--comm X] [--interval S] [--duration S] [--json] [--top N]
--- On-CPU: time a process's threads ran. Off-CPU: time they were switched
+-- On-CPU: time a process's threads ran, as the kernel accounts CPU time
+-- (time stolen by a hypervisor is not in it). Off-CPU: time they were switched
 -- out (sleeping, blocked, or waiting on a run queue). Run-queue latency: from
 -- a thread's wakeup (or its preemption) until it runs again; RUNQ is its sum
 -- per process, the histogram shows each wait. A switch is involuntary when
@@ -10,9 +11,10 @@
 -- Filters select the task the figures belong to: --pid N counts the time,
 -- switches and run-queue waits of process N's threads (not of the threads
 -- they wake or that replace them on a CPU), and the histogram holds only
--- their waits; --comm and --uid likewise. Stretches that began before tracing
--- started, and the one a thread is in when tracing stops, are not counted
--- (bpf/scheduler.bpf.c explains how the filter is applied in sched_switch).
+-- their waits; --comm, --uid, --tid and --cgroup (and -c) likewise. Off-CPU
+-- stretches that began before tracing started, and the one a thread is in
+-- when tracing stops, are not counted (bpf/scheduler.bpf.c explains how the
+-- filter is applied in sched_switch, whose current task is the one leaving).
 --
 -- Text mode prints the histogram since the start, then the interval's table;
 -- JSON mode adds one row {"hist":"runqueue_latency_us","type":"hist",

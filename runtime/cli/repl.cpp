@@ -3,6 +3,11 @@
 // persistent history, multi-line input, completion of Lua names and of probe
 // names inside strings, and a few `:` commands.
 //
+// This file reads lines, handles Ctrl-C and evaluates chunks. Completion is in
+// repl_completion.cpp, and what walks Lua values (showing results, the `:`
+// commands, the help text) is the embedded Lua module ebpf.repl
+// (stdlib/ebpf/repl.lua), because that is simpler in Lua than in C++.
+//
 // Ctrl-C: at the prompt it abandons the line (and any unfinished multi-line
 // chunk). While ebpf.run is running, the event loop owns SIGINT (blocked and
 // read from its signalfd), so the run stops, detaches what it attached and the
@@ -23,112 +28,25 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <optional>
 #include <string>
-#include <vector>
+#include <utility>
 
-#include "attach/kernel_names.h"
 #include "bindings/lua_host.h"
 #include "bindings/lua_support.h"
 #include "cli/commands.h"
+#include "cli/repl_completion.h"
 
 namespace ebpfrun::cli {
 namespace {
 
-constexpr const char* kReplHelp = R"(ebpfrun REPL: Lua (LuaJIT) with the ebpf module loaded as `ebpf`.
-  count("tracepoint/syscalls/sys_enter_openat", "comm")   one-liner: counts until Ctrl-C
-  hist(probe, field) / trace(probe, fmt, {fields})        more one-liners
-  obj = ebpf.compile{ text = [[ ... ]] }; obj:attach_all(); ebpf.run{ duration = 5 }
-  An expression shows its value; an unfinished statement continues on the next line.
-  Tab completes Lua names, and probe names inside a string.
-Commands:
-  :help      this text
-  :probes    what is attached
-  :maps      the maps of the open objects
-  :detach    detach and unload everything
-  :quit      leave (also Ctrl-D)
-Ctrl-C stops a running ebpf.run (and detaches what it attached); at the prompt it clears the line.)";
-
-// Pretty-printing and the : commands walk Lua values, so they are Lua.
-constexpr const char* kReplLua = R"LUA(
-ebpf = require "ebpf"
-local repl = {}
-local function key_order(a, b)
-  local ta, tb = type(a), type(b)
-  if ta == tb and (ta == "number" or ta == "string") then return a < b end
-  if ta == "number" then return true elseif tb == "number" then return false end
-  return tostring(a) < tostring(b)
-end
-local function pretty(v, indent, seen)
-  local t = type(v)
-  if t == "string" then return string.format("%q", v) end
-  local mt = (t == "table" or t == "cdata") and getmetatable(v)
-  if t ~= "table" or seen[v] or (type(mt) == "table" and mt.__tostring) then
-    local ok, s = pcall(tostring, v)
-    return ok and s or "<" .. t .. ">"
-  end
-  seen[v] = true
-  local parts, inner, n = {}, indent .. "  ", #v
-  for i = 1, n do parts[#parts + 1] = inner .. pretty(v[i], inner, seen) end
-  local keys = {}
-  for k in pairs(v) do
-    if not (type(k) == "number" and k >= 1 and k <= n and k % 1 == 0) then keys[#keys + 1] = k end
-  end
-  table.sort(keys, key_order)
-  for _, k in ipairs(keys) do
-    if #parts >= 100 then parts[#parts + 1] = inner .. "..."; break end
-    local key = type(k) == "string" and k:match("^[%a_][%w_]*$") and k or "[" .. pretty(k, inner, seen) .. "]"
-    parts[#parts + 1] = inner .. key .. " = " .. pretty(v[k], inner, seen)
-  end
-  seen[v] = nil
-  if #parts == 0 then return "{}" end
-  return "{\n" .. table.concat(parts, ",\n") .. "\n" .. indent .. "}"
-end
-function repl.values(...) return ... end
-function repl.print(...)
-  local out = {}
-  for i = 1, select("#", ...) do out[i] = pretty((select(i, ...)), "", {}) end
-  print(table.concat(out, "\t"))
-end
-function repl.command(name)
-  if name == "probes" then
-    local any = false
-    for obj in pairs(ebpf._objects()) do
-      for _, link in ipairs(obj.links) do
-        local info = link:info()
-        if info.attached then
-          print(string.format("%-48s link id %-6d (object %s)", info.spec, info.id, obj:info().name))
-          any = true
-        end
-      end
-    end
-    if not any then print("nothing attached") end
-  elseif name == "maps" then
-    local any = false
-    for obj in pairs(ebpf._objects()) do
-      for _, m in ipairs(obj:info().maps) do
-        print(string.format("%-24s %-14s max %d entries (object %s)", m.name, m.type, m.max_entries, obj:info().name))
-        any = true
-      end
-    end
-    if not any then print("no maps") end
-  elseif name == "detach" then
-    ebpf.close_all()
-    print("detached and unloaded everything")
-  else
-    print("unknown command :" .. name .. " (try :help)")
-  end
-end
-_EBPFRUN_REPL = repl
-)LUA";
-
 volatile sig_atomic_t g_sigint = 0;
 lua_State* volatile g_interruptible = nullptr;  // set while Lua runs with SIGINT unblocked
-lua_State* g_state = nullptr;                   // for completion
 bindings::HostContext* g_context = nullptr;
 int g_run_ref = LUA_NOREF;  // ebpf.run
 
+// Whether ebpf.run is among the active frames: there a Ctrl-C must stop the
+// run (so that it detaches) instead of raising through it.
 bool run_on_stack(lua_State* L) {
   lua_Debug frame;
   for (int level = 0; lua_getstack(L, level, &frame); ++level) {
@@ -192,159 +110,6 @@ void discard_pending_sigint() {
   g_sigint = 0;
 }
 
-// ---- completion: probe names inside a string, Lua names (a.b.c, a:m) outside.
-
-const char* const kLuaBreaks = " \t\n\"'(),=[]{}+-*/%^#<>~;";
-const char* const kStringBreaks = " \t\n\"'";
-
-// The quote character of the string the cursor is in, or 0 outside strings.
-char open_quote(int upto) {
-  char quote = 0;
-  for (int i = 0; i < upto && rl_line_buffer[i]; ++i) {
-    char c = rl_line_buffer[i];
-    if (quote && c == '\\') ++i;
-    else if (quote && c == quote) quote = 0;
-    else if (!quote && (c == '"' || c == '\'')) quote = c;
-  }
-  return quote;
-}
-
-char* word_breaks() { return const_cast<char*>(open_quote(rl_point) ? kStringBreaks : kLuaBreaks); }
-
-const std::vector<std::string>& tracepoint_names() {  // "category/name", read once
-  static std::vector<std::string> names;
-  static bool read = false;
-  if (read) return names;
-  read = true;
-  auto tracefs = attach::tracefs();
-  if (!tracefs) return names;
-  for (const auto& category : attach::tracepoint_categories(*tracefs))
-    for (const auto& name : attach::tracepoints_in(*tracefs, category)) names.push_back(category + "/" + name);
-  return names;
-}
-
-std::vector<std::string> probe_matches(const std::string& text) {
-  static const char* const kKinds[] = {"tracepoint/", "tp/",     "raw_tp/", "tp_btf/",     "uprobe/",
-                                       "uretprobe/",  "usdt/",   "kprobe/", "perf_event/"};
-  std::vector<std::string> out;
-  for (const std::string kind : {"tracepoint/", "tp/"})
-    if (text.rfind(kind, 0) == 0)
-      for (const auto& name : tracepoint_names())
-        if ((kind + name).rfind(text, 0) == 0) out.push_back(kind + name);
-  for (const std::string kind : {"raw_tp/", "tp_btf/"})
-    if (text.rfind(kind, 0) == 0)
-      for (const auto& name : tracepoint_names()) {
-        std::string full = kind + name.substr(name.find('/') + 1);
-        if (full.rfind(text, 0) == 0 && std::find(out.begin(), out.end(), full) == out.end()) out.push_back(full);
-      }
-  if (text.find('/') == std::string::npos)
-    for (const char* kind : kKinds)
-      if (std::string(kind).rfind(text, 0) == 0) out.push_back(kind);
-  return out;
-}
-
-// Replaces the value on top of the stack by its field `key` (raw access, then
-// the __index table of its metatable: completion must never run Lua code).
-void raw_field(lua_State* L, const std::string& key) {
-  lua_pushlstring(L, key.data(), key.size());
-  if (lua_istable(L, -2)) {
-    lua_pushvalue(L, -1);
-    lua_rawget(L, -3);
-    if (!lua_isnil(L, -1)) {
-      lua_replace(L, -3);
-      lua_pop(L, 1);
-      return;
-    }
-    lua_pop(L, 1);
-  }
-  if (lua_getmetatable(L, -2)) {
-    lua_getfield(L, -1, "__index");  // a metatable field: plain read
-    if (lua_istable(L, -1)) {
-      lua_pushvalue(L, -3);
-      lua_rawget(L, -2);
-      lua_replace(L, -5);
-      lua_pop(L, 3);
-      return;
-    }
-    lua_pop(L, 2);
-  }
-  lua_pop(L, 2);
-  lua_pushnil(L);
-}
-
-void collect_keys(lua_State* L, int index, const std::string& prefix, const std::string& leaf, bool methods,
-                  std::vector<std::string>& out) {
-  lua_pushnil(L);
-  while (lua_next(L, index)) {
-    if (lua_type(L, -2) == LUA_TSTRING) {
-      std::string key = lua_tostring(L, -2);
-      bool wanted = key.rfind(leaf, 0) == 0 && key.rfind("__", 0) != 0 && (!methods || lua_isfunction(L, -1));
-      if (wanted && std::find(out.begin(), out.end(), prefix + key) == out.end()) out.push_back(prefix + key);
-    }
-    lua_pop(L, 1);
-  }
-}
-
-std::vector<std::string> lua_matches(const std::string& text) {
-  lua_State* L = g_state;
-  std::vector<std::string> out;
-  if (!lua_checkstack(L, 16)) return out;
-  size_t sep = text.find_last_of(".:");
-  std::string path = sep == std::string::npos ? "" : text.substr(0, sep);
-  std::string leaf = sep == std::string::npos ? text : text.substr(sep + 1);
-  std::string prefix = sep == std::string::npos ? "" : text.substr(0, sep + 1);
-  bool methods = sep != std::string::npos && text[sep] == ':';
-  if (path.find(':') != std::string::npos || (sep != std::string::npos && path.empty())) return out;
-  int top = lua_gettop(L);
-  lua_pushvalue(L, LUA_GLOBALSINDEX);
-  for (size_t start = 0; !path.empty() && !lua_isnil(L, -1);) {
-    size_t end = path.find('.', start);
-    raw_field(L, path.substr(start, end == std::string::npos ? std::string::npos : end - start));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  if (lua_istable(L, -1)) collect_keys(L, lua_gettop(L), prefix, leaf, methods, out);
-  if (!lua_isnil(L, -1) && lua_getmetatable(L, -1)) {  // methods of wrapped objects
-    lua_getfield(L, -1, "__index");
-    if (lua_istable(L, -1)) collect_keys(L, lua_gettop(L), prefix, leaf, methods, out);
-  }
-  if (out.size() == 1) {  // a unique function gets its "(" (a unique table nothing)
-    lua_settop(L, top);
-    lua_pushvalue(L, LUA_GLOBALSINDEX);
-    for (size_t start = 0;;) {
-      size_t end = out[0].find_first_of(".:", start);
-      raw_field(L, out[0].substr(start, end == std::string::npos ? std::string::npos : end - start));
-      if (end == std::string::npos) break;
-      start = end + 1;
-    }
-    rl_completion_append_character = lua_isfunction(L, -1) ? '(' : '\0';
-  }
-  lua_settop(L, top);
-  return out;
-}
-
-std::vector<std::string> g_matches;
-
-char* next_match(const char*, int state) {
-  static size_t index;
-  if (state == 0) index = 0;
-  return index < g_matches.size() ? strdup(g_matches[index++].c_str()) : nullptr;
-}
-
-char** complete(const char* text, int start, int) {
-  rl_attempted_completion_over = 1;  // never fall back to file names
-  char quote = open_quote(start);
-  if (quote) {
-    g_matches = probe_matches(text);
-    bool complete_name = g_matches.size() == 1 && g_matches[0].back() != '/';
-    rl_completion_append_character = complete_name ? quote : '\0';
-  } else {
-    rl_completion_append_character = '\0';
-    g_matches = lua_matches(text);
-  }
-  return rl_completion_matches(text, next_match);
-}
-
 // ---- reading a line
 
 std::optional<std::string> g_line;
@@ -397,6 +162,10 @@ Read read_line(const char* prompt, std::string& out) {
 
 // ---- evaluation
 
+// The global that holds the ebpf.repl module. Typed chunks are wrapped in
+// calls to its functions (see parse), and a chunk reaches only globals.
+constexpr const char* kReplGlobal = "_EBPFRUN_REPL";
+
 // The same key as os.exit in the host (bindings/lua_host.cpp): set before it
 // unwinds with its sentinel error.
 constexpr const char* kExitCodeKey = "ebpfrun.exit_code";
@@ -419,7 +188,7 @@ Parse parse(lua_State* L, const std::string& chunk) {
   bool expression_early = !is_expression && ends_early(L);
   lua_pop(L, 1);
   if (is_expression) {
-    expression = "return _EBPFRUN_REPL.values(" + chunk + "\n)";
+    expression = std::string("return ") + kReplGlobal + ".values(" + chunk + "\n)";
     if (luaL_loadbuffer(L, expression.data(), expression.size(), "=stdin") == 0) return Parse::ready;
     lua_pop(L, 1);
   }
@@ -490,7 +259,7 @@ std::optional<int> evaluate(bindings::LuaHost& host) {
     // ebpf.compile) is closed by its __gc: collect it now, not some time later.
     lua_gc(L, LUA_GCCOLLECT, 0);
   } else if (int results = lua_gettop(L) - base + 1; results > 0) {
-    lua_getglobal(L, "_EBPFRUN_REPL");
+    lua_getglobal(L, kReplGlobal);
     lua_getfield(L, -1, "print");
     lua_remove(L, -2);
     lua_insert(L, base);
@@ -505,9 +274,11 @@ std::optional<int> evaluate(bindings::LuaHost& host) {
   return exit_code;
 }
 
+// Runs a `:` command other than :quit (which ends the loop here) through
+// ebpf.repl.command, which also prints the help text.
 void run_command(bindings::LuaHost& host, const std::string& name) {
   lua_State* L = host.state();
-  lua_getglobal(L, "_EBPFRUN_REPL");
+  lua_getglobal(L, kReplGlobal);
   lua_getfield(L, -1, "command");
   lua_remove(L, -2);
   lua_pushlstring(L, name.data(), name.size());
@@ -532,16 +303,30 @@ void remember(const std::string& line, const std::string& path) {
   append_history(1, path.c_str());
 }
 
+// Sets the global `global` to require(module). Returns the Lua error (with
+// its traceback) when the module fails to load, else an empty string.
+std::string require_as_global(lua_State* L, const char* module, const char* global) {
+  int top = lua_gettop(L);
+  lua_getglobal(L, "require");
+  lua_pushstring(L, module);
+  std::string error = bindings::protected_call(L, 1, 1);
+  if (error.empty()) lua_setglobal(L, global);
+  lua_settop(L, top);
+  return error;
+}
+
 }  // namespace
 
 int run_repl(bindings::LuaHost& host) {
   lua_State* L = host.state();
-  auto loaded = host.run_string(kReplLua, "=repl");
-  if (!loaded.error.empty()) {
-    std::fprintf(stderr, "ebpfrun: error: %s\n", loaded.error.c_str());
-    return kExitRuntimeError;
+  // The help text promises `ebpf` as a global; the module's global is the one
+  // typed chunks are wrapped in (see parse).
+  for (auto [module, global] : {std::pair{"ebpf", "ebpf"}, std::pair{"ebpf.repl", kReplGlobal}}) {
+    if (std::string error = require_as_global(L, module, global); !error.empty()) {
+      std::fprintf(stderr, "ebpfrun: error: %s\n", error.c_str());
+      return kExitRuntimeError;
+    }
   }
-  g_state = L;
   g_context = &host.context();
   lua_getglobal(L, "ebpf");
   lua_getfield(L, -1, "run");
@@ -549,9 +334,7 @@ int run_repl(bindings::LuaHost& host) {
   lua_pop(L, 1);
   rl_readline_name = "ebpfrun";
   rl_catch_signals = 0;  // SIGINT is ours (see read_line)
-  rl_attempted_completion_function = complete;
-  rl_completion_word_break_hook = word_breaks;
-  rl_basic_word_break_characters = const_cast<char*>(kLuaBreaks);
+  install_repl_completion(L);
   const std::string history = history_path();
   using_history();
   read_history(history.c_str());
@@ -574,8 +357,7 @@ int run_repl(bindings::LuaHost& host) {
     if (chunk.empty() && line[0] == ':') {
       std::string name = line.substr(1, line.find_last_not_of(" \t"));
       if (name == "quit" || name == "q") break;
-      if (name == "help" || name == "h") std::puts(kReplHelp);
-      else run_command(host, name);
+      run_command(host, name);
       continue;
     }
     chunk += chunk.empty() ? line : "\n" + line;

@@ -31,10 +31,13 @@ end)
 
 -- Through the busy loop the process is always runnable: on a CPU or waiting
 -- for one (preempted). Start-up may block (exec reading the binary), which
--- is off-CPU but not waiting, so that is not part of the sum.
+-- is off-CPU but not waiting, so that is not part of the sum. On-CPU time is
+-- the kernel's CPU-time account, which leaves out time stolen by the
+-- hypervisor and (with IRQ time accounting) interrupts, so the sum can fall
+-- a little short of the wall-clock second: the lower bound is 10% too.
 t.test("a 1 s busy loop is 1 s on-CPU or waiting on a run queue", function()
   local row = workload_row("busy 1000")
-  within(row.on_seconds + row.runq_seconds, 1.0, 1.1, "on-CPU + run-queue wait")
+  within(row.on_seconds + row.runq_seconds, 0.9, 1.1, "on-CPU + run-queue wait")
   t.ok(row.on_seconds > 0.1, "on-CPU: " .. row.on_seconds)
   t.ok(row.runq_seconds <= row.off_seconds, "run-queue waits are off-CPU time: " .. json.encode(row))
   t.ok(row.runq_waits >= row.involuntary, "each preemption ends in a wait: " .. json.encode(row))

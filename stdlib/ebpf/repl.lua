@@ -1,0 +1,125 @@
+-- ebpf.repl: the Lua half of the interactive REPL (`ebpfrun` with no script).
+--
+--   repl.values(...)     returns its arguments unchanged (see below)
+--   repl.print(...)      shows values the way the REPL echoes an expression
+--   repl.pretty(v)       one value as text: strings quoted, tables expanded
+--   repl.command(name)   runs a `:` command typed at the prompt ("help",
+--                        "probes", "maps", "detach"); `:quit` stays in C++
+--                        because it ends the read loop
+--   repl.help            the text `:help` prints
+--
+-- The C++ side (runtime/cli/repl.cpp) reads lines, handles Ctrl-C and
+-- evaluates chunks; this module holds what walks Lua values, because that is
+-- shorter and safer to write in Lua than through the C API.
+
+local ebpf = require "ebpf"
+
+local repl = {}
+
+repl.help = [=[ebpfrun REPL: Lua (LuaJIT) with the ebpf module loaded as `ebpf`.
+  count("tracepoint/syscalls/sys_enter_openat", "comm")   one-liner: counts until Ctrl-C
+  hist(probe, field) / trace(probe, fmt, {fields})        more one-liners
+  obj = ebpf.compile{ text = [[ ... ]] }; obj:attach_all(); ebpf.run{ duration = 5 }
+  An expression shows its value; an unfinished statement continues on the next line.
+  Tab completes Lua names, and probe names inside a string.
+Commands:
+  :help      this text
+  :probes    what is attached
+  :maps      the maps of the open objects
+  :detach    detach and unload everything
+  :quit      leave (also Ctrl-D)
+Ctrl-C stops a running ebpf.run (and detaches what it attached); at the prompt it clears the line.]=]
+
+-- Table keys are shown sorted so that the same table always prints the same
+-- way: numbers first (in order), then strings, then everything else by name.
+local function key_order(a, b)
+  local ta, tb = type(a), type(b)
+  if ta == tb and (ta == "number" or ta == "string") then return a < b end
+  if ta == "number" then return true elseif tb == "number" then return false end
+  return tostring(a) < tostring(b)
+end
+
+-- A table is expanded one key per line, unless it has its own __tostring (the
+-- object knows better how to show itself) or is already being shown further
+-- up (a cycle would never end). Only the first 100 entries are listed, so a
+-- large map copied into a table does not flood the terminal.
+local function pretty(v, indent, seen)
+  local t = type(v)
+  if t == "string" then return string.format("%q", v) end
+  local mt = (t == "table" or t == "cdata") and getmetatable(v)
+  if t ~= "table" or seen[v] or (type(mt) == "table" and mt.__tostring) then
+    local ok, s = pcall(tostring, v)
+    return ok and s or "<" .. t .. ">"
+  end
+  seen[v] = true
+  local parts, inner, n = {}, indent .. "  ", #v
+  for i = 1, n do parts[#parts + 1] = inner .. pretty(v[i], inner, seen) end
+  local keys = {}
+  for k in pairs(v) do
+    if not (type(k) == "number" and k >= 1 and k <= n and k % 1 == 0) then keys[#keys + 1] = k end
+  end
+  table.sort(keys, key_order)
+  for _, k in ipairs(keys) do
+    if #parts >= 100 then parts[#parts + 1] = inner .. "..."; break end
+    local key = type(k) == "string" and k:match("^[%a_][%w_]*$") and k or "[" .. pretty(k, inner, seen) .. "]"
+    parts[#parts + 1] = inner .. key .. " = " .. pretty(v[k], inner, seen)
+  end
+  seen[v] = nil
+  if #parts == 0 then return "{}" end
+  return "{\n" .. table.concat(parts, ",\n") .. "\n" .. indent .. "}"
+end
+
+function repl.pretty(v) return pretty(v, "", {}) end
+
+-- The REPL runs an expression as `return repl.values(<expression>)`: a plain
+-- `return f()` would be a tail call, and an error inside f would then lose
+-- the frame of the typed chunk from its traceback.
+function repl.values(...) return ... end
+
+function repl.print(...)
+  local out = {}
+  for i = 1, select("#", ...) do out[i] = pretty((select(i, ...)), "", {}) end
+  print(table.concat(out, "\t"))
+end
+
+local function show_probes()
+  local any = false
+  for obj in pairs(ebpf._objects()) do
+    for _, link in ipairs(obj.links) do
+      local info = link:info()
+      if info.attached then
+        print(string.format("%-48s link id %-6d (object %s)", info.spec, info.id, obj:info().name))
+        any = true
+      end
+    end
+  end
+  if not any then print("nothing attached") end
+end
+
+local function show_maps()
+  local any = false
+  for obj in pairs(ebpf._objects()) do
+    for _, m in ipairs(obj:info().maps) do
+      print(string.format("%-24s %-14s max %d entries (object %s)", m.name, m.type, m.max_entries, obj:info().name))
+      any = true
+    end
+  end
+  if not any then print("no maps") end
+end
+
+function repl.command(name)
+  if name == "help" or name == "h" then
+    print(repl.help)
+  elseif name == "probes" then
+    show_probes()
+  elseif name == "maps" then
+    show_maps()
+  elseif name == "detach" then
+    ebpf.close_all()
+    print("detached and unloaded everything")
+  else
+    print("unknown command :" .. name .. " (try :help)")
+  end
+end
+
+return repl
