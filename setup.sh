@@ -53,11 +53,10 @@ case "${1:-deps}" in
   build) build ;;
   demo)
     build
-    # The main job: compile the bundled example with the embedded clang (cold,
-    # then from the object cache), load it into the kernel, report, unload.
-    "$BUILD/ebpfrun" --no-cache check "$ROOT/examples/opens.bpf.c"
-    "$BUILD/ebpfrun" check "$ROOT/examples/opens.bpf.c" --filter comm=bash
-    "$BUILD/ebpfrun" check "$ROOT/examples/opens.bpf.c" --filter comm=bash
+    # The main job: the six collectors together for 5 seconds (compiled by the
+    # embedded clang on the first run, from the object cache afterwards), one
+    # summary table each, then detach.
+    "$BUILD/ebpfrun" "$ROOT/scripts/collectors.lua" --duration 5 --interval 5 --top 5
     ;;
   test)
     build
