@@ -67,6 +67,7 @@ case "${1:-deps}" in
     build
     "$ROOT/bench/compile.sh" "$BUILD"
     "$ROOT/bench/events.sh" "$BUILD"
+    "$ROOT/bench/overhead.sh" "$BUILD"
     ;;
   *)
     echo "usage: $0 [deps|build|demo|test|bench]" >&2

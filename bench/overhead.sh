@@ -2,18 +2,20 @@
 # bench/overhead: what each collector (scripts/NAME.lua) costs, side by side
 # with a bpftrace program that counts the same events on the same tracepoints.
 #
-# Each collector gets a fixed workload (tests/data/workload/workload.c, built
-# gcc -O2 -static, and a pipe ping-pong for the scheduler):
-#   syscalls   workload openat SYSCALL_OPENS (default 200,000) of one file
-#   network    one TCP connection echoing NET_MIB (default 32) MiB in 4 KiB
-#              writes, then NET_CONNECTS (default 1,000) connects, to a local
-#              listener (workload listen / send / connect)
-#   fileio     workload write: FILEIO_MIB (default 64) MiB in 4 KiB writes to a
+# Each collector gets a fixed workload (tests/data/workload/workload.c built
+# gcc -O2 -static, and a small helper written here for what it has no mode for):
+#   syscalls   workload openat: SYSCALL_OPENS (default 200,000) openat+close of one file
+#   network    a local echo server (workload listen) and one connection echoing
+#              NET_MIB (default 32) MiB in 4 KiB writes (workload send), then
+#              NET_CONNECTS (default 1,000) connections opened and closed (helper
+#              connects: each waits for the server's close, see helper.c below)
+#   fileio     workload write: FILEIO_MIB (default 256) MiB in 4 KiB writes to a
 #              file in /dev/shm
-#   scheduler  PINGPONG (default 100,000) one-byte round trips over two pipes
-#              between two processes pinned to one CPU (2 switches each)
+#   scheduler  helper pingpong: PINGPONG (default 100,000) one-byte round trips
+#              over two pipes between two processes pinned to one CPU
 #   memory     workload faults: MEMORY_PAGES (default 131,072) fresh anonymous pages
-#   tcpstate   TCP_CONNECTS (default 4,000) connects to a local listener
+#   tcpstate   TCP_CONNECTS (default 4,000) connections to the local echo server
+#              (helper connects)
 # It runs ROUNDS times (default 3) each way, interleaved so that noise from
 # other load hits all alike: alone; under the collector (ebpfrun
 # scripts/NAME.lua, system-wide, no filter); under the bpftrace program. With
@@ -29,6 +31,9 @@
 # does (scheduler); bpftrace uses the classic tracepoint, whose record the
 # kernel builds before the program runs (outside run_time_ns, inside the
 # slowdown).
+# The floor: an empty bpftrace program on raw_syscalls:sys_enter during the
+# syscalls workload, i.e. what the measurement itself reads for a program that
+# does nothing (the stats' own clock reads, the call into the program).
 # A collector that is missing or fails to start gets a row saying so.
 # Needs root, bpftrace, bpftool, gcc, ss, taskset. Leaves no program loaded,
 # no process running, kernel.bpf_stats_enabled as it was.
@@ -41,7 +46,7 @@ COLLECTORS=${COLLECTORS:-syscalls network fileio scheduler memory tcpstate}
 SYSCALL_OPENS=${SYSCALL_OPENS:-200000}
 NET_MIB=${NET_MIB:-32}
 NET_CONNECTS=${NET_CONNECTS:-1000}
-FILEIO_MIB=${FILEIO_MIB:-64}
+FILEIO_MIB=${FILEIO_MIB:-256}
 PINGPONG=${PINGPONG:-100000}
 MEMORY_PAGES=${MEMORY_PAGES:-131072}
 TCP_CONNECTS=${TCP_CONNECTS:-4000}
@@ -59,6 +64,7 @@ FILEIO_CALLS="read pread64 readv preadv preadv2 write pwrite64 writev pwritev pw
 fileio_probes() { local c out=""; for c in $FILEIO_CALLS; do out+="${out:+,}tracepoint:syscalls:$1_$c"; done; echo "$out"; }
 # The bpftrace programs: the collector's tracepoints, each counting per key.
 declare -A BPFTRACE=(
+  [floor]='tracepoint:raw_syscalls:sys_enter { }'
   [syscalls]='tracepoint:raw_syscalls:sys_enter { @[comm, args->id] = count(); }
               tracepoint:raw_syscalls:sys_exit { @exit[comm, args->id] = count(); }'
   [network]='tracepoint:sock:sock_send_length { @tx[pid, comm, args->protocol] = sum(args->ret); }
@@ -119,13 +125,21 @@ fi
 echo 0 >"$STATS"
 
 gcc -O2 -static -o "$WORK/workload" "$ROOT/tests/data/workload/workload.c" -lpthread
-cat >"$WORK/pingpong.c" <<'EOF'
-/* pingpong N: N one-byte round trips between two processes over two pipes. */
+cat >"$WORK/helper.c" <<'EOF'
+/* helper pingpong N: N one-byte round trips between two processes over two pipes.
+ * helper connects PORT K: K TCP connections to 127.0.0.1:PORT, one after the
+ * other, each shut down for writing and read until the peer closes it. Waiting
+ * for the peer keeps a listener that accepts one connection at a time (workload
+ * listen) in step: `workload connect` outruns it, overflows its accept queue and
+ * stalls for a second per dropped SYN or ACK. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-int main(int argc, char **argv) {
-  long n = argc > 1 ? atol(argv[1]) : 0;
+static int pingpong(long n) {
   int there[2], back[2], status;
   char c = 0;
   if (pipe(there) || pipe(back)) return 1;
@@ -140,8 +154,25 @@ int main(int argc, char **argv) {
   waitpid(child, &status, 0);
   return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
+static int connects(long port, long k) {
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  char buf[64];
+  for (long i = 0; i < k; i++) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0 || connect(s, (struct sockaddr *)&addr, sizeof addr) != 0 || shutdown(s, SHUT_WR) != 0) return 1;
+    while (read(s, buf, sizeof buf) > 0) {}
+    close(s);
+  }
+  return 0;
+}
+int main(int argc, char **argv) {
+  if (argc > 2 && !strcmp(argv[1], "pingpong")) return pingpong(atol(argv[2]));
+  if (argc > 3 && !strcmp(argv[1], "connects")) return connects(atol(argv[2]), atol(argv[3]));
+  return 2;
+}
 EOF
-gcc -O2 -static -o "$WORK/pingpong" "$WORK/pingpong.c"
+gcc -O2 -static -o "$WORK/helper" "$WORK/helper.c"
 WL=$WORK/workload
 export XDG_CACHE_HOME=$WORK/cache
 now_us() { echo "${EPOCHREALTIME/./}"; }
@@ -180,7 +211,7 @@ work_network() {
   start_listener $(( NET_CONNECTS + 1 )) || return 1
   start=$(now_us)
   "$WL" send "$PORT" $(( NET_MIB << 20 )) >/dev/null || return 1
-  "$WL" connect "$PORT" "$NET_CONNECTS" >/dev/null || return 1
+  "$WORK/helper" connects "$PORT" "$NET_CONNECTS" || return 1
   ELAPSED_US=$(( $(now_us) - start ))
   finish_listener
 }
@@ -194,7 +225,7 @@ work_fileio() {
 work_scheduler() {
   local start
   start=$(now_us)
-  taskset -c 0 "$WORK/pingpong" "$PINGPONG" || return 1
+  taskset -c 0 "$WORK/helper" pingpong "$PINGPONG" || return 1
   ELAPSED_US=$(( $(now_us) - start ))
 }
 work_memory() {
@@ -207,7 +238,7 @@ work_tcpstate() {
   local start
   start_listener "$TCP_CONNECTS" || return 1
   start=$(now_us)
-  "$WL" connect "$PORT" "$TCP_CONNECTS" >/dev/null || return 1
+  "$WORK/helper" connects "$PORT" "$TCP_CONNECTS" || return 1
   ELAPSED_US=$(( $(now_us) - start ))
   finish_listener
 }
@@ -266,7 +297,7 @@ start_tracer() {
   if [[ $kind == ebpfrun ]]; then
     "$EBPFRUN" "$ROOT/scripts/$name.lua" --interval 3600 --json >"$WORK/tracer.out" 2>"$WORK/tracer.err" &
   else
-    bpftrace -e "${BPFTRACE[$name]}" >"$WORK/tracer.out" 2>"$WORK/tracer.err" &
+    bpftrace -e "${BPFTRACE[$name]:-}" >"$WORK/tracer.out" 2>"$WORK/tracer.err" &
   fi
   TRACER=$!
   BACKGROUND+=("$TRACER")
@@ -346,14 +377,14 @@ measure() {
 median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 per_event() { awk -v ns="$1" -v n="$2" 'BEGIN { if (n > 0) printf "%.1f", ns / n; else print "—" }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "—" || b == "—" || b == 0) print "—"; else printf "%.2f×", a / b }'; }
-met() { awk -v v="$1" -v t="$2" 'BEGIN { if (v == "—") print "—"; else print (v <= t ? "yes" : "**no**") }'; }
+met() { awk -v v="$1" -v t="$2" 'BEGIN { if (v == "—" || t == "—") print "—"; else print (v <= t ? "yes" : "**no**") }'; }
 slowdown() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f×", a / b }'; }
 
 ROWS=()
 NOTES=()
 IDLE=()
 bench_collector() {
-  local name=$1 target=${TARGET[$1]} round key prog tp e_ns b_ns tot_ns=0 tot_cnt=0 bt_ns=0 bt_cnt=0 idle=()
+  local name=$1 target=${TARGET[$1]:-—} round key prog tp e_ns b_ns tot_ns=0 tot_cnt=0 bt_ns=0 bt_cnt=0 idle=()
   local a_med e_med b_med
   RUN_NS=(); RUN_CNT=(); TRACEPOINT_OF=(); ORDER=()
   TIMES_ALONE=(); TIMES_EBPFRUN=(); TIMES_BPFTRACE=()
@@ -367,6 +398,8 @@ bench_collector() {
     return
   fi
   echo "$name: $ROUNDS rounds of $(describe_work "$name") ..." >&2
+  # One untimed run first: the first run of a workload pays for cold caches.
+  "work_$name" || { ROWS+=("| $name | — (the workload failed) | — | $target | — | — | — | — | — |"); return; }
   for (( round = 0; round < ROUNDS; round++ )); do
     "work_$name" || { ROWS+=("| $name | — (the workload failed) | — | $target | — | — | — | — | — |"); return; }
     TIMES_ALONE+=("$ELAPSED_US")
@@ -392,6 +425,13 @@ bench_collector() {
   if (( ${#idle[@]} )); then IDLE+=("$name: ${idle[*]}"); fi
 }
 
+# The floor: an empty program, measured like the others.
+work_floor() { work_syscalls; }
+FLOOR=—
+RUN_NS=(); RUN_CNT=(); TIMES_BPFTRACE=()
+echo "floor: an empty bpftrace program during $(describe_work syscalls) ..." >&2
+if measure bpftrace floor; then FLOOR=$(per_event "${RUN_NS[bpftrace|sys_enter]:-0}" "${RUN_CNT[bpftrace|sys_enter]:-0}"); fi
+
 # shellcheck disable=SC2086
 for name in $COLLECTORS; do bench_collector "$name"; done
 
@@ -410,6 +450,8 @@ echo "|---|---|---:|---:|---:|"
 if (( ${#NOTES[@]} )); then printf '%s\n' "${NOTES[@]}"; fi
 echo
 echo "ratio = ebpfrun / bpftrace on the same tracepoint; *all programs* = total run time / total runs."
+echo "Floor: an empty program (bpftrace, raw_syscalls:sys_enter) reads $FLOOR ns/event on this machine: the"
+echo "cost of calling a program plus the statistics' own clock reads, included in every figure above."
 if (( ${#IDLE[@]} )); then
   echo "Programs that ran on no event during the workload (not in the table): $(printf '%s; ' "${IDLE[@]}")"
 fi
