@@ -19,12 +19,10 @@
 --
 -- The filters match the process as it is after the exec: --comm X shows the
 -- execs that started X (and X's own failed execs, which keep its name).
-local ebpf = require "ebpf"
 local args = require "ebpf.args"
-local output = require "ebpf.output"
 local format = require "ebpf.format"
 local json = require "ebpf.json"
-local collector = require "ebpf.collector"
+local tool = require "ebpf.tool"
 local ffi = require "ffi"
 local bit = require "bit"
 
@@ -96,37 +94,20 @@ function M.main(argv)
     name = "execsnoop",
     description = "Trace exec() calls: every new program with its pid, parent, user, return code and full argv.",
     options = { { "-x", "--fails", type = "flag", help = "show only failed execs" } },
-    standard = { "pid", "comm", "uid", "cgroup", "json", "duration" },
+    standard = { "pid", "tid", "comm", "uid", "cgroup", "json", "interval", "duration" },
     epilog = "Examples:\n  ebpfrun scripts/execsnoop.lua --fails\n  ebpfrun -c 'make' scripts/execsnoop.lua --json",
   })
-  local json_mode = opts.json or ebpf.options.format == "json"
-  local out = output.new { json = json_mode, columns = M.columns }
-  local obj, err = ebpf.compile { file = collector.bpf_path("execsnoop.bpf.c"), filter = opts.filter }
-  if not obj then
-    io.stderr:write("execsnoop: ", err, "\n")
-    return 1
-  end
-  local ok, aerr = obj:attach_all()
-  if not ok then
-    io.stderr:write("execsnoop: ", aerr, "\n")
-    return 1
-  end
-  local events = assert(obj:ringbuf("events", "struct exec_event"))
-  events:on(function(e)
-    if opts.fails and e.ret == 0 then return end
-    local row = M.decode(e)
-    if json_mode then return out:event(row) end
-    row.clock = format.timestamp(nil, "time")
-    out:row(row)
-  end)
-  out:header()
-  ebpf.run { duration = opts.duration }
-  local stats = events:stats()
-  if stats.dropped > 0 or stats.lost > 0 then
-    out:note(("execsnoop: %d events were dropped because the ring buffer was full"):format(stats.dropped + stats.lost))
-  end
-  obj:close()
-  return 0
+  return tool.stream {
+    name = "execsnoop", source = "execsnoop.bpf.c", filter = opts.filter, type = "struct exec_event",
+    columns = M.columns, json = opts.json, duration = opts.duration, interval = opts.interval, drop_note = true,
+    on_event = function(e, out)
+      if opts.fails and e.ret == 0 then return end
+      local row = M.decode(e)
+      if out.json then return out:event(row) end
+      row.clock = format.timestamp(nil, "time")
+      out:row(row)
+    end,
+  }
 end
 
 if not EBPFRUN_COLLECTOR_LIBRARY then os.exit(M.main(arg)) end

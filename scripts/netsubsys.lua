@@ -25,12 +25,10 @@
 -- prefix. How events are given to processes is explained at the top of
 -- bpf/netsubsys.bpf.c: by the socket's owner where the event names a socket,
 -- else by the current task (for loopback traffic: the sender).
-local ebpf = require "ebpf"
 local args = require "ebpf.args"
-local output = require "ebpf.output"
 local format = require "ebpf.format"
 local json = require "ebpf.json"
-local collector = require "ebpf.collector"
+local tool = require "ebpf.tool"
 local ffi = require "ffi"
 
 local M = {}
@@ -142,7 +140,7 @@ function M.main(argv)
       .. "drop reason, TCP retransmits, TCP resets sent and received.",
     options = { { "--events", type = "string", multiple = true, metavar = "KIND",
                   help = "show only these: drop, retransmit, reset (repeatable or comma-separated)" } },
-    standard = { "pid", "comm", "uid", "cgroup", "json", "duration" },
+    standard = { "pid", "tid", "comm", "uid", "cgroup", "json", "interval", "duration" },
     epilog = "Examples:\n  ebpfrun scripts/netsubsys.lua --events drop\n  ebpfrun -c 'curl localhost:8080' scripts/netsubsys.lua --json",
   })
   local wanted = {}
@@ -156,55 +154,42 @@ function M.main(argv)
     end
   end
   if next(wanted) == nil then wanted = ALL_EVENTS end
-  local json_mode = opts.json or ebpf.options.format == "json"
-  local out = output.new { json = json_mode, columns = M.columns }
-  local obj, err = ebpf.compile { file = collector.bpf_path("netsubsys.bpf.c"), filter = opts.filter }
-  if not obj then
-    io.stderr:write("netsubsys: ", err, "\n")
-    return 1
-  end
   local names = {}
-  names.drop = assert(M.enum_names(obj, "enum skb_drop_reason", "SKB_DROP_REASON_"))
-  names.reset = assert(M.enum_names(obj, "enum sk_rst_reason", "SK_RST_REASON_"))
-  local ok, aerr = obj:attach_all()
-  if not ok then
-    io.stderr:write("netsubsys: ", aerr, "\n")
-    return 1
-  end
   local totals, reasons = json.object(), json.object()
-  local events = assert(obj:ringbuf("events", "struct net_event"))
-  events:on(function(e)
-    local row = M.decode(e, names)
-    local family = row.event:match("^reset") and "reset" or row.event
-    if not wanted[family] then return end
-    totals[row.event] = (totals[row.event] or 0) + 1
-    if row.event == "drop" then reasons[row.reason] = (reasons[row.reason] or 0) + 1 end
-    if json_mode then return out:event(row) end
-    row.clock = format.timestamp(nil, "time")
-    out:row(row)
-  end)
-  out:header()
-  ebpf.run { duration = opts.duration }
-  local stats = events:stats()
-  local lost = stats.dropped + stats.lost
-  if json_mode then
-    out:event { final = true, totals = totals, drop_reasons = reasons, lost = lost }
-  else
-    local parts = {}
-    for _, kind in ipairs { "drop", "retransmit", "reset_sent", "reset_received" } do
-      parts[#parts + 1] = ("%s %d"):format(kind, totals[kind] or 0)
-    end
-    local by_reason = {}
-    for reason, n in pairs(reasons) do by_reason[#by_reason + 1] = ("%s %d"):format(reason, n) end
-    table.sort(by_reason)
-    out:note(("totals: %s%s"):format(table.concat(parts, ", "),
-      #by_reason > 0 and " (drops: " .. table.concat(by_reason, ", ") .. ")" or ""))
-  end
-  if lost > 0 then
-    io.stderr:write(("netsubsys: %d events were dropped because the ring buffer was full\n"):format(lost))
-  end
-  obj:close()
-  return 0
+  return tool.stream {
+    name = "netsubsys", source = "netsubsys.bpf.c", filter = opts.filter, type = "struct net_event",
+    columns = M.columns, json = opts.json, duration = opts.duration, interval = opts.interval,
+    -- The reason names come from the object's BTF, so they can only be read
+    -- once it is compiled, and must be there before the first event.
+    loaded = function(obj)
+      names.drop = assert(M.enum_names(obj, "enum skb_drop_reason", "SKB_DROP_REASON_"))
+      names.reset = assert(M.enum_names(obj, "enum sk_rst_reason", "SK_RST_REASON_"))
+    end,
+    on_event = function(e, out)
+      local row = M.decode(e, names)
+      local family = row.event:match("^reset") and "reset" or row.event
+      if not wanted[family] then return end
+      totals[row.event] = (totals[row.event] or 0) + 1
+      if row.event == "drop" then reasons[row.reason] = (reasons[row.reason] or 0) + 1 end
+      if out.json then return out:event(row) end
+      row.clock = format.timestamp(nil, "time")
+      out:row(row)
+    end,
+    finish = function(out, lost)
+      if out.json then
+        return out:event { final = true, totals = totals, drop_reasons = reasons, lost = lost }
+      end
+      local parts = {}
+      for _, kind in ipairs { "drop", "retransmit", "reset_sent", "reset_received" } do
+        parts[#parts + 1] = ("%s %d"):format(kind, totals[kind] or 0)
+      end
+      local by_reason = {}
+      for reason, n in pairs(reasons) do by_reason[#by_reason + 1] = ("%s %d"):format(reason, n) end
+      table.sort(by_reason)
+      out:note(("totals: %s%s"):format(table.concat(parts, ", "),
+        #by_reason > 0 and " (drops: " .. table.concat(by_reason, ", ") .. ")" or ""))
+    end,
+  }
 end
 
 if not EBPFRUN_COLLECTOR_LIBRARY then os.exit(M.main(arg)) end

@@ -21,12 +21,10 @@
 -- lexically. The result is relative to the caller's root (a chrooted process
 -- sees its own "/"). Directories nested more than 40 levels deep, or names
 -- beyond 4 KiB, leave it unresolved.
-local ebpf = require "ebpf"
 local args = require "ebpf.args"
-local output = require "ebpf.output"
 local format = require "ebpf.format"
 local json = require "ebpf.json"
-local collector = require "ebpf.collector"
+local tool = require "ebpf.tool"
 local ffi = require "ffi"
 local bit = require "bit"
 
@@ -98,37 +96,20 @@ function M.main(argv)
     description = "Trace file and directory deletions (unlink, unlinkat, rmdir): who, which path as "
       .. "passed and resolved, and whether it worked.",
     options = { { "-x", "--fails", type = "flag", help = "show only deletions that failed" } },
-    standard = { "pid", "tid", "comm", "uid", "cgroup", "json", "duration" },
+    standard = { "pid", "tid", "comm", "uid", "cgroup", "json", "interval", "duration" },
     epilog = "Examples:\n  ebpfrun scripts/rmdetect.lua --comm rm\n  ebpfrun -c 'make clean' scripts/rmdetect.lua --json",
   })
-  local json_mode = opts.json or ebpf.options.format == "json"
-  local out = output.new { json = json_mode, columns = M.columns }
-  local obj, err = ebpf.compile { file = collector.bpf_path("rmdetect.bpf.c"), filter = opts.filter }
-  if not obj then
-    io.stderr:write("rmdetect: ", err, "\n")
-    return 1
-  end
-  local ok, aerr = obj:attach_all()
-  if not ok then
-    io.stderr:write("rmdetect: ", aerr, "\n")
-    return 1
-  end
-  local events = assert(obj:ringbuf("events", "struct rm_event"))
-  events:on(function(e)
-    if opts.fails and e.ret == 0 then return end
-    local row = M.decode(e)
-    if json_mode then return out:event(row) end
-    row.clock = format.timestamp(nil, "time")
-    out:row(row)
-  end)
-  out:header()
-  ebpf.run { duration = opts.duration }
-  local stats = events:stats()
-  if stats.dropped > 0 or stats.lost > 0 then
-    out:note(("rmdetect: %d events were dropped because the ring buffer was full"):format(stats.dropped + stats.lost))
-  end
-  obj:close()
-  return 0
+  return tool.stream {
+    name = "rmdetect", source = "rmdetect.bpf.c", filter = opts.filter, type = "struct rm_event",
+    columns = M.columns, json = opts.json, duration = opts.duration, interval = opts.interval, drop_note = true,
+    on_event = function(e, out)
+      if opts.fails and e.ret == 0 then return end
+      local row = M.decode(e)
+      if out.json then return out:event(row) end
+      row.clock = format.timestamp(nil, "time")
+      out:row(row)
+    end,
+  }
 end
 
 if not EBPFRUN_COLLECTOR_LIBRARY then os.exit(M.main(arg)) end
