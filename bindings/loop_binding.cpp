@@ -56,14 +56,10 @@ int reader_stats(lua_State* L) {
     auto stats = host.loop ? host.loop->stats(static_cast<events::ReaderId>(id)) : std::nullopt;
     if (!stats) return call.fail(fmt::format("no reader {}", id));
     lua_createtable(call.L, 0, 4);
-    lua_pushnumber(call.L, static_cast<double>(stats->received));
-    lua_setfield(call.L, -2, "received");
-    lua_pushnumber(call.L, static_cast<double>(stats->lost));
-    lua_setfield(call.L, -2, "lost");
-    lua_pushnumber(call.L, static_cast<double>(stats->dropped));
-    lua_setfield(call.L, -2, "dropped");
-    lua_pushnumber(call.L, static_cast<double>(stats->bytes));
-    lua_setfield(call.L, -2, "bytes");
+    set_number(call.L, "received", static_cast<double>(stats->received));
+    set_number(call.L, "lost", static_cast<double>(stats->lost));
+    set_number(call.L, "dropped", static_cast<double>(stats->dropped));
+    set_number(call.L, "bytes", static_cast<double>(stats->bytes));
     return 1;
   });
 }

@@ -91,10 +91,6 @@ LuaHost::Outcome outcome_of(lua_State* L, const std::string& error) {
   return out;
 }
 
-void set_string_field(lua_State* L, const char* key, const std::string& value) {
-  lua_pushlstring(L, value.data(), value.size());
-  lua_setfield(L, -2, key);
-}
 
 }  // namespace
 
@@ -134,8 +130,8 @@ Result<std::unique_ptr<LuaHost>> LuaHost::create(HostOptions options) {
 
   // ebpf.options tells scripts how they were started (format, filters).
   lua_newtable(L);
-  set_string_field(L, "format", host->options_.format);
-  set_string_field(L, "version", EBPFRUN_VERSION);
+  set_string(L, "format", host->options_.format);
+  set_string(L, "version", EBPFRUN_VERSION);
   lua_setfield(L, LUA_REGISTRYINDEX, "ebpfrun.options");
 
   if (host->options_.oneliner_globals) {

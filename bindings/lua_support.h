@@ -67,6 +67,20 @@ int guarded(lua_State* L, Body&& body) {
   return results;
 }
 
+// t[key] = value for the table on top of the stack (result tables of the bindings).
+inline void set_number(lua_State* L, const char* key, double value) {
+  lua_pushnumber(L, value);
+  lua_setfield(L, -2, key);
+}
+inline void set_string(lua_State* L, const char* key, std::string_view value) {
+  lua_pushlstring(L, value.data(), value.size());
+  lua_setfield(L, -2, key);
+}
+inline void set_bool(lua_State* L, const char* key, bool value) {
+  lua_pushboolean(L, value);
+  lua_setfield(L, -2, key);
+}
+
 // Creates a userdata of type T (placement-new) with the named metatable.
 template <typename T, typename... Args>
 T* push_udata(lua_State* L, const char* type_name, Args&&... args) {

@@ -45,12 +45,9 @@ void push_type(Call& call, ObjectState& state, uint32_t type_id, std::string& er
     return;
   }
   lua_createtable(call.L, 0, 3);
-  push_bytes(call.L, type->cdef);
-  lua_setfield(call.L, -2, "cdef");
-  lua_pushstring(call.L, type->type_name.c_str());
-  lua_setfield(call.L, -2, "type");
-  lua_pushnumber(call.L, static_cast<double>(type->size));
-  lua_setfield(call.L, -2, "size");
+  set_string(call.L, "cdef", type->cdef);
+  set_string(call.L, "type", type->type_name);
+  set_number(call.L, "size", static_cast<double>(type->size));
 }
 
 int object_map(lua_State* L) {
@@ -79,34 +76,23 @@ int map_info(lua_State* L) {
     if (!box) return 0;
     const auto& info = box->map.info();
     lua_createtable(call.L, 0, 12);
-    lua_pushstring(call.L, info.name.c_str());
-    lua_setfield(call.L, -2, "name");
-    lua_pushstring(call.L, info.type_name.c_str());
-    lua_setfield(call.L, -2, "type");
-    lua_pushnumber(call.L, info.key_size);
-    lua_setfield(call.L, -2, "key_size");
-    lua_pushnumber(call.L, info.value_size);
-    lua_setfield(call.L, -2, "value_size");
-    lua_pushnumber(call.L, static_cast<double>(box->map.user_value_size()));
-    lua_setfield(call.L, -2, "user_value_size");
-    lua_pushnumber(call.L, info.max_entries);
-    lua_setfield(call.L, -2, "max_entries");
-    lua_pushnumber(call.L, info.flags);
-    lua_setfield(call.L, -2, "flags");
-    lua_pushnumber(call.L, info.id);
-    lua_setfield(call.L, -2, "id");
-    lua_pushboolean(call.L, info.per_cpu);
-    lua_setfield(call.L, -2, "per_cpu");
-    lua_pushnumber(call.L, maps::Map::possible_cpus());
-    lua_setfield(call.L, -2, "cpus");
+    set_string(call.L, "name", info.name);
+    set_string(call.L, "type", info.type_name);
+    set_number(call.L, "key_size", info.key_size);
+    set_number(call.L, "value_size", info.value_size);
+    set_number(call.L, "user_value_size", static_cast<double>(box->map.user_value_size()));
+    set_number(call.L, "max_entries", info.max_entries);
+    set_number(call.L, "flags", info.flags);
+    set_number(call.L, "id", info.id);
+    set_bool(call.L, "per_cpu", info.per_cpu);
+    set_number(call.L, "cpus", maps::Map::possible_cpus());
     std::string error;
     push_type(call, *box->owner, info.btf_key_type_id, error);
     lua_setfield(call.L, -2, "key");
     push_type(call, *box->owner, info.btf_value_type_id, error);
     lua_setfield(call.L, -2, "value");
     if (!error.empty()) {
-      push_bytes(call.L, error);
-      lua_setfield(call.L, -2, "type_error");
+      set_string(call.L, "type_error", error);
     }
     return 1;
   });

@@ -32,6 +32,12 @@ ObjectState* open_state(Call& call, int index) {
   return box->state.get();
 }
 
+const struct btf* object_btf(const ObjectState& state) { return bpf_object__btf(state.object.raw()); }
+
+std::string no_btf_message(const ObjectState& state) {
+  return fmt::format("BPF object {} has no BTF, so its types are unknown", state.object.name());
+}
+
 // Reads the string values of t[field] (a string or a list of strings).
 bool string_list(Call& call, int table, const char* field, std::vector<std::string>& out) {
   lua_getfield(call.L, table, field);
@@ -282,22 +288,16 @@ int object_info(lua_State* L) {
     ObjectState* state = open_state(call, 1);
     if (!state) return 0;
     lua_createtable(call.L, 0, 3);
-    lua_pushstring(call.L, state->object.name().c_str());
-    lua_setfield(call.L, -2, "name");
+    set_string(call.L, "name", state->object.name());
     lua_newtable(call.L);
     int i = 1;
     for (const auto& p : state->object.programs()) {
       lua_createtable(call.L, 0, 5);
-      lua_pushstring(call.L, p.name.c_str());
-      lua_setfield(call.L, -2, "name");
-      lua_pushstring(call.L, p.section.c_str());
-      lua_setfield(call.L, -2, "section");
-      lua_pushstring(call.L, p.type.c_str());
-      lua_setfield(call.L, -2, "type");
-      lua_pushnumber(call.L, p.id);
-      lua_setfield(call.L, -2, "id");
-      lua_pushnumber(call.L, static_cast<double>(p.instructions));
-      lua_setfield(call.L, -2, "instructions");
+      set_string(call.L, "name", p.name);
+      set_string(call.L, "section", p.section);
+      set_string(call.L, "type", p.type);
+      set_number(call.L, "id", p.id);
+      set_number(call.L, "instructions", static_cast<double>(p.instructions));
       lua_rawseti(call.L, -2, i++);
     }
     lua_setfield(call.L, -2, "programs");
@@ -305,19 +305,14 @@ int object_info(lua_State* L) {
     i = 1;
     for (const auto& m : state->object.maps()) {
       lua_createtable(call.L, 0, 4);
-      lua_pushstring(call.L, m.name.c_str());
-      lua_setfield(call.L, -2, "name");
-      lua_pushstring(call.L, m.type.c_str());
-      lua_setfield(call.L, -2, "type");
-      lua_pushnumber(call.L, m.id);
-      lua_setfield(call.L, -2, "id");
-      lua_pushnumber(call.L, m.max_entries);
-      lua_setfield(call.L, -2, "max_entries");
+      set_string(call.L, "name", m.name);
+      set_string(call.L, "type", m.type);
+      set_number(call.L, "id", m.id);
+      set_number(call.L, "max_entries", m.max_entries);
       lua_rawseti(call.L, -2, i++);
     }
     lua_setfield(call.L, -2, "maps");
-    lua_pushnumber(call.L, static_cast<double>(state->object.attachment_count()));
-    lua_setfield(call.L, -2, "attachments");
+    set_number(call.L, "attachments", static_cast<double>(state->object.attachment_count()));
     return 1;
   });
 }
@@ -328,8 +323,8 @@ int object_declare_type(lua_State* L) {
     ObjectState* state = open_state(call, 1);
     std::string name;
     if (!state || !call.string_arg(2, name, "type name")) return 0;
-    const struct btf* btf = bpf_object__btf(state->object.raw());
-    if (!btf) return call.fail(fmt::format("BPF object {} has no BTF, so its types are unknown", state->object.name()));
+    const struct btf* btf = object_btf(*state);
+    if (!btf) return call.fail(no_btf_message(*state));
     auto type = state->ffi.declare_by_name(btf, name);
     if (!type) return call.fail(type.error());
     lua_pushlstring(call.L, type->cdef.data(), type->cdef.size());
@@ -349,8 +344,8 @@ int object_enum_values(lua_State* L) {
     ObjectState* state = open_state(call, 1);
     std::string name;
     if (!state || !call.string_arg(2, name, "enum type name")) return 0;
-    const struct btf* btf = bpf_object__btf(state->object.raw());
-    if (!btf) return call.fail(fmt::format("BPF object {} has no BTF, so its types are unknown", state->object.name()));
+    const struct btf* btf = object_btf(*state);
+    if (!btf) return call.fail(no_btf_message(*state));
     auto id = find_type(btf, name);
     if (!id) return call.fail(id.error());
     auto values = enum_values(btf, *id);
@@ -361,8 +356,7 @@ int object_enum_values(lua_State* L) {
       lua_createtable(call.L, 0, 2);
       lua_pushlstring(call.L, constant.data(), constant.size());
       lua_setfield(call.L, -2, "name");
-      lua_pushnumber(call.L, static_cast<double>(value));
-      lua_setfield(call.L, -2, "value");
+      set_number(call.L, "value", static_cast<double>(value));
       lua_rawseti(call.L, -2, i++);
     }
     return 1;
@@ -385,12 +379,9 @@ int link_info(lua_State* L) {
     if (!box) return 0;
     bool attached = box->link && box->owner && box->owner->object.is_open() && box->link->attached();
     lua_createtable(call.L, 0, 3);
-    lua_pushstring(call.L, box->spec.c_str());
-    lua_setfield(call.L, -2, "spec");
-    lua_pushboolean(call.L, attached);
-    lua_setfield(call.L, -2, "attached");
-    lua_pushnumber(call.L, attached ? box->link->id() : 0);
-    lua_setfield(call.L, -2, "id");
+    set_string(call.L, "spec", box->spec);
+    set_bool(call.L, "attached", attached);
+    set_number(call.L, "id", attached ? box->link->id() : 0);
     return 1;
   });
 }
