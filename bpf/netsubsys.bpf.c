@@ -96,6 +96,24 @@ static __always_inline void remember_owner(const void *sk)
 
 // Reserves an event and fills in whose it is; NULL when it is nobody's we
 // trace (or the ring buffer is full, which is counted).
+/* The TCP tracepoints name their tuple fields alike (family, sport, dport,
+ * saddr/daddr, saddr_v6/daddr_v6) in different context structs, so a macro,
+ * not a function, copies them for all of them. */
+#define COPY_TCP_TUPLE(e, ctx)                                        \
+    do {                                                              \
+        (e)->family = (ctx)->family;                                  \
+        (e)->protocol = IPPROTO_TCP;                                  \
+        (e)->sport = (ctx)->sport;                                    \
+        (e)->dport = (ctx)->dport;                                    \
+        if ((ctx)->family == AF_INET6_VALUE) {                        \
+            bpf_probe_read_kernel((e)->saddr, 16, (ctx)->saddr_v6);   \
+            bpf_probe_read_kernel((e)->daddr, 16, (ctx)->daddr_v6);   \
+        } else {                                                      \
+            bpf_probe_read_kernel((e)->saddr, 4, (ctx)->saddr);       \
+            bpf_probe_read_kernel((e)->daddr, 4, (ctx)->daddr);       \
+        }                                                             \
+    } while (0)
+
 static __always_inline struct net_event *start_event(__u32 kind, const void *sk)
 {
     struct owner *o = NULL;
@@ -218,17 +236,7 @@ int netsubsys_retransmit(struct trace_event_raw_tcp_retransmit_skb *ctx)
         return 0;
     e->state = ctx->state;
     e->err = ctx->err;
-    e->family = ctx->family;
-    e->protocol = IPPROTO_TCP;
-    e->sport = ctx->sport;
-    e->dport = ctx->dport;
-    if (ctx->family == AF_INET6_VALUE) {
-        bpf_probe_read_kernel(e->saddr, 16, ctx->saddr_v6);
-        bpf_probe_read_kernel(e->daddr, 16, ctx->daddr_v6);
-    } else {
-        bpf_probe_read_kernel(e->saddr, 4, ctx->saddr);
-        bpf_probe_read_kernel(e->daddr, 4, ctx->daddr);
-    }
+    COPY_TCP_TUPLE(e, ctx);
     bpf_ringbuf_submit(e, 0);
     return 0;
 }
@@ -273,17 +281,7 @@ int netsubsys_reset_received(struct trace_event_raw_tcp_event_sk *ctx)
     if (!e)
         return 0;
     e->state = BPF_CORE_READ((struct sock *)ctx->skaddr, __sk_common.skc_state);
-    e->family = ctx->family;
-    e->protocol = IPPROTO_TCP;
-    e->sport = ctx->sport;
-    e->dport = ctx->dport;
-    if (ctx->family == AF_INET6_VALUE) {
-        bpf_probe_read_kernel(e->saddr, 16, ctx->saddr_v6);
-        bpf_probe_read_kernel(e->daddr, 16, ctx->daddr_v6);
-    } else {
-        bpf_probe_read_kernel(e->saddr, 4, ctx->saddr);
-        bpf_probe_read_kernel(e->daddr, 4, ctx->daddr);
-    }
+    COPY_TCP_TUPLE(e, ctx);
     bpf_ringbuf_submit(e, 0);
     return 0;
 }

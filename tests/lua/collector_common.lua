@@ -47,4 +47,26 @@ function M.final_rows(lines, collector, where)
   return out
 end
 
+-- Runs `ebpfrun scripts/SCRIPT --json --pid PID --duration 1` and returns
+-- its final rows for which keep(row) is true (default: all).
+function M.final_rows_for_pid(script, pid, keep)
+  local p = io.popen(("%s %s/scripts/%s --json --pid %d --duration 1 2>/dev/null"):format(M.ebpfrun, M.source,
+    script, pid))
+  local rows = {}
+  for line in p:lines() do
+    local ok, row = pcall(json.decode, line)
+    if ok and type(row) == "table" and row.final and (not keep or keep(row)) then rows[#rows + 1] = row end
+  end
+  p:close()
+  return rows
+end
+
+-- The --help text of scripts/SCRIPT.
+function M.help(script)
+  local p = io.popen(M.ebpfrun .. " " .. M.source .. "/scripts/" .. script .. " --help")
+  local text = p:read("*a")
+  p:close()
+  return text
+end
+
 return M

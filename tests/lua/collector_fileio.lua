@@ -92,14 +92,7 @@ t.test("with --pid, other processes never appear", function()
   -- A shell that writes to /dev/null and forks `sleep` (other pids) in a loop.
   local target = io.popen("echo $$; while :; do echo x >/dev/null; sleep 0.01; done")
   local pid = tonumber(target:read("*l"))
-  local p = io.popen(("%s %s/scripts/fileio.lua --json --pid %d --duration 1 2>/dev/null")
-    :format(cc.ebpfrun, cc.source, pid))
-  local rows = {}
-  for line in p:lines() do
-    local ok, row = pcall(json.decode, line)
-    if ok and type(row) == "table" and row.final then rows[#rows + 1] = row end
-  end
-  p:close()
+  local rows = cc.final_rows_for_pid("fileio.lua", pid)
   os.execute("kill " .. pid)
   target:close()
   t.ok(#rows >= 1, "the shell's writes were seen")
@@ -107,9 +100,7 @@ t.test("with --pid, other processes never appear", function()
 end)
 
 t.test("--help describes the script and its flags", function()
-  local p = io.popen(cc.ebpfrun .. " " .. cc.source .. "/scripts/fileio.lua --help")
-  local text = p:read("*a")
-  p:close()
+  local text = cc.help("fileio.lua")
   t.ok(text:find("Reads and writes per process"), text)
   t.ok(text:find("%-%-per%-file") and text:find("%-%-pid") and text:find("%-%-json"), text)
 end)

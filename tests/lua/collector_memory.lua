@@ -83,14 +83,7 @@ t.test("with --pid, other processes never appear", function()
   -- copy-on-write, so it keeps faulting (dash uses vfork and would not).
   local target = io.popen("exec bash -c 'echo $$; while :; do sleep 0.01; done'")
   local pid = tonumber(target:read("*l"))
-  local p = io.popen(("%s %s/scripts/memory.lua --json --pid %d --duration 1 2>/dev/null")
-    :format(cc.ebpfrun, cc.source, pid))
-  local rows = {}
-  for line in p:lines() do
-    local ok, row = pcall(json.decode, line)
-    if ok and type(row) == "table" and row.final then rows[#rows + 1] = row end
-  end
-  p:close()
+  local rows = cc.final_rows_for_pid("memory.lua", pid)
   os.execute("kill " .. pid)
   target:close()
   t.ok(#rows >= 1, "the shell's faults were seen")
@@ -98,9 +91,7 @@ t.test("with --pid, other processes never appear", function()
 end)
 
 t.test("--help describes the script and its flags", function()
-  local p = io.popen(cc.ebpfrun .. " " .. cc.source .. "/scripts/memory.lua --help")
-  local text = p:read("*a")
-  p:close()
+  local text = cc.help("memory.lua")
   t.ok(text:find("Memory per process"), text)
   t.ok(text:find("%-%-pid") and text:find("%-%-json"), text)
 end)

@@ -132,9 +132,7 @@ char LICENSE[] SEC("license") = "GPL";
 end)
 
 t.test("--help describes the tool", function()
-  local p = io.popen(cc.ebpfrun .. " " .. cc.source .. "/scripts/netsubsys.lua --help")
-  local text = p:read("*a")
-  p:close()
+  local text = cc.help("netsubsys.lua")
   t.ok(text:find("drop reason"), text)
   t.ok(text:find("%-%-events") and text:find("%-%-json"), text)
 end)

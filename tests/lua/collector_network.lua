@@ -96,9 +96,7 @@ t.test("a SYN dropped by a full listener is retransmitted exactly once in 1.5 s"
 end)
 
 t.test("--help describes the collector and --per-address", function()
-  local p = io.popen(cc.ebpfrun .. " " .. cc.source .. "/scripts/network.lua --help")
-  local text = p:read("*a")
-  p:close()
+  local text = cc.help("network.lua")
   t.ok(text:find("TCP and UDP bytes") and text:find("%-%-per%-address"), text)
 end)
 

@@ -83,14 +83,7 @@ t.test("with --pid, other processes never appear", function()
   -- A shell that forks `sleep` (other pids) in a loop and waits for each.
   local target = io.popen("echo $$; while :; do sleep 0.01; done")
   local pid = tonumber(target:read("*l"))
-  local p = io.popen(("%s %s/scripts/scheduler.lua --json --pid %d --duration 1 2>/dev/null")
-    :format(cc.ebpfrun, cc.source, pid))
-  local rows = {}
-  for line in p:lines() do
-    local ok, row = pcall(json.decode, line)
-    if ok and type(row) == "table" and row.final and not row.hist then rows[#rows + 1] = row end
-  end
-  p:close()
+  local rows = cc.final_rows_for_pid("scheduler.lua", pid, function(row) return not row.hist end)
   os.execute("kill " .. pid)
   target:close()
   t.eq(#rows, 1, "the shell's switches were seen")
@@ -99,9 +92,7 @@ t.test("with --pid, other processes never appear", function()
 end)
 
 t.test("--help describes the script and its flags", function()
-  local p = io.popen(cc.ebpfrun .. " " .. cc.source .. "/scripts/scheduler.lua --help")
-  local text = p:read("*a")
-  p:close()
+  local text = cc.help("scheduler.lua")
   t.ok(text:find("Scheduling per process"), text)
   t.ok(text:find("%-%-pid") and text:find("%-%-json"), text)
 end)

@@ -75,9 +75,7 @@ t.test("time in a state: a connection held for 1.5 s, a SYN unanswered for 1.5 s
 end)
 
 t.test("--help describes the collector", function()
-  local p = io.popen(cc.ebpfrun .. " " .. cc.source .. "/scripts/tcpstate.lua --help")
-  local text = p:read("*a")
-  p:close()
+  local text = cc.help("tcpstate.lua")
   t.ok(text:find("TCP state transitions"), text)
 end)
 
