@@ -74,21 +74,37 @@ std::string sanitize(std::string_view text) {
 
 const char* kind_name(const btf_type* t) {
   switch (btf_kind(t)) {
-    case BTF_KIND_INT: return "integer";
-    case BTF_KIND_PTR: return "pointer";
-    case BTF_KIND_ARRAY: return "array";
-    case BTF_KIND_STRUCT: return "struct";
-    case BTF_KIND_UNION: return "union";
-    case BTF_KIND_ENUM: case BTF_KIND_ENUM64: return "enum";
-    case BTF_KIND_FWD: return "forward declaration";
-    case BTF_KIND_TYPEDEF: return "typedef";
-    case BTF_KIND_FUNC: return "function";
-    case BTF_KIND_FUNC_PROTO: return "function prototype";
-    case BTF_KIND_VAR: return "variable";
-    case BTF_KIND_DATASEC: return "data section";
-    case BTF_KIND_FLOAT: return "floating-point type";
-    case BTF_KIND_DECL_TAG: return "declaration tag";
-    default: return "qualifier";
+    case BTF_KIND_INT:
+      return "integer";
+    case BTF_KIND_PTR:
+      return "pointer";
+    case BTF_KIND_ARRAY:
+      return "array";
+    case BTF_KIND_STRUCT:
+      return "struct";
+    case BTF_KIND_UNION:
+      return "union";
+    case BTF_KIND_ENUM:
+    case BTF_KIND_ENUM64:
+      return "enum";
+    case BTF_KIND_FWD:
+      return "forward declaration";
+    case BTF_KIND_TYPEDEF:
+      return "typedef";
+    case BTF_KIND_FUNC:
+      return "function";
+    case BTF_KIND_FUNC_PROTO:
+      return "function prototype";
+    case BTF_KIND_VAR:
+      return "variable";
+    case BTF_KIND_DATASEC:
+      return "data section";
+    case BTF_KIND_FLOAT:
+      return "floating-point type";
+    case BTF_KIND_DECL_TAG:
+      return "declaration tag";
+    default:
+      return "qualifier";
   }
 }
 
@@ -199,8 +215,10 @@ std::optional<LaidOut> lay_out(const btf* b, const std::vector<Member>& members,
       if (!packed && bofs % (c * 8) + m.bits > c * 8) return std::nullopt;
       out.text += fmt::format("{}{} {}:{};\n", indent, as_bool ? "bool" : int_name(c, base.is_signed), m.name, m.bits);
       out.align = std::max(out.align, packed ? size_t{1} : c);
-      if (is_union) end = std::max<uint64_t>(end, m.bits);
-      else bofs += m.bits;
+      if (is_union)
+        end = std::max<uint64_t>(end, m.bits);
+      else
+        bofs += m.bits;
       continue;
     }
     const Lowered& t = types[i];
@@ -211,15 +229,19 @@ std::optional<LaidOut> lay_out(const btf* b, const std::vector<Member>& members,
     if (name.empty() && t.base.find('{') == std::string::npos) name = fmt::format("__anon_{}", target / 8);
     out.text += fmt::format("{}{}{}{}{};\n", indent, t.base, name.empty() ? "" : " ", name, t.dims);
     out.align = std::max(out.align, field_align);
-    if (is_union) end = std::max<uint64_t>(end, t.size * 8);
-    else bofs = target + t.size * 8;
+    if (is_union)
+      end = std::max<uint64_t>(end, t.size * 8);
+    else
+      bofs = target + t.size * 8;
   }
   if (!is_union) end = bofs;
   const uint64_t end_bytes = (end + 7) / 8;
   if (end_bytes > size) return std::nullopt;
   if (align_up(end_bytes, out.align) != size) {
-    if (is_union) out.text += fmt::format("{}uint8_t __pad_tail[{}];\n", indent, size);
-    else pad_to(uint64_t{size} * 8);
+    if (is_union)
+      out.text += fmt::format("{}uint8_t __pad_tail[{}];\n", indent, size);
+    else
+      pad_to(uint64_t{size} * 8);
     if (align_up(size, out.align) != size) return std::nullopt;
   }
   return out;
@@ -230,9 +252,9 @@ std::optional<LaidOut> lay_out(const btf* b, const std::vector<Member>& members,
 namespace detail {
 struct DeclarerState {
   std::string prefix;
-  const struct btf* btf = nullptr;  // the BTF this declarer is bound to
-  size_t fingerprint = 0;           // of its raw bytes: an identical reopened BTF is the same object
-  std::unordered_map<uint32_t, Lowered> declared;  // named types already in the Lua state's C namespace
+  const struct btf* btf = nullptr;                  // the BTF this declarer is bound to
+  size_t fingerprint = 0;                           // of its raw bytes: an identical reopened BTF is the same object
+  std::unordered_map<uint32_t, Lowered> declared;   // named types already in the Lua state's C namespace
   std::unordered_map<uint32_t, std::string> names;  // BTF id -> prefixed name chosen for it
   std::set<std::string> taken;                      // chosen names, as "tag X" or "ord X"
 };
@@ -254,7 +276,8 @@ class Emitter {
     if (id == 0) return make_error("void has no data layout; only types with a size can be declared to LuaJIT.");
     const btf_type* t = btf__type_by_id(b_, id);
     if (!t) return make_error(fmt::format("BTF type id {} does not exist in this object.", id));
-    if (++depth_ > kMaxDepth) return make_error(fmt::format("BTF type {} nests more than {} levels deep.", id, kMaxDepth));
+    if (++depth_ > kMaxDepth)
+      return make_error(fmt::format("BTF type {} nests more than {} levels deep.", id, kMaxDepth));
     auto result = lower_kind(id, t, level);
     --depth_;
     return result;
@@ -272,18 +295,21 @@ class Emitter {
  private:
   Result<Lowered> lower_kind(uint32_t id, const btf_type* t, int level) {
     switch (btf_kind(t)) {
-      case BTF_KIND_INT: return lower_int(t);
+      case BTF_KIND_INT:
+        return lower_int(t);
       case BTF_KIND_FLOAT:
         if (t->size == 4) return Lowered{"float", "", 4, 4};
         if (t->size == 8) return Lowered{"double", "", 8, 8};
         return Lowered{"uint8_t", fmt::format("[{}]", t->size), t->size, 1};
       case BTF_KIND_PTR:
-      case BTF_KIND_FUNC_PROTO: return Lowered{"uint64_t", "", 8, 8};
+      case BTF_KIND_FUNC_PROTO:
+        return Lowered{"uint64_t", "", 8, 8};
       case BTF_KIND_CONST:
       case BTF_KIND_VOLATILE:
       case BTF_KIND_RESTRICT:
       case BTF_KIND_TYPE_TAG:
-      case BTF_KIND_VAR: return lower(t->type, level);
+      case BTF_KIND_VAR:
+        return lower(t->type, level);
       case BTF_KIND_ENUM:
       case BTF_KIND_ENUM64:
         if (t->size == 1 || t->size == 2 || t->size == 4 || t->size == 8)
@@ -295,15 +321,18 @@ class Emitter {
         if (!elem) return elem;
         return Lowered{elem->base, fmt::format("[{}]{}", a->nelems, elem->dims), elem->size * a->nelems, elem->align};
       }
-      case BTF_KIND_TYPEDEF: return lower_typedef(id, t, level);
+      case BTF_KIND_TYPEDEF:
+        return lower_typedef(id, t, level);
       case BTF_KIND_FWD: {
-        Lowered l{fmt::format("{} {}{}", btf_kflag(t) ? "union" : "struct", s_.prefix, sanitize(name_of(b_, t))), "", 0, 1};
+        Lowered l{fmt::format("{} {}{}", btf_kflag(t) ? "union" : "struct", s_.prefix, sanitize(name_of(b_, t))), "", 0,
+                  1};
         out += l.base + ";\n";
         return s_.declared[id] = l;
       }
       case BTF_KIND_STRUCT:
       case BTF_KIND_UNION:
-      case BTF_KIND_DATASEC: return lower_composite(id, t, level);
+      case BTF_KIND_DATASEC:
+        return lower_composite(id, t, level);
       default:
         return make_error(fmt::format("BTF type {} ('{}') is a {}, not a data type that can be declared to LuaJIT.", id,
                                       name_of(b_, t), kind_name(t)));
@@ -317,7 +346,8 @@ class Emitter {
     if (t->size == 1 || t->size == 2 || t->size == 4 || t->size == 8)
       return Lowered{int_name(t->size, encoding & BTF_INT_SIGNED), "", t->size, t->size};
     if (t->size == 16) return Lowered{"uint64_t", "[2]", 16, 8};  // __int128: LuaJIT has no 128-bit integers.
-    return make_error(fmt::format("integer type '{}' has size {}, which LuaJIT cannot represent.", name_of(b_, t), t->size));
+    return make_error(
+        fmt::format("integer type '{}' has size {}, which LuaJIT cannot represent.", name_of(b_, t), t->size));
   }
 
   Result<Lowered> lower_typedef(uint32_t id, const btf_type* t, int level) {
@@ -357,7 +387,8 @@ class Emitter {
       if (!laid) continue;
       std::string head = fmt::format("{}{}{}", is_union ? "union" : "struct", packed ? " __attribute__((packed))" : "",
                                      name.empty() ? "" : " " + name);
-      std::string body = fmt::format("{} {{\n{}{}}}", head, laid->text, std::string(static_cast<size_t>(inner - 1) * 4, ' '));
+      std::string body =
+          fmt::format("{} {{\n{}{}}}", head, laid->text, std::string(static_cast<size_t>(inner - 1) * 4, ' '));
       if (name.empty()) return Lowered{body, "", t->size, laid->align};
       out += body + ";\n";
       return s_.declared[id] = Lowered{head.substr(0, head.find(' ')) + " " + name, "", t->size, laid->align};
@@ -386,13 +417,15 @@ FfiDeclarer::~FfiDeclarer() {
 const std::string& FfiDeclarer::prefix() const { return state_->prefix; }
 
 Result<FfiType> FfiDeclarer::declare(const struct btf* b, uint32_t type_id) {
-  if (!b) return make_error("This BPF object has no BTF, so its types cannot be declared to LuaJIT; compile it with -g.");
+  if (!b)
+    return make_error("This BPF object has no BTF, so its types cannot be declared to LuaJIT; compile it with -g.");
   if (!state_->btf) state_->fingerprint = fingerprint(b);
   if (state_->btf && state_->btf != b && fingerprint(b) != state_->fingerprint)
-    return make_error(fmt::format("The FFI declarer '{}' belongs to another BPF object's BTF; use one declarer per object.",
-                                  state_->prefix));
+    return make_error(fmt::format(
+        "The FFI declarer '{}' belongs to another BPF object's BTF; use one declarer per object.", state_->prefix));
   if (type_id >= btf__type_cnt(b))
-    return make_error(fmt::format("BTF type id {} does not exist in this object (it has {} types).", type_id, btf__type_cnt(b)));
+    return make_error(
+        fmt::format("BTF type id {} does not exist in this object (it has {} types).", type_id, btf__type_cnt(b)));
 
   state_->btf = b;
   detail::DeclarerState backup = *state_;  // An error must leave nothing recorded as declared.
@@ -419,7 +452,8 @@ Result<FfiType> FfiDeclarer::declare(const struct btf* b, uint32_t type_id) {
 }
 
 Result<FfiType> FfiDeclarer::declare_by_name(const struct btf* b, std::string_view c_name) {
-  if (!b) return make_error("This BPF object has no BTF, so its types cannot be declared to LuaJIT; compile it with -g.");
+  if (!b)
+    return make_error("This BPF object has no BTF, so its types cannot be declared to LuaJIT; compile it with -g.");
   auto id = find_type(b, c_name);
   if (!id) return std::move(id).take_error();
   return declare(b, *id);
@@ -443,18 +477,25 @@ Result<uint32_t> find_type(const struct btf* b, std::string_view c_name) {
     bare = name.substr(keyword.size());
     return true;
   };
-  if (strip("struct ")) kinds = {BTF_KIND_STRUCT, BTF_KIND_FWD};
-  else if (strip("union ")) kinds = {BTF_KIND_UNION, BTF_KIND_FWD};
-  else if (strip("enum ")) kinds = {BTF_KIND_ENUM, BTF_KIND_ENUM64};
-  else if (!name.empty() && name[0] == '.') kinds = {BTF_KIND_DATASEC};
-  else kinds = {BTF_KIND_TYPEDEF, BTF_KIND_STRUCT, BTF_KIND_UNION, BTF_KIND_ENUM, BTF_KIND_ENUM64, BTF_KIND_INT, BTF_KIND_FLOAT};
+  if (strip("struct "))
+    kinds = {BTF_KIND_STRUCT, BTF_KIND_FWD};
+  else if (strip("union "))
+    kinds = {BTF_KIND_UNION, BTF_KIND_FWD};
+  else if (strip("enum "))
+    kinds = {BTF_KIND_ENUM, BTF_KIND_ENUM64};
+  else if (!name.empty() && name[0] == '.')
+    kinds = {BTF_KIND_DATASEC};
+  else
+    kinds = {BTF_KIND_TYPEDEF, BTF_KIND_STRUCT, BTF_KIND_UNION, BTF_KIND_ENUM,
+             BTF_KIND_ENUM64,  BTF_KIND_INT,    BTF_KIND_FLOAT};
   for (uint32_t kind : kinds) {
     int32_t id = btf__find_by_name_kind(b, bare.c_str(), kind);
     if (id > 0) return static_cast<uint32_t>(id);
   }
-  return make_error(fmt::format("This object's BTF has no type '{}'. Clang only emits types the BPF C uses: use it "
-                                "(e.g. in a map's __type(value, ...) or a global variable) and check the spelling.",
-                                name));
+  return make_error(
+      fmt::format("This object's BTF has no type '{}'. Clang only emits types the BPF C uses: use it "
+                  "(e.g. in a map's __type(value, ...) or a global variable) and check the spelling.",
+                  name));
 }
 
 Result<std::vector<std::pair<std::string, int64_t>>> enum_values(const struct btf* b, uint32_t type_id) {

@@ -36,7 +36,7 @@ int object_reader(lua_State* L) {
       id = (*loop)->add(std::move(reader).value());
     } else {
       size_t pages = lua_isnumber(call.L, 4) ? static_cast<size_t>(lua_tonumber(call.L, 4))
-                                              : events::PerfBufReader::kDefaultPagesPerCpu;
+                                             : events::PerfBufReader::kDefaultPagesPerCpu;
       auto reader = events::PerfBufReader::open(box->state->object, name, pages);
       if (!reader) return call.fail(reader.error());
       id = (*loop)->add(std::move(reader).value());
@@ -205,9 +205,14 @@ void register_loop_bindings(lua_State* L) {
   lua_setfield(L, -2, "reader");
   lua_pop(L, 2);
 
-  static const luaL_Reg functions[] = {{"poll", poll},         {"take_batch", take_batch}, {"reader_stats", reader_stats},
-                                       {"set_tick", set_tick}, {"set_deadline", set_deadline}, {"stop", stop},
-                                       {"close_all", close_all}, {nullptr, nullptr}};
+  static const luaL_Reg functions[] = {{"poll", poll},
+                                       {"take_batch", take_batch},
+                                       {"reader_stats", reader_stats},
+                                       {"set_tick", set_tick},
+                                       {"set_deadline", set_deadline},
+                                       {"stop", stop},
+                                       {"close_all", close_all},
+                                       {nullptr, nullptr}};
   luaL_register(L, nullptr, functions);
 }
 

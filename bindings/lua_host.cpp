@@ -63,14 +63,19 @@ void install_searcher(lua_State* L) {
   lua_pop(L, 2);
 }
 
-constexpr const char* kExitSentinel = "\x01" "ebpfrun-exit" "\x01";
+constexpr const char* kExitSentinel =
+    "\x01"
+    "ebpfrun-exit"
+    "\x01";
 
 // os.exit replacement: records the code and unwinds with a sentinel error, so
 // that the host (not libc's exit) ends the process after detaching.
 int lua_exit(lua_State* L) {
   int code = 0;
-  if (lua_isboolean(L, 1)) code = lua_toboolean(L, 1) ? 0 : 1;
-  else if (lua_isnumber(L, 1)) code = static_cast<int>(lua_tonumber(L, 1));
+  if (lua_isboolean(L, 1))
+    code = lua_toboolean(L, 1) ? 0 : 1;
+  else if (lua_isnumber(L, 1))
+    code = static_cast<int>(lua_tonumber(L, 1));
   lua_pushnumber(L, code);
   lua_setfield(L, LUA_REGISTRYINDEX, "ebpfrun.exit_code");
   lua_pushstring(L, kExitSentinel);
@@ -90,7 +95,6 @@ LuaHost::Outcome outcome_of(lua_State* L, const std::string& error) {
   out.error = error;
   return out;
 }
-
 
 }  // namespace
 

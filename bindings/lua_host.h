@@ -33,8 +33,8 @@ class LuaHost {
   LuaHost& operator=(const LuaHost&) = delete;
 
   struct Outcome {
-    int exit_code = 0;   // 0, or what the script passed to os.exit, or 1 after an error
-    std::string error;   // a Lua error with its traceback; empty when none
+    int exit_code = 0;  // 0, or what the script passed to os.exit, or 1 after an error
+    std::string error;  // a Lua error with its traceback; empty when none
   };
   // Runs a script file; `args` become the global `arg` (arg[0] = path).
   // os.exit() inside the script ends the run through here, so everything it

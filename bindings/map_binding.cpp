@@ -61,7 +61,8 @@ int object_map(lua_State* L) {
     if (!raw) {
       std::string names;
       for (const auto& m : state.object.maps()) names += (names.empty() ? "" : ", ") + m.name;
-      return call.fail(fmt::format("BPF object {} has no map '{}'; its maps are: {}", state.object.name(), name, names));
+      return call.fail(
+          fmt::format("BPF object {} has no map '{}'; its maps are: {}", state.object.name(), name, names));
     }
     auto map = maps::Map::from_object_map(raw, bpf_object__btf(state.object.raw()));
     if (!map) return call.fail(map.error());
@@ -178,8 +179,8 @@ int map_gc(lua_State* L) {
 }  // namespace
 
 void register_map_bindings(lua_State* L) {
-  static const luaL_Reg methods[] = {{"info", map_info},       {"lookup", map_lookup}, {"update", map_update},
-                                     {"delete", map_delete},   {"entries", map_entries}, {"clear", map_clear},
+  static const luaL_Reg methods[] = {{"info", map_info},     {"lookup", map_lookup},   {"update", map_update},
+                                     {"delete", map_delete}, {"entries", map_entries}, {"clear", map_clear},
                                      {nullptr, nullptr}};
   luaL_newmetatable(L, kMapType);
   lua_newtable(L);

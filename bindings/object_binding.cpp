@@ -51,8 +51,10 @@ bool string_list(Call& call, int table, const char* field, std::vector<std::stri
         lua_pop(call.L, 1);
         break;
       }
-      if (!lua_isstring(call.L, -1)) ok = false;
-      else out.emplace_back(lua_tostring(call.L, -1));
+      if (!lua_isstring(call.L, -1))
+        ok = false;
+      else
+        out.emplace_back(lua_tostring(call.L, -1));
       lua_pop(call.L, 1);
     }
     if (!ok) call.raise(fmt::format("ebpf.compile: '{}' must be a string or a list of strings", field));
@@ -143,7 +145,8 @@ int load_elf(Call& call, const std::string& elf, const std::string& name) {
   auto object = loader::Object::open(elf, name, open_options);
   if (!object) return call.fail(object.error());
   if (auto loaded = object->load(); !loaded) return call.fail(loaded.error());
-  auto state = std::make_shared<ObjectState>(std::move(object).value(), fmt::format("ebpfrun_o{}_", host.next_object++));
+  auto state =
+      std::make_shared<ObjectState>(std::move(object).value(), fmt::format("ebpfrun_o{}_", host.next_object++));
   host.objects.insert(state);
   push_object(call.L, std::move(state));
   return 1;
@@ -393,8 +396,10 @@ int link_gc(lua_State* L) {
 
 int object_tostring(lua_State* L) {
   auto* box = static_cast<ObjectBox*>(lua_touserdata(L, 1));
-  if (box && box->state) lua_pushfstring(L, "ebpf.object(%s)", box->state->object.name().c_str());
-  else lua_pushliteral(L, "ebpf.object(closed)");
+  if (box && box->state)
+    lua_pushfstring(L, "ebpf.object(%s)", box->state->object.name().c_str());
+  else
+    lua_pushliteral(L, "ebpf.object(closed)");
   return 1;
 }
 
@@ -411,10 +416,10 @@ void push_object(lua_State* L, std::shared_ptr<ObjectState> state) {
 }
 
 void register_object_bindings(lua_State* L) {
-  static const luaL_Reg object_methods[] = {{"attach", object_attach},   {"attach_all", object_attach_all},
-                                            {"close", object_close},     {"info", object_info},
-                                            {"declare_type", object_declare_type},
-                                            {"enum_values", object_enum_values},   {nullptr, nullptr}};
+  static const luaL_Reg object_methods[] = {
+      {"attach", object_attach}, {"attach_all", object_attach_all},     {"close", object_close},
+      {"info", object_info},     {"declare_type", object_declare_type}, {"enum_values", object_enum_values},
+      {nullptr, nullptr}};
   luaL_newmetatable(L, kObjectType);
   lua_newtable(L);
   luaL_register(L, nullptr, object_methods);

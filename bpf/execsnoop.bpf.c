@@ -13,14 +13,15 @@
 #include "ebpfrun.h"
 #include "ebpfrun_events.h"
 
-#define MAX_ARGS 20        // argv entries the entry reads
-#define ARG_LEN 128        // bytes the entry reads of one argument, NUL included
-#define ARGS_SIZE (MAX_ARGS * ARG_LEN)   // bytes of argv kept (after a success: any number of arguments)
+#define MAX_ARGS 20  // argv entries the entry reads
+#define ARG_LEN  128 // bytes the entry reads of one argument, NUL included
+#define ARGS_SIZE                                                                                  \
+    (MAX_ARGS * ARG_LEN) // bytes of argv kept (after a success: any number of arguments)
 #define FILENAME_LEN 256
 
-#define EXEC_ARGS_TRUNCATED 1   // argv went on past what was kept
-#define EXEC_ARG_CUT 2          // an argument filled all its ARG_LEN bytes (it may have been longer)
-#define EXEC_AT 4               // execveat() rather than execve()
+#define EXEC_ARGS_TRUNCATED 1 // argv went on past what was kept
+#define EXEC_ARG_CUT        2 // an argument filled all its ARG_LEN bytes (it may have been longer)
+#define EXEC_AT             4 // execveat() rather than execve()
 
 // One exec. args holds argv as NUL-terminated strings back to back (like
 // /proc/PID/cmdline); only the first args_size bytes are sent. argc counts

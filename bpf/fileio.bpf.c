@@ -18,13 +18,13 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
-#define OP_READ 0
+#define OP_READ  0
 #define OP_WRITE 1
 
 // How deep a path is followed and how much of each name is kept; deeper
 // paths are reported with a leading ".../" (see file_path.truncated).
 #define PATH_DEPTH 16
-#define NAME_LEN 48
+#define NAME_LEN   48
 
 struct io_start {
     __u64 ts;
@@ -112,7 +112,7 @@ static __always_inline int io_enter(__u64 fd, __u32 op)
 {
     /*FILTER*/
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    struct io_start start = { .ts = bpf_ktime_get_ns(), .fd = (__u32)fd, .op = op };
+    struct io_start start = {.ts = bpf_ktime_get_ns(), .fd = (__u32)fd, .op = op};
     bpf_map_update_elem(&io_starts, &tid, &start, BPF_ANY);
     return 0;
 }
@@ -181,7 +181,8 @@ static __always_inline void resolve_path(struct file *file, struct file_path *ou
             // anonymous inode, whose own name is all there is.
             if (dentry != mnt_root && out->depth == 0) {
                 out->pseudo = 1;
-                bpf_probe_read_kernel_str(out->parts[0], NAME_LEN, BPF_CORE_READ(dentry, d_name.name));
+                bpf_probe_read_kernel_str(out->parts[0], NAME_LEN,
+                                          BPF_CORE_READ(dentry, d_name.name));
                 out->depth = 1;
             }
             out->truncated = 0;
@@ -202,7 +203,7 @@ static __always_inline void account_file(__u32 pid, __u32 op, __u32 fd, long ret
     if (!file)
         return;
     struct inode *inode = BPF_CORE_READ(file, f_inode);
-    struct file_io_key key = { .pid = pid, .op = op };
+    struct file_io_key key = {.pid = pid, .op = op};
     key.file.ino = BPF_CORE_READ(inode, i_ino);
     key.file.dev = BPF_CORE_READ(inode, i_sb, s_dev);
     bpf_probe_read_kernel_str(key.file.name, sizeof(key.file.name),
@@ -235,7 +236,7 @@ static __always_inline int io_exit(long ret)
     __u32 op = start->op, fd = start->fd;
     bpf_map_delete_elem(&io_starts, &tid);
 
-    struct io_key key = { .pid = id >> 32, .op = op };
+    struct io_key key = {.pid = id >> 32, .op = op};
     struct io_stats *stats = stats_of(&io_stats, &key);
     if (stats)
         account(stats, ret, elapsed);
@@ -249,16 +250,16 @@ static __always_inline int io_exit(long ret)
 
 // One enter and one exit program per system call; the first argument is the
 // fd for all of them.
-#define IO_SYSCALL(name, op)                                              \
-    SEC("tracepoint/syscalls/sys_enter_" #name)                           \
-    int fileio_enter_##name(struct trace_event_raw_sys_enter *ctx)        \
-    {                                                                     \
-        return io_enter(ctx->args[0], op);                                \
-    }                                                                     \
-    SEC("tracepoint/syscalls/sys_exit_" #name)                            \
-    int fileio_exit_##name(struct trace_event_raw_sys_exit *ctx)          \
-    {                                                                     \
-        return io_exit(ctx->ret);                                         \
+#define IO_SYSCALL(name, op)                                                                       \
+    SEC("tracepoint/syscalls/sys_enter_" #name)                                                    \
+    int fileio_enter_##name(struct trace_event_raw_sys_enter *ctx)                                 \
+    {                                                                                              \
+        return io_enter(ctx->args[0], op);                                                         \
+    }                                                                                              \
+    SEC("tracepoint/syscalls/sys_exit_" #name)                                                     \
+    int fileio_exit_##name(struct trace_event_raw_sys_exit *ctx)                                   \
+    {                                                                                              \
+        return io_exit(ctx->ret);                                                                  \
     }
 
 IO_SYSCALL(read, OP_READ)

@@ -24,21 +24,21 @@
 #include <bpf/bpf_tracing.h>
 
 // enum mm_counter (include/linux/mm_types_task.h); rss_stat's `member`.
-#define MM_FILEPAGES 0
-#define MM_ANONPAGES 1
-#define MM_SWAPENTS 2
+#define MM_FILEPAGES  0
+#define MM_ANONPAGES  1
+#define MM_SWAPENTS   2
 #define MM_SHMEMPAGES 3
-#define MM_COUNTERS 4
+#define MM_COUNTERS   4
 // The counters count pages; 4 KiB on x86-64 (and arm64's default).
 #define PAGE_BYTES 4096
 
 struct mem_stats {
     __u64 user_faults;
     __u64 kernel_faults;
-    __s64 rss[MM_COUNTERS];   // bytes, by enum mm_counter
-    __u64 rss_peak;           // the largest file + anon + shmem seen
+    __s64 rss[MM_COUNTERS]; // bytes, by enum mm_counter
+    __u64 rss_peak;         // the largest file + anon + shmem seen
     __u64 oom_kills;
-    __u32 rss_known;          // rss[] holds values (else nothing was seen yet)
+    __u32 rss_known; // rss[] holds values (else nothing was seen yet)
     char comm[16];
 };
 

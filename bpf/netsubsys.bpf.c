@@ -19,20 +19,20 @@
 #include "ebpfrun.h"
 #include "ebpfrun_events.h"
 
-#define NET_DROP 1
-#define NET_RETRANSMIT 2
-#define NET_RESET_SENT 3
+#define NET_DROP           1
+#define NET_RETRANSMIT     2
+#define NET_RESET_SENT     3
 #define NET_RESET_RECEIVED 4
 
-#define BY_SOCKET 1   // pid/comm are the socket owner's
-#define BY_TASK 2     // pid/comm are the current task's
+#define BY_SOCKET 1 // pid/comm are the socket owner's
+#define BY_TASK   2 // pid/comm are the current task's
 
-#define ETH_P_IP_HOST 0x0800
-#define ETH_P_IPV6_HOST 0x86DD
-#define AF_INET_VALUE 2
-#define AF_INET6_VALUE 10
+#define ETH_P_IP_HOST      0x0800
+#define ETH_P_IPV6_HOST    0x86DD
+#define AF_INET_VALUE      2
+#define AF_INET6_VALUE     10
 #define TCP_SYN_SENT_STATE 2
-#define TCP_LISTEN_STATE 10
+#define TCP_LISTEN_STATE   10
 
 // One event. The two reason members use the kernel's enums so that their
 // names reach this object's BTF, where the script reads them
@@ -51,14 +51,14 @@ struct net_event {
     __u16 protocol;                   // IPPROTO_*, 0 when unknown
     __u16 sport;                      // host byte order
     __u16 dport;
-    __u8 saddr[16];                   // 4 bytes for AF_INET
+    __u8 saddr[16]; // 4 bytes for AF_INET
     __u8 daddr[16];
     char comm[16];
 };
 
 struct owner {
     __u32 pid;
-    __u32 matches;   // the owner passed the filter
+    __u32 matches; // the owner passed the filter
     char comm[16];
 };
 
@@ -89,7 +89,7 @@ static __always_inline void remember_owner(const void *sk)
     struct owner *known = bpf_map_lookup_elem(&owners, &key);
     if (known && known->pid == pid)
         return;
-    struct owner o = { .pid = pid, .matches = current_matches() };
+    struct owner o = {.pid = pid, .matches = current_matches()};
     bpf_get_current_comm(o.comm, sizeof(o.comm));
     bpf_map_update_elem(&owners, &key, &o, BPF_ANY);
 }
@@ -99,19 +99,19 @@ static __always_inline void remember_owner(const void *sk)
 /* The TCP tracepoints name their tuple fields alike (family, sport, dport,
  * saddr/daddr, saddr_v6/daddr_v6) in different context structs, so a macro,
  * not a function, copies them for all of them. */
-#define COPY_TCP_TUPLE(e, ctx)                                        \
-    do {                                                              \
-        (e)->family = (ctx)->family;                                  \
-        (e)->protocol = IPPROTO_TCP;                                  \
-        (e)->sport = (ctx)->sport;                                    \
-        (e)->dport = (ctx)->dport;                                    \
-        if ((ctx)->family == AF_INET6_VALUE) {                        \
-            bpf_probe_read_kernel((e)->saddr, 16, (ctx)->saddr_v6);   \
-            bpf_probe_read_kernel((e)->daddr, 16, (ctx)->daddr_v6);   \
-        } else {                                                      \
-            bpf_probe_read_kernel((e)->saddr, 4, (ctx)->saddr);       \
-            bpf_probe_read_kernel((e)->daddr, 4, (ctx)->daddr);       \
-        }                                                             \
+#define COPY_TCP_TUPLE(e, ctx)                                                                     \
+    do {                                                                                           \
+        (e)->family = (ctx)->family;                                                               \
+        (e)->protocol = IPPROTO_TCP;                                                               \
+        (e)->sport = (ctx)->sport;                                                                 \
+        (e)->dport = (ctx)->dport;                                                                 \
+        if ((ctx)->family == AF_INET6_VALUE) {                                                     \
+            bpf_probe_read_kernel((e)->saddr, 16, (ctx)->saddr_v6);                                \
+            bpf_probe_read_kernel((e)->daddr, 16, (ctx)->daddr_v6);                                \
+        } else {                                                                                   \
+            bpf_probe_read_kernel((e)->saddr, 4, (ctx)->saddr);                                    \
+            bpf_probe_read_kernel((e)->daddr, 4, (ctx)->daddr);                                    \
+        }                                                                                          \
     } while (0)
 
 static __always_inline struct net_event *start_event(__u32 kind, const void *sk)
@@ -175,7 +175,8 @@ int netsubsys_destroy(struct trace_event_raw_tcp_event_sk *ctx)
 
 // Addresses and ports of a dropped packet, from its IP header (and the
 // TCP/UDP ports after it) where the skb has one.
-static __always_inline void packet_addresses(struct net_event *e, struct sk_buff *skb, __u16 protocol)
+static __always_inline void packet_addresses(struct net_event *e, struct sk_buff *skb,
+                                             __u16 protocol)
 {
     unsigned char *head = BPF_CORE_READ(skb, head);
     __u16 network = BPF_CORE_READ(skb, network_header);

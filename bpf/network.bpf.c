@@ -16,11 +16,11 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 
-#define AF_INET 2
+#define AF_INET  2
 #define AF_INET6 10
 #define MSG_PEEK 2
-#define DIR_TX 0
-#define DIR_RX 1
+#define DIR_TX   0
+#define DIR_RX   1
 
 // The standard filters, on the current task: 1 when it passes. Every
 // program runs in the calling process except the retransmit one, which goes
@@ -34,8 +34,8 @@ static __always_inline int current_passes_filter(void)
 // 1 when a filter was given: the placeholder then holds code, and the text
 // it expands to is not empty (an unfilled placeholder is just a comment).
 #define NETWORK_TEXT_(...) #__VA_ARGS__
-#define NETWORK_TEXT(...) NETWORK_TEXT_(__VA_ARGS__)
-#define FILTER_ACTIVE (sizeof(NETWORK_TEXT(/*FILTER*/)) > 1)
+#define NETWORK_TEXT(...)  NETWORK_TEXT_(__VA_ARGS__)
+#define FILTER_ACTIVE      (sizeof(NETWORK_TEXT(/*FILTER*/)) > 1)
 
 struct remote {
     __u16 family; // 0: unknown (or not collected)
@@ -107,7 +107,7 @@ static __always_inline void remember_owner(__u64 sk, __u32 pid)
     struct owner *known = bpf_map_lookup_elem(&owners, &sk);
     if (known && known->pid == pid)
         return;
-    struct owner o = { .pid = pid };
+    struct owner o = {.pid = pid};
     bpf_get_current_comm(o.comm, sizeof(o.comm));
     bpf_map_update_elem(&owners, &sk, &o, BPF_ANY);
 }
@@ -172,7 +172,7 @@ static __always_inline int syscall_with_address(__u64 uaddr)
     if (!uaddr || !current_passes_filter())
         return 0;
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    struct pending p = { .uaddr = uaddr };
+    struct pending p = {.uaddr = uaddr};
     bpf_map_update_elem(&pending, &tid, &p, BPF_ANY);
     return 0;
 }
@@ -214,8 +214,8 @@ static __always_inline int syscall_exit(int receive)
     if (!p)
         return 0;
     if (receive && p->calls) {
-        struct traffic_key key = { .pid = bpf_get_current_pid_tgid() >> 32, .proto = p->proto,
-                                   .direction = DIR_RX };
+        struct traffic_key key = {
+            .pid = bpf_get_current_pid_tgid() >> 32, .proto = p->proto, .direction = DIR_RX};
         read_user_sockaddr(p->uaddr, &key.remote);
         struct traffic *t = traffic_entry(&key, NULL);
         if (t) {
@@ -228,25 +228,50 @@ static __always_inline int syscall_exit(int receive)
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendto")
-int network_enter_sendto(struct trace_event_raw_sys_enter *ctx) { return syscall_with_address(ctx->args[4]); }
+int network_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+    return syscall_with_address(ctx->args[4]);
+}
 SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int network_enter_recvfrom(struct trace_event_raw_sys_enter *ctx) { return syscall_with_address(ctx->args[4]); }
+int network_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+    return syscall_with_address(ctx->args[4]);
+}
 SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int network_enter_sendmsg(struct trace_event_raw_sys_enter *ctx) { return syscall_with_msghdr(ctx->args[1]); }
+int network_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+    return syscall_with_msghdr(ctx->args[1]);
+}
 SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int network_enter_recvmsg(struct trace_event_raw_sys_enter *ctx) { return syscall_with_msghdr(ctx->args[1]); }
+int network_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+    return syscall_with_msghdr(ctx->args[1]);
+}
 SEC("tracepoint/syscalls/sys_exit_sendto")
-int network_exit_sendto(void *ctx) { return syscall_exit(0); }
+int network_exit_sendto(void *ctx)
+{
+    return syscall_exit(0);
+}
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int network_exit_sendmsg(void *ctx) { return syscall_exit(0); }
+int network_exit_sendmsg(void *ctx)
+{
+    return syscall_exit(0);
+}
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int network_exit_recvfrom(void *ctx) { return syscall_exit(1); }
+int network_exit_recvfrom(void *ctx)
+{
+    return syscall_exit(1);
+}
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int network_exit_recvmsg(void *ctx) { return syscall_exit(1); }
+int network_exit_recvmsg(void *ctx)
+{
+    return syscall_exit(1);
+}
 #endif
 
 // One sendmsg/recvmsg of `ret` bytes (or an error) on socket sk.
-static __always_inline int on_transfer(void *sk, __u16 family, __u16 protocol, int ret, __u8 direction)
+static __always_inline int on_transfer(void *sk, __u16 family, __u16 protocol, int ret,
+                                       __u8 direction)
 {
     if (family != AF_INET && family != AF_INET6)
         return 0;
@@ -255,7 +280,7 @@ static __always_inline int on_transfer(void *sk, __u16 family, __u16 protocol, i
     if (ret < 0 || !current_passes_filter())
         return 0;
     __u32 pid = bpf_get_current_pid_tgid() >> 32;
-    struct traffic_key key = { .pid = pid, .proto = (__u8)protocol, .direction = direction };
+    struct traffic_key key = {.pid = pid, .proto = (__u8)protocol, .direction = direction};
     if (protocol == IPPROTO_TCP)
         remember_owner((__u64)sk, pid);
 #if PER_ADDRESS
@@ -312,7 +337,7 @@ int network_retransmit(struct trace_event_raw_tcp_retransmit_skb *ctx)
     struct owner unknown = {};
     if (!o)
         o = &unknown;
-    struct traffic_key key = { .pid = o->pid, .proto = IPPROTO_TCP, .direction = DIR_TX };
+    struct traffic_key key = {.pid = o->pid, .proto = IPPROTO_TCP, .direction = DIR_TX};
 #if PER_ADDRESS
     __u16 family = ctx->family;
     key.remote.family = family;

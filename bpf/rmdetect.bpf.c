@@ -13,19 +13,19 @@
 #include "ebpfrun.h"
 #include "ebpfrun_events.h"
 
-#define PATH_LEN 1024     // bytes kept of the path as passed, NUL included
-#define NAME_LEN 256      // bytes kept of one directory name (NAME_MAX + 1)
-#define DIR_SIZE 4096     // bytes for the directory's names
-#define MAX_DEPTH 40      // dentries and mount crossings walked
+#define PATH_LEN  1024 // bytes kept of the path as passed, NUL included
+#define NAME_LEN  256  // bytes kept of one directory name (NAME_MAX + 1)
+#define DIR_SIZE  4096 // bytes for the directory's names
+#define MAX_DEPTH 40   // dentries and mount crossings walked
 
-#define AT_FDCWD_VALUE -100
+#define AT_FDCWD_VALUE    -100
 #define AT_REMOVEDIR_FLAG 0x200
 
 enum rm_call { RM_UNLINK = 0, RM_UNLINKAT = 1, RM_RMDIR = 2 };
 
-#define RM_DIR_RESOLVED 1   // dir holds the whole directory, root included
-#define RM_DIR_CUT 2        // deeper than MAX_DEPTH or DIR_SIZE: dir is a suffix
-#define RM_DIR_BAD_FD 4     // dirfd was not an open file
+#define RM_DIR_RESOLVED 1 // dir holds the whole directory, root included
+#define RM_DIR_CUT      2 // deeper than MAX_DEPTH or DIR_SIZE: dir is a suffix
+#define RM_DIR_BAD_FD   4 // dirfd was not an open file
 
 // One deletion. dir holds dir_count directory names, innermost first, each
 // NUL-terminated (the directory the path is relative to; empty for an
@@ -36,10 +36,10 @@ struct rm_event {
     __u32 tid;
     __u32 uid;
     __s32 ret;
-    __u32 call;         // enum rm_call
-    __u32 flags;        // unlinkat's flags (AT_REMOVEDIR)
-    __s32 dirfd;        // unlinkat's dirfd; AT_FDCWD for the others
-    __u32 dir_flags;    // RM_DIR_*
+    __u32 call;      // enum rm_call
+    __u32 flags;     // unlinkat's flags (AT_REMOVEDIR)
+    __s32 dirfd;     // unlinkat's dirfd; AT_FDCWD for the others
+    __u32 dir_flags; // RM_DIR_*
     __u32 dir_count;
     __u32 dir_size;
     char comm[16];
@@ -108,14 +108,14 @@ static long walk_step(__u32 index, struct walk *w)
     struct dentry *dentry = w->dentry;
     struct vfsmount *vfsmnt = w->vfsmnt;
     if (dentry == w->root_dentry && vfsmnt == w->root_mnt) {
-        w->done = true;  // the task's root
+        w->done = true; // the task's root
         return 1;
     }
     if (dentry == BPF_CORE_READ(vfsmnt, mnt_root)) {
         struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
         struct mount *parent = BPF_CORE_READ(mnt, mnt_parent);
         if (parent == mnt) {
-            w->done = true;  // the root of the mount tree
+            w->done = true; // the root of the mount tree
             return 1;
         }
         w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
@@ -124,13 +124,14 @@ static long walk_step(__u32 index, struct walk *w)
     }
     struct dentry *up = BPF_CORE_READ(dentry, d_parent);
     if (up == dentry) {
-        w->done = true;  // a file system's root outside the mount tree
+        w->done = true; // a file system's root outside the mount tree
         return 1;
     }
     __u32 off = w->off;
     if (off > DIR_SIZE - NAME_LEN)
         return 1;
-    long n = bpf_probe_read_kernel_str(&w->e->dir[off], NAME_LEN, BPF_CORE_READ(dentry, d_name.name));
+    long n =
+        bpf_probe_read_kernel_str(&w->e->dir[off], NAME_LEN, BPF_CORE_READ(dentry, d_name.name));
     if (n <= 0)
         return 1;
     w->off = off + n;
@@ -228,12 +229,21 @@ static __always_inline int emit(long ret)
 }
 
 SEC("tracepoint/syscalls/sys_exit_unlink")
-int rmdetect_unlink_exit(struct trace_event_raw_sys_exit *ctx) { return emit(ctx->ret); }
+int rmdetect_unlink_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return emit(ctx->ret);
+}
 
 SEC("tracepoint/syscalls/sys_exit_unlinkat")
-int rmdetect_unlinkat_exit(struct trace_event_raw_sys_exit *ctx) { return emit(ctx->ret); }
+int rmdetect_unlinkat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return emit(ctx->ret);
+}
 
 SEC("tracepoint/syscalls/sys_exit_rmdir")
-int rmdetect_rmdir_exit(struct trace_event_raw_sys_exit *ctx) { return emit(ctx->ret); }
+int rmdetect_rmdir_exit(struct trace_event_raw_sys_exit *ctx)
+{
+    return emit(ctx->ret);
+}
 
 char LICENSE[] SEC("license") = "GPL";

@@ -29,17 +29,17 @@
 #include <bpf/bpf_tracing.h>
 
 #define TASK_RUNNING 0
-#define TASK_DEAD 0x80
+#define TASK_DEAD    0x80
 #define HIST_BUCKETS 64
 
 // A traced thread between commits.
 struct thread_state {
-    __u64 cpu_ns;        // sum_exec_runtime at the last commit
-    __u64 off_since;     // switched out at (0: on a CPU, as far as we know)
-    __u64 woken;         // runnable since (0: sleeping)
-    __u64 pending_off;   // the off-CPU stretch that ended at the last switch-in
-    __u64 pending_runq;  // the run-queue wait that ended then
-    __u32 pending_wait;  // pending_runq holds a wait
+    __u64 cpu_ns;       // sum_exec_runtime at the last commit
+    __u64 off_since;    // switched out at (0: on a CPU, as far as we know)
+    __u64 woken;        // runnable since (0: sleeping)
+    __u64 pending_off;  // the off-CPU stretch that ended at the last switch-in
+    __u64 pending_runq; // the run-queue wait that ended then
+    __u32 pending_wait; // pending_runq holds a wait
     __u32 pad;
 };
 
@@ -94,12 +94,30 @@ struct {
 static __always_inline __u32 bit_length(__u64 v)
 {
     __u32 n = 0;
-    if (v >> 32) { v >>= 32; n += 32; }
-    if (v >> 16) { v >>= 16; n += 16; }
-    if (v >> 8) { v >>= 8; n += 8; }
-    if (v >> 4) { v >>= 4; n += 4; }
-    if (v >> 2) { v >>= 2; n += 2; }
-    if (v >> 1) { v >>= 1; n += 1; }
+    if (v >> 32) {
+        v >>= 32;
+        n += 32;
+    }
+    if (v >> 16) {
+        v >>= 16;
+        n += 16;
+    }
+    if (v >> 8) {
+        v >>= 8;
+        n += 8;
+    }
+    if (v >> 4) {
+        v >>= 4;
+        n += 4;
+    }
+    if (v >> 2) {
+        v >>= 2;
+        n += 2;
+    }
+    if (v >> 1) {
+        v >>= 1;
+        n += 1;
+    }
     return n + (__u32)v;
 }
 
@@ -183,7 +201,7 @@ static __always_inline void commit_current(struct task_struct *task, __u64 now, 
         bpf_map_delete_elem(&thread_state, &tid);
         return;
     }
-    struct thread_state next = { .cpu_ns = cpu_ns };
+    struct thread_state next = {.cpu_ns = cpu_ns};
     if (switched_out) {
         next.off_since = now;
         next.woken = runnable ? now : 0;
@@ -200,7 +218,8 @@ int BPF_PROG(scheduler_switch, bool preempt, struct task_struct *prev, struct ta
     // Thread id 0 is a CPU's idle task, not a process.
     if (prev_tid != 0) {
         if (current_passes_filter())
-            commit_current(prev, now, true, preempt || prev_state == TASK_RUNNING, prev_state & TASK_DEAD);
+            commit_current(prev, now, true, preempt || prev_state == TASK_RUNNING,
+                           prev_state & TASK_DEAD);
         else
             bpf_map_delete_elem(&thread_state, &prev_tid);
     }
@@ -245,7 +264,8 @@ int BPF_PROG(scheduler_wakeup_new, struct task_struct *task)
 {
     __u32 tid = task->pid;
     __u64 now = bpf_ktime_get_ns();
-    struct thread_state state = { .cpu_ns = task->se.sum_exec_runtime, .off_since = now, .woken = now };
+    struct thread_state state = {
+        .cpu_ns = task->se.sum_exec_runtime, .off_since = now, .woken = now};
     bpf_map_update_elem(&thread_state, &tid, &state, BPF_ANY);
     return 0;
 }

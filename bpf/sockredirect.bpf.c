@@ -20,7 +20,7 @@
 #include <bpf/bpf_endian.h>
 #include "ebpfrun.h"
 
-#define AF_INET_VALUE 2
+#define AF_INET_VALUE  2
 #define AF_INET6_VALUE 10
 
 // One end of a connection, as that end sees it. Ports in host byte order;
@@ -35,12 +35,12 @@ struct sock_key {
 };
 
 struct conn_stats {
-    __u64 redirected_msgs;   // sendmsg()s put into the peer's queue directly
+    __u64 redirected_msgs; // sendmsg()s put into the peer's queue directly
     __u64 redirected_bytes;
-    __u64 passed_msgs;       // sendmsg()s that went through the TCP/IP stack
+    __u64 passed_msgs; // sendmsg()s that went through the TCP/IP stack
     __u64 passed_bytes;
-    __u32 pid;               // the last process that sent on this end
-    __u32 open;              // 1 until the connection closes
+    __u32 pid;  // the last process that sent on this end
+    __u32 open; // 1 until the connection closes
     char comm[16];
 };
 
@@ -83,7 +83,7 @@ int redir_sockops(struct bpf_sock_ops *skops)
     __u32 family = skops->family;
     if (family != AF_INET_VALUE && family != AF_INET6_VALUE)
         return 1;
-    struct sock_key key = { .family = family };
+    struct sock_key key = {.family = family};
     key.local_port = skops->local_port;
     key.remote_port = bpf_ntohl(skops->remote_port);
     if (family == AF_INET_VALUE) {
@@ -106,7 +106,7 @@ int redir_sockops(struct bpf_sock_ops *skops)
             return 1;
         if (bpf_sock_hash_update(skops, &sock_hash, &key, BPF_NOEXIST) != 0)
             return 1;
-        struct conn_stats fresh = { .open = 1 };
+        struct conn_stats fresh = {.open = 1};
         bpf_map_update_elem(&conn_stats, &key, &fresh, BPF_ANY);
         // Tell us when it closes, for the status view. The sockhash entry
         // goes by itself when the socket closes.
@@ -135,7 +135,7 @@ SEC("sk_msg")
 int redir_msg(struct sk_msg_md *msg)
 {
     __u32 family = msg->family;
-    struct sock_key self = { .family = family }, peer = { .family = family };
+    struct sock_key self = {.family = family}, peer = {.family = family};
     self.local_port = peer.remote_port = msg->local_port;
     self.remote_port = peer.local_port = bpf_ntohl(msg->remote_port);
     if (family == AF_INET_VALUE) {
@@ -155,7 +155,7 @@ int redir_msg(struct sk_msg_md *msg)
 
     struct conn_stats *stats = bpf_map_lookup_elem(&conn_stats, &self);
     if (!stats) {
-        struct conn_stats fresh = { .open = 1 };
+        struct conn_stats fresh = {.open = 1};
         bpf_map_update_elem(&conn_stats, &self, &fresh, BPF_NOEXIST);
         stats = bpf_map_lookup_elem(&conn_stats, &self);
         if (!stats)
@@ -166,7 +166,8 @@ int redir_msg(struct sk_msg_md *msg)
 
     // bpf_msg_redirect_hash returns SK_DROP when the peer is not in the map;
     // the message then goes the normal way instead of being dropped.
-    if (sender_matches() && bpf_msg_redirect_hash(msg, &sock_hash, &peer, BPF_F_INGRESS) == SK_PASS) {
+    if (sender_matches() &&
+        bpf_msg_redirect_hash(msg, &sock_hash, &peer, BPF_F_INGRESS) == SK_PASS) {
         __sync_fetch_and_add(&stats->redirected_msgs, 1);
         __sync_fetch_and_add(&stats->redirected_bytes, size);
     } else {

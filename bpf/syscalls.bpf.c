@@ -39,7 +39,7 @@ int syscalls_enter(struct trace_event_raw_sys_enter *ctx)
 {
     /*FILTER*/
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    struct syscall_start start = { .ts = bpf_ktime_get_ns(), .nr = ctx->id };
+    struct syscall_start start = {.ts = bpf_ktime_get_ns(), .nr = ctx->id};
     bpf_map_update_elem(&syscall_starts, &tid, &start, BPF_ANY);
     return 0;
 }
@@ -54,7 +54,7 @@ int syscalls_exit(struct trace_event_raw_sys_exit *ctx)
     struct syscall_start *start = bpf_map_lookup_elem(&syscall_starts, &tid);
     if (!start)
         return 0;
-    struct syscall_key key = { .pid = id >> 32, .nr = (__u32)start->nr };
+    struct syscall_key key = {.pid = id >> 32, .nr = (__u32)start->nr};
     __u64 elapsed = bpf_ktime_get_ns() - start->ts;
     bpf_map_delete_elem(&syscall_starts, &tid);
 

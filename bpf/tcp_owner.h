@@ -33,162 +33,164 @@
 #ifndef TCP_OWNER_H
 #define TCP_OWNER_H
 
-#define TCP_OWNER_AF_INET 2
+#define TCP_OWNER_AF_INET  2
 #define TCP_OWNER_AF_INET6 10
 
 struct tcp_owner {
-  __u64 born_ns;  /* when the connection began (connect or SYN); 0: unknown */
-  __u64 since_ns; /* when the socket entered its current state; 0: unknown */
-  __u32 pid;      /* process id (tgid); 0: unknown */
-  __u16 port;     /* the service port: remote for connect(), local for listen/accept */
-  __u8 passive;   /* 1 for listeners and the connections they accepted */
-  __u8 pad;
-  char comm[16];
+    __u64 born_ns;  /* when the connection began (connect or SYN); 0: unknown */
+    __u64 since_ns; /* when the socket entered its current state; 0: unknown */
+    __u32 pid;      /* process id (tgid); 0: unknown */
+    __u16 port;     /* the service port: remote for connect(), local for listen/accept */
+    __u8 passive;   /* 1 for listeners and the connections they accepted */
+    __u8 pad;
+    char comm[16];
 };
 
 struct tcp_listener_key {
-  __u32 netns;
-  __u16 port;
-  __u16 pad;
+    __u32 netns;
+    __u16 port;
+    __u16 pad;
 };
 
 struct tcp_listener {
-  __u64 sk; /* the listening socket; 0 when learned from accept() */
-  __u32 pid;
-  char comm[16];
+    __u64 sk; /* the listening socket; 0 when learned from accept() */
+    __u32 pid;
+    char comm[16];
 };
 
 /* LRU: a socket that disappears without a CLOSE transition (there should be
  * none, but the map must never fill up) is forgotten eventually. */
 struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 65536);
-  __type(key, __u64);
-  __type(value, struct tcp_owner);
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, __u64);
+    __type(value, struct tcp_owner);
 } tcp_owners SEC(".maps");
 
 struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 4096);
-  __type(key, struct tcp_listener_key);
-  __type(value, struct tcp_listener);
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 4096);
+    __type(key, struct tcp_listener_key);
+    __type(value, struct tcp_listener);
 } tcp_listeners SEC(".maps");
 
 static __always_inline int tcp_owner_visible(const struct tcp_owner *o)
 {
-  return o->pid != 0 || !FILTER_ACTIVE;
+    return o->pid != 0 || !FILTER_ACTIVE;
 }
 
 static __always_inline void tcp_owner_set_current(struct tcp_owner *o)
 {
-  o->pid = bpf_get_current_pid_tgid() >> 32;
-  bpf_get_current_comm(o->comm, sizeof(o->comm));
+    o->pid = bpf_get_current_pid_tgid() >> 32;
+    bpf_get_current_comm(o->comm, sizeof(o->comm));
 }
 
-static __always_inline struct tcp_listener_key tcp_listener_key_of(const struct sock *sk, __u16 port)
+static __always_inline struct tcp_listener_key tcp_listener_key_of(const struct sock *sk,
+                                                                   __u16 port)
 {
-  struct tcp_listener_key key = { .port = port };
-  key.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
-  return key;
+    struct tcp_listener_key key = {.port = port};
+    key.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+    return key;
 }
 
 /* Transitions that only a process makes on its own socket (close, shutdown). */
 static __always_inline int tcp_owner_by_process(int oldstate, int newstate)
 {
-  return (oldstate == TCP_ESTABLISHED && newstate == TCP_FIN_WAIT1) ||
-         (oldstate == TCP_CLOSE_WAIT && newstate == TCP_LAST_ACK);
+    return (oldstate == TCP_ESTABLISHED && newstate == TCP_FIN_WAIT1) ||
+           (oldstate == TCP_CLOSE_WAIT && newstate == TCP_LAST_ACK);
 }
 
 /* The owner record of the socket changing state in ctx, created or updated by
  * the rules above; NULL when the socket is not followed. Its since_ns is
  * still the time the old state was entered: call tcp_owner_advance() after
  * using it. */
-static __always_inline struct tcp_owner *tcp_owner_track(struct trace_event_raw_inet_sock_set_state *ctx, __u64 now)
+static __always_inline struct tcp_owner *
+tcp_owner_track(struct trace_event_raw_inet_sock_set_state *ctx, __u64 now)
 {
-  __u64 sk = (__u64)ctx->skaddr;
-  int oldstate = ctx->oldstate, newstate = ctx->newstate;
-  __u16 sport = ctx->sport, dport = ctx->dport;
-  /* Both ports in registers: clang would otherwise pick one by computing a
-   * pointer into the context, which the verifier refuses. */
-  asm volatile("" : "+r"(sport), "+r"(dport));
-  struct tcp_owner fresh = {};
+    __u64 sk = (__u64)ctx->skaddr;
+    int oldstate = ctx->oldstate, newstate = ctx->newstate;
+    __u16 sport = ctx->sport, dport = ctx->dport;
+    /* Both ports in registers: clang would otherwise pick one by computing a
+     * pointer into the context, which the verifier refuses. */
+    asm volatile("" : "+r"(sport), "+r"(dport));
+    struct tcp_owner fresh = {};
 
-  if (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN) {
-    /* connect() and listen(): always in the process that makes the call. A
-     * listener that does not pass the filter also replaces what was known
-     * about its port, so that its children are not charged to a former one. */
-    if (!current_passes_filter()) {
-      if (newstate == TCP_LISTEN && sport) {
+    if (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN) {
+        /* connect() and listen(): always in the process that makes the call. A
+         * listener that does not pass the filter also replaces what was known
+         * about its port, so that its children are not charged to a former one. */
+        if (!current_passes_filter()) {
+            if (newstate == TCP_LISTEN && sport) {
+                struct tcp_listener_key key = tcp_listener_key_of((const struct sock *)sk, sport);
+                bpf_map_delete_elem(&tcp_listeners, &key);
+            }
+            bpf_map_delete_elem(&tcp_owners, &sk);
+            return NULL;
+        }
+        fresh.born_ns = now;
+        fresh.passive = newstate == TCP_LISTEN;
+        fresh.port = fresh.passive ? sport : dport;
+        tcp_owner_set_current(&fresh);
+        if (fresh.passive && sport) {
+            struct tcp_listener_key key = tcp_listener_key_of((const struct sock *)sk, sport);
+            struct tcp_listener listener = {.sk = sk, .pid = fresh.pid};
+            __builtin_memcpy(listener.comm, fresh.comm, sizeof(listener.comm));
+            bpf_map_update_elem(&tcp_listeners, &key, &listener, BPF_ANY);
+        }
+        bpf_map_update_elem(&tcp_owners, &sk, &fresh, BPF_ANY);
+        return bpf_map_lookup_elem(&tcp_owners, &sk);
+    }
+
+    struct tcp_owner *o = NULL;
+    if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {
+        /* A passive connection is born, in softirq context: the listener on its
+         * local port owns it. A birth always starts a fresh record. */
         struct tcp_listener_key key = tcp_listener_key_of((const struct sock *)sk, sport);
-        bpf_map_delete_elem(&tcp_listeners, &key);
-      }
-      bpf_map_delete_elem(&tcp_owners, &sk);
-      return NULL;
+        struct tcp_listener *listener = bpf_map_lookup_elem(&tcp_listeners, &key);
+        fresh.born_ns = now;
+        fresh.passive = 1;
+        fresh.port = sport;
+        if (listener) {
+            fresh.pid = listener->pid;
+            __builtin_memcpy(fresh.comm, listener->comm, sizeof(fresh.comm));
+        }
+        bpf_map_update_elem(&tcp_owners, &sk, &fresh, BPF_ANY);
+    } else {
+        o = bpf_map_lookup_elem(&tcp_owners, &sk);
+        if (!o) {
+            /* The socket predates the tracer: neither its age nor its direction is
+             * known. The lower port is taken as the service port, as ephemeral
+             * ports are the high ones. */
+            fresh.passive = sport < dport;
+            fresh.port = fresh.passive ? sport : dport;
+            bpf_map_update_elem(&tcp_owners, &sk, &fresh, BPF_NOEXIST);
+        }
     }
-    fresh.born_ns = now;
-    fresh.passive = newstate == TCP_LISTEN;
-    fresh.port = fresh.passive ? sport : dport;
-    tcp_owner_set_current(&fresh);
-    if (fresh.passive && sport) {
-      struct tcp_listener_key key = tcp_listener_key_of((const struct sock *)sk, sport);
-      struct tcp_listener listener = { .sk = sk, .pid = fresh.pid };
-      __builtin_memcpy(listener.comm, fresh.comm, sizeof(listener.comm));
-      bpf_map_update_elem(&tcp_listeners, &key, &listener, BPF_ANY);
-    }
-    bpf_map_update_elem(&tcp_owners, &sk, &fresh, BPF_ANY);
-    return bpf_map_lookup_elem(&tcp_owners, &sk);
-  }
-
-  struct tcp_owner *o = NULL;
-  if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {
-    /* A passive connection is born, in softirq context: the listener on its
-     * local port owns it. A birth always starts a fresh record. */
-    struct tcp_listener_key key = tcp_listener_key_of((const struct sock *)sk, sport);
-    struct tcp_listener *listener = bpf_map_lookup_elem(&tcp_listeners, &key);
-    fresh.born_ns = now;
-    fresh.passive = 1;
-    fresh.port = sport;
-    if (listener) {
-      fresh.pid = listener->pid;
-      __builtin_memcpy(fresh.comm, listener->comm, sizeof(fresh.comm));
-    }
-    bpf_map_update_elem(&tcp_owners, &sk, &fresh, BPF_ANY);
-  } else {
-    o = bpf_map_lookup_elem(&tcp_owners, &sk);
-    if (!o) {
-      /* The socket predates the tracer: neither its age nor its direction is
-       * known. The lower port is taken as the service port, as ephemeral
-       * ports are the high ones. */
-      fresh.passive = sport < dport;
-      fresh.port = fresh.passive ? sport : dport;
-      bpf_map_update_elem(&tcp_owners, &sk, &fresh, BPF_NOEXIST);
-    }
-  }
-  if (!o)
-    o = bpf_map_lookup_elem(&tcp_owners, &sk);
-  if (o && o->pid == 0 && tcp_owner_by_process(oldstate, newstate) && current_passes_filter())
-    tcp_owner_set_current(o);
-  return o;
+    if (!o)
+        o = bpf_map_lookup_elem(&tcp_owners, &sk);
+    if (o && o->pid == 0 && tcp_owner_by_process(oldstate, newstate) && current_passes_filter())
+        tcp_owner_set_current(o);
+    return o;
 }
 
 /* Records the new state's start, and forgets the socket (and a listener's
  * port) when it reaches CLOSE. */
-static __always_inline void tcp_owner_advance(struct trace_event_raw_inet_sock_set_state *ctx, struct tcp_owner *o,
-                                              __u64 now)
+static __always_inline void tcp_owner_advance(struct trace_event_raw_inet_sock_set_state *ctx,
+                                              struct tcp_owner *o, __u64 now)
 {
-  __u64 sk = (__u64)ctx->skaddr;
-  if (ctx->newstate != TCP_CLOSE) {
-    o->since_ns = now;
-    return;
-  }
-  if (ctx->oldstate == TCP_LISTEN && ctx->sport) {
-    struct tcp_listener_key key = tcp_listener_key_of((const struct sock *)sk, ctx->sport);
-    struct tcp_listener *listener = bpf_map_lookup_elem(&tcp_listeners, &key);
-    /* sk 0: learned from accept(), so possibly this listener's. */
-    if (listener && (listener->sk == sk || listener->sk == 0))
-      bpf_map_delete_elem(&tcp_listeners, &key);
-  }
-  bpf_map_delete_elem(&tcp_owners, &sk);
+    __u64 sk = (__u64)ctx->skaddr;
+    if (ctx->newstate != TCP_CLOSE) {
+        o->since_ns = now;
+        return;
+    }
+    if (ctx->oldstate == TCP_LISTEN && ctx->sport) {
+        struct tcp_listener_key key = tcp_listener_key_of((const struct sock *)sk, ctx->sport);
+        struct tcp_listener *listener = bpf_map_lookup_elem(&tcp_listeners, &key);
+        /* sk 0: learned from accept(), so possibly this listener's. */
+        if (listener && (listener->sk == sk || listener->sk == 0))
+            bpf_map_delete_elem(&tcp_listeners, &key);
+    }
+    bpf_map_delete_elem(&tcp_owners, &sk);
 }
 
 /* accept() returned sk to the current task, which passed the filter: it
@@ -197,36 +199,36 @@ static __always_inline void tcp_owner_advance(struct trace_event_raw_inet_sock_s
  * is already known. */
 static __always_inline struct tcp_owner *tcp_owner_accepted(const struct sock *sk, __u16 lport)
 {
-  __u64 key = (__u64)sk;
-  struct tcp_owner *o = bpf_map_lookup_elem(&tcp_owners, &key);
-  if (!o) {
-    struct tcp_owner fresh = { .passive = 1, .port = lport };
-    bpf_map_update_elem(&tcp_owners, &key, &fresh, BPF_NOEXIST);
-    o = bpf_map_lookup_elem(&tcp_owners, &key);
-    if (!o)
-      return NULL;
-  }
-  tcp_owner_set_current(o);
-  struct tcp_listener_key lkey = tcp_listener_key_of(sk, lport);
-  struct tcp_listener listener = { .pid = o->pid };
-  __builtin_memcpy(listener.comm, o->comm, sizeof(listener.comm));
-  bpf_map_update_elem(&tcp_listeners, &lkey, &listener, BPF_NOEXIST);
-  return o;
+    __u64 key = (__u64)sk;
+    struct tcp_owner *o = bpf_map_lookup_elem(&tcp_owners, &key);
+    if (!o) {
+        struct tcp_owner fresh = {.passive = 1, .port = lport};
+        bpf_map_update_elem(&tcp_owners, &key, &fresh, BPF_NOEXIST);
+        o = bpf_map_lookup_elem(&tcp_owners, &key);
+        if (!o)
+            return NULL;
+    }
+    tcp_owner_set_current(o);
+    struct tcp_listener_key lkey = tcp_listener_key_of(sk, lport);
+    struct tcp_listener listener = {.pid = o->pid};
+    __builtin_memcpy(listener.comm, o->comm, sizeof(listener.comm));
+    bpf_map_update_elem(&tcp_listeners, &lkey, &listener, BPF_NOEXIST);
+    return o;
 }
 
 /* The socket behind descriptor fd of the current process. */
 static __always_inline struct sock *tcp_owner_socket_of_fd(long fd)
 {
-  struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-  struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-  if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
-    return NULL;
-  struct file **fds = BPF_CORE_READ(fdt, fd);
-  struct file *file = NULL;
-  if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-    return NULL;
-  struct socket *sock = BPF_CORE_READ(file, private_data);
-  return sock ? BPF_CORE_READ(sock, sk) : NULL;
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+    if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+        return NULL;
+    struct file **fds = BPF_CORE_READ(fdt, fd);
+    struct file *file = NULL;
+    if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+        return NULL;
+    struct socket *sock = BPF_CORE_READ(file, private_data);
+    return sock ? BPF_CORE_READ(sock, sk) : NULL;
 }
 
 /* For the exit of accept()/accept4() returning fd (negative: an error): when
@@ -236,17 +238,17 @@ static __always_inline struct sock *tcp_owner_socket_of_fd(long fd)
  * accepting process, so the current task is the right owner here. */
 static __always_inline struct sock *tcp_owner_accept_fd(long fd, struct tcp_owner **owner)
 {
-  *owner = NULL;
-  if (fd < 0 || !current_passes_filter())
-    return NULL;
-  struct sock *sk = tcp_owner_socket_of_fd(fd);
-  if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-    return NULL;
-  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-  if (family != TCP_OWNER_AF_INET && family != TCP_OWNER_AF_INET6)
-    return NULL;
-  *owner = tcp_owner_accepted(sk, BPF_CORE_READ(sk, __sk_common.skc_num));
-  return sk;
+    *owner = NULL;
+    if (fd < 0 || !current_passes_filter())
+        return NULL;
+    struct sock *sk = tcp_owner_socket_of_fd(fd);
+    if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+        return NULL;
+    __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+    if (family != TCP_OWNER_AF_INET && family != TCP_OWNER_AF_INET6)
+        return NULL;
+    *owner = tcp_owner_accepted(sk, BPF_CORE_READ(sk, __sk_common.skc_num));
+    return sk;
 }
 
 #endif /* TCP_OWNER_H */

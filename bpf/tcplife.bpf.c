@@ -19,8 +19,8 @@
 #include "ebpfrun_events.h"
 
 #define EVENT_CONNECT 1
-#define EVENT_ACCEPT 2
-#define EVENT_CLOSE 4
+#define EVENT_ACCEPT  2
+#define EVENT_CLOSE   4
 #ifndef TCP_EVENTS
 #define TCP_EVENTS (EVENT_CONNECT | EVENT_ACCEPT | EVENT_CLOSE)
 #endif
@@ -35,24 +35,25 @@ static __always_inline int current_passes_filter(void)
 // 1 when a filter was given: the placeholder then holds code, and the text
 // it expands to is not empty (an unfilled placeholder is just a comment).
 #define TCPLIFE_TEXT_(...) #__VA_ARGS__
-#define TCPLIFE_TEXT(...) TCPLIFE_TEXT_(__VA_ARGS__)
-#define FILTER_ACTIVE (sizeof(TCPLIFE_TEXT(/*FILTER*/)) > 1)
+#define TCPLIFE_TEXT(...)  TCPLIFE_TEXT_(__VA_ARGS__)
+#define FILTER_ACTIVE      (sizeof(TCPLIFE_TEXT(/*FILTER*/)) > 1)
 
 #include "tcp_owner.h"
 
 struct tcp_event {
     __u64 ts_ns;       // bpf_ktime_get_ns(): CLOCK_MONOTONIC
-    __u64 duration_ns; // connect: SYN_SENT until the outcome; close: the connection's life (0: unknown)
+    __u64 duration_ns; // connect: SYN_SENT until the outcome; close: the connection's life (0:
+                       // unknown)
     __u64 tx_bytes;    // close: payload bytes sent (retransmissions not counted again)
     __u64 rx_bytes;    // close: payload bytes received
     __u32 pid;
-    __s32 error;       // connect: the socket's error when it failed (0 when none was set)
-    __u16 family;      // AF_INET or AF_INET6
+    __s32 error;  // connect: the socket's error when it failed (0 when none was set)
+    __u16 family; // AF_INET or AF_INET6
     __u16 lport;
     __u16 rport;
-    __u8 kind;         // EVENT_CONNECT, EVENT_ACCEPT or EVENT_CLOSE
-    __u8 state;        // connect: the state reached; close: the state closed from
-    __u8 laddr[16];    // IPv4 addresses use the first 4 bytes
+    __u8 kind;      // EVENT_CONNECT, EVENT_ACCEPT or EVENT_CLOSE
+    __u8 state;     // connect: the state reached; close: the state closed from
+    __u8 laddr[16]; // IPv4 addresses use the first 4 bytes
     __u8 raddr[16];
     char comm[16];
 };
@@ -75,7 +76,8 @@ static __always_inline struct tcp_event *new_event(__u8 kind, const struct tcp_o
 // Addresses and ports as the state-change tracepoint reports them. Copied
 // with a helper: the verifier refuses loads through a pointer computed from
 // the context, which is what clang can make of a memcpy from it.
-static __always_inline void addresses_from_state(struct tcp_event *e, struct trace_event_raw_inet_sock_set_state *ctx)
+static __always_inline void addresses_from_state(struct tcp_event *e,
+                                                 struct trace_event_raw_inet_sock_set_state *ctx)
 {
     __u16 family = ctx->family;
     e->family = family;
@@ -117,8 +119,8 @@ int tcplife_state(struct trace_event_raw_inet_sock_set_state *ctx)
 
     // Listeners and connections that never got established are not
     // connections that close (tcpconnect reports failed attempts).
-    if ((TCP_EVENTS & EVENT_CLOSE) && tcp_owner_visible(o) && newstate == TCP_CLOSE && oldstate != TCP_LISTEN &&
-        oldstate != TCP_SYN_SENT && oldstate != TCP_SYN_RECV) {
+    if ((TCP_EVENTS & EVENT_CLOSE) && tcp_owner_visible(o) && newstate == TCP_CLOSE &&
+        oldstate != TCP_LISTEN && oldstate != TCP_SYN_SENT && oldstate != TCP_SYN_RECV) {
         struct tcp_event *e = new_event(EVENT_CLOSE, o, now);
         if (e) {
             struct tcp_sock *tp = (struct tcp_sock *)sk;
@@ -170,10 +172,16 @@ static __always_inline int on_accept(long fd)
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
-int tcplife_accept4(struct trace_event_raw_sys_exit *ctx) { return on_accept(ctx->ret); }
+int tcplife_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+    return on_accept(ctx->ret);
+}
 
 SEC("tracepoint/syscalls/sys_exit_accept")
-int tcplife_accept(struct trace_event_raw_sys_exit *ctx) { return on_accept(ctx->ret); }
+int tcplife_accept(struct trace_event_raw_sys_exit *ctx)
+{
+    return on_accept(ctx->ret);
+}
 #endif
 
 char LICENSE[] SEC("license") = "GPL";

@@ -21,8 +21,8 @@ static __always_inline int current_passes_filter(void)
 // 1 when a filter was given: the placeholder then holds code, and the text
 // it expands to is not empty (an unfilled placeholder is just a comment).
 #define TCPSTATE_TEXT_(...) #__VA_ARGS__
-#define TCPSTATE_TEXT(...) TCPSTATE_TEXT_(__VA_ARGS__)
-#define FILTER_ACTIVE (sizeof(TCPSTATE_TEXT(/*FILTER*/)) > 1)
+#define TCPSTATE_TEXT(...)  TCPSTATE_TEXT_(__VA_ARGS__)
+#define FILTER_ACTIVE       (sizeof(TCPSTATE_TEXT(/*FILTER*/)) > 1)
 
 #include "tcp_owner.h"
 
@@ -57,8 +57,8 @@ int tcpstate_transition(struct trace_event_raw_inet_sock_set_state *ctx)
     if (!o)
         return 0;
     if (tcp_owner_visible(o)) {
-        struct transition_key key = { .pid = o->pid, .port = o->port,
-                                      .from = (__u8)ctx->oldstate, .to = (__u8)ctx->newstate };
+        struct transition_key key = {
+            .pid = o->pid, .port = o->port, .from = (__u8)ctx->oldstate, .to = (__u8)ctx->newstate};
         struct transition_stats *stats = bpf_map_lookup_elem(&transitions, &key);
         if (!stats) {
             struct transition_stats fresh = {};

@@ -16,15 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long now_ns(void)
-{
+static long long now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char** argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s N\n", argv[0]);
     return 2;
@@ -37,11 +35,9 @@ int main(int argc, char **argv)
   printf("ready\n");
   fflush(stdout);
   int sig;
-  if (sigwait(&set, &sig) != 0)
-    return 1;
+  if (sigwait(&set, &sig) != 0) return 1;
   long long start = now_ns();
-  for (long i = 0; i < n; i++)
-    syscall(SYS_getppid);
+  for (long i = 0; i < n; i++) syscall(SYS_getppid);
   long long end = now_ns();
   printf("%lld %lld %ld\n", start, end, n);
   return 0;

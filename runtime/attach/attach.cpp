@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "attach/attach_internal.h"
+#include "attach/internal/attach_internal.h"
 #include "attach/kernel_names.h"
 #include "attach/perf_events.h"
 #include "attach/symbols.h"

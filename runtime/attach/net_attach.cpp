@@ -14,7 +14,7 @@
 
 #include <fmt/format.h>
 
-#include "attach/attach_internal.h"
+#include "attach/internal/attach_internal.h"
 #include "attach/nearest.h"
 #include "common/log.h"
 

@@ -29,8 +29,8 @@ Result<Link*> attach_in(loader::Object& object, std::string_view program_name, s
   if (!program) {
     std::string names;
     for (const auto& p : object.programs()) names += (names.empty() ? "" : ", ") + p.name;
-    return make_error(fmt::format("BPF object {} has no program '{}'; its programs are: {}", object.name(),
-                                  program_name, names));
+    return make_error(
+        fmt::format("BPF object {} has no program '{}'; its programs are: {}", object.name(), program_name, names));
   }
   std::string chosen(spec);
   if (chosen.empty()) {

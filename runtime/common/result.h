@@ -28,17 +28,32 @@ class [[nodiscard]] Result {
   bool ok() const { return state_.index() == 0; }
   explicit operator bool() const { return ok(); }
 
-  T& value() & { check(true); return std::get<0>(state_); }
-  const T& value() const& { check(true); return std::get<0>(state_); }
-  T&& value() && { check(true); return std::get<0>(std::move(state_)); }
+  T& value() & {
+    check(true);
+    return std::get<0>(state_);
+  }
+  const T& value() const& {
+    check(true);
+    return std::get<0>(state_);
+  }
+  T&& value() && {
+    check(true);
+    return std::get<0>(std::move(state_));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
 
-  const std::string& error() const { check(false); return std::get<1>(state_).message; }
-  Error take_error() && { check(false); return std::get<1>(std::move(state_)); }
+  const std::string& error() const {
+    check(false);
+    return std::get<1>(state_).message;
+  }
+  Error take_error() && {
+    check(false);
+    return std::get<1>(std::move(state_));
+  }
 
  private:
   void check(bool want_value) const {

@@ -1,4 +1,4 @@
-#include "compiler/backend_wire.h"
+#include "compiler/internal/backend_wire.h"
 
 #include <cstdint>
 #include <cstring>

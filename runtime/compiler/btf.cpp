@@ -92,8 +92,8 @@ Result<std::string> generate_vmlinux_header(const std::string& path) {
     if (int err = btf_dump__dump_type(dump, id); err != 0) {
       btf_dump__free(dump);
       btf__free(btf);
-      return make_error(fmt::format("cannot generate vmlinux.h from {}: type {} failed: {}", path, id,
-                                    std::strerror(-err)));
+      return make_error(
+          fmt::format("cannot generate vmlinux.h from {}: type {} failed: {}", path, id, std::strerror(-err)));
     }
   }
   btf_dump__free(dump);

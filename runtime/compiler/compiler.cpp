@@ -11,9 +11,9 @@
 #include "common/files.h"
 #include "common/hash.h"
 #include "common/log.h"
-#include "compiler/backend_loader.h"
 #include "compiler/btf.h"
 #include "compiler/embedded_headers.h"
+#include "compiler/internal/backend_loader.h"
 #include "compiler/object_cache.h"
 
 #ifndef EBPFRUN_CLANG_VERSION
@@ -176,8 +176,12 @@ CompileOutput compile(std::string_view source, const std::string& path, const Co
   request.resource_dir = EBPFRUN_CLANG_RESOURCE_DIR;
   if (use_pch)
     request.pch_path = fmt::format("{}/prelude-{}.pch", btf_dir,
-                                   KeyHasher().add("clang", EBPFRUN_CLANG_VERSION).add("prelude", kPrelude)
-                                       .add("backend", backend_fingerprint()).add("defines", join(kBaseDefines)).hex());
+                                   KeyHasher()
+                                       .add("clang", EBPFRUN_CLANG_VERSION)
+                                       .add("prelude", kPrelude)
+                                       .add("backend", backend_fingerprint())
+                                       .add("defines", join(kBaseDefines))
+                                       .hex());
 
   BackendResult result;
   compile_in_child(request, result);

@@ -6,10 +6,14 @@ namespace ebpfrun::compiler {
 
 const char* severity_name(Severity severity) {
   switch (severity) {
-    case Severity::note: return "note";
-    case Severity::warning: return "warning";
-    case Severity::error: return "error";
-    case Severity::fatal: return "fatal error";
+    case Severity::note:
+      return "note";
+    case Severity::warning:
+      return "warning";
+    case Severity::error:
+      return "error";
+    case Severity::fatal:
+      return "fatal error";
   }
   return "error";
 }

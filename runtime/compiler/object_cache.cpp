@@ -50,8 +50,8 @@ std::string ObjectCache::default_dir() {
 
 Result<ObjectCache> ObjectCache::open(std::string dir) {
   if (auto made = files::make_dirs(dir + "/objects", 0700); !made)
-    return make_error(fmt::format("cannot use cache directory {}: {} (use --no-cache or set XDG_CACHE_HOME)", dir,
-                                  made.error()));
+    return make_error(
+        fmt::format("cannot use cache directory {}: {} (use --no-cache or set XDG_CACHE_HOME)", dir, made.error()));
   return ObjectCache(std::move(dir));
 }
 

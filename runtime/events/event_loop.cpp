@@ -13,8 +13,8 @@
 #include <fmt/format.h>
 
 #include "common/log.h"
-#include "events/signal_fd.h"
-#include "events/timer_fd.h"
+#include "events/internal/signal_fd.h"
+#include "events/internal/timer_fd.h"
 #include "events/unique_fd.h"
 
 namespace ebpfrun::events {

@@ -52,11 +52,11 @@ struct LoopOptions {
 
 // What happened during one poll(); several things can happen at once.
 struct Wake {
-  bool events = false;     // take_batch() has at least one batch
-  uint64_t ticks = 0;      // periodic ticks since the last poll (more than 1 if the consumer was slow)
-  bool deadline = false;   // the one-shot deadline passed
-  int signal = 0;          // a signal from LoopOptions::signals (one per poll), or 0
-  bool stopped = false;    // stop() was called since the last poll
+  bool events = false;    // take_batch() has at least one batch
+  uint64_t ticks = 0;     // periodic ticks since the last poll (more than 1 if the consumer was slow)
+  bool deadline = false;  // the one-shot deadline passed
+  int signal = 0;         // a signal from LoopOptions::signals (one per poll), or 0
+  bool stopped = false;   // stop() was called since the last poll
   bool timed_out() const { return !events && ticks == 0 && !deadline && signal == 0 && !stopped; }
 };
 

@@ -1,4 +1,4 @@
-#include "events/map_lookup.h"
+#include "events/internal/map_lookup.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -40,7 +40,8 @@ Result<UniqueFd> duplicate_fd(int fd, const std::string& name) {
 
 Result<int> find_map_fd(const loader::Object& object, const std::string& name, bpf_map_type type) {
   bpf_object* raw = object.raw();
-  if (!raw) return make_error(fmt::format("BPF object {} is closed, so its map {} cannot be read.", object.name(), name));
+  if (!raw)
+    return make_error(fmt::format("BPF object {} is closed, so its map {} cannot be read.", object.name(), name));
   bpf_map* map = bpf_object__find_map_by_name(raw, name.c_str());
   if (!map) {
     std::string candidates;
@@ -58,9 +59,10 @@ Result<int> find_map_fd(const loader::Object& object, const std::string& name, b
                                   map_type_name(bpf_map__type(map)), map_type_name(type)));
   int fd = bpf_map__fd(map);
   if (fd < 0)
-    return make_error(fmt::format("BPF object {} is not loaded, so its map {} does not exist yet; load the object "
-                                  "before reading events from it.",
-                                  object.name(), name));
+    return make_error(
+        fmt::format("BPF object {} is not loaded, so its map {} does not exist yet; load the object "
+                    "before reading events from it.",
+                    object.name(), name));
   return fd;
 }
 

@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 
 #include "common/log.h"
-#include "events/map_lookup.h"
+#include "events/internal/map_lookup.h"
 #include "loader/object.h"
 
 namespace ebpfrun::events {
@@ -57,22 +57,24 @@ Result<PerfBufReader> PerfBufReader::from_fd(const std::string& name, int map_fd
   auto info = map_info(map_fd, name);
   if (!info) return std::move(info).take_error();
   if (info->type != BPF_MAP_TYPE_PERF_EVENT_ARRAY)
-    return make_error(fmt::format("map {} is a {} map, not a perf_event_array map; read it with the reader for its "
-                                  "type.",
-                                  name, map_type_name(info->type)));
+    return make_error(
+        fmt::format("map {} is a {} map, not a perf_event_array map; read it with the reader for its "
+                    "type.",
+                    name, map_type_name(info->type)));
   PerfBufReader reader;
   reader.name_ = name;
   auto copy = duplicate_fd(map_fd, name);
   if (!copy) return std::move(copy).take_error();
   reader.map_fd_ = std::move(*copy);
   reader.state_ = std::make_unique<State>();
-  reader.buffer_ = perf_buffer__new(reader.map_fd_.get(), pages_per_cpu, on_sample, on_lost, reader.state_.get(),
-                                    nullptr);
+  reader.buffer_ =
+      perf_buffer__new(reader.map_fd_.get(), pages_per_cpu, on_sample, on_lost, reader.state_.get(), nullptr);
   if (!reader.buffer_) {
     int err = errno;
-    return make_error(fmt::format("cannot open perf buffer {} ({} pages per CPU): {}; perf buffers need CAP_PERFMON "
-                                  "(or root) and locked memory (ulimit -l).",
-                                  name, pages_per_cpu, std::strerror(err)));
+    return make_error(
+        fmt::format("cannot open perf buffer {} ({} pages per CPU): {}; perf buffers need CAP_PERFMON "
+                    "(or root) and locked memory (ulimit -l).",
+                    name, pages_per_cpu, std::strerror(err)));
   }
   log::debug("reading perf buffer {} ({} CPUs, {} pages each)", name, reader.buffer_count(), pages_per_cpu);
   return reader;

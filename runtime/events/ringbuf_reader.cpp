@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 
 #include "common/log.h"
-#include "events/map_lookup.h"
+#include "events/internal/map_lookup.h"
 #include "loader/object.h"
 
 namespace ebpfrun::events {
@@ -46,8 +46,7 @@ int on_sample(void* ctx, void* data, size_t size) {
 Status check_drop_counter(const std::string& name, int fd) {
   auto info = map_info(fd, name);
   if (!info) return std::move(info).take_error();
-  if (info->type != BPF_MAP_TYPE_PERCPU_ARRAY || info->key_size != 4 || info->value_size != 8 ||
-      info->max_entries < 1)
+  if (info->type != BPF_MAP_TYPE_PERCPU_ARRAY || info->key_size != 4 || info->value_size != 8 || info->max_entries < 1)
     return make_error(fmt::format(
         "map {} is not a drop counter: it must be a percpu_array of one __u64 (it is a {} map with {}-byte "
         "values); declare the ring buffer with EBPFRUN_RINGBUF_WITH_DROPS from ebpfrun_events.h, or rename the map.",

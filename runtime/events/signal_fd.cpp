@@ -1,4 +1,4 @@
-#include "events/signal_fd.h"
+#include "events/internal/signal_fd.h"
 
 #include <pthread.h>
 #include <sys/signalfd.h>
@@ -19,9 +19,10 @@ Result<SignalFd> SignalFd::block(const std::vector<int>& signals) {
   sigemptyset(&wanted);
   for (int sig : signals) {
     if (sig == SIGKILL || sig == SIGSTOP || sigaddset(&wanted, sig) != 0)
-      return make_error(fmt::format("signal {} cannot be handled by the event loop; use catchable signals such as "
-                                    "SIGINT and SIGTERM.",
-                                    sig));
+      return make_error(
+          fmt::format("signal {} cannot be handled by the event loop; use catchable signals such as "
+                      "SIGINT and SIGTERM.",
+                      sig));
   }
   sigset_t previous;
   if (int err = pthread_sigmask(SIG_BLOCK, &wanted, &previous); err != 0)

@@ -1,4 +1,4 @@
-#include "events/timer_fd.h"
+#include "events/internal/timer_fd.h"
 
 #include <sys/timerfd.h>
 #include <unistd.h>

@@ -10,22 +10,13 @@
 
 #include <fmt/format.h>
 
+#include "common/libbpf_log.h"
 #include "common/log.h"
-#include "loader/pinning.h"
+#include "loader/internal/pinning.h"
 #include "loader/verifier_log.h"
 
 namespace ebpfrun::loader {
 namespace {
-
-int libbpf_print(enum libbpf_print_level, const char* format, va_list args) {
-  // Every libbpf failure also comes back to us as an error we report in our
-  // own words, so libbpf's text is detail for -v only.
-  if (log::level() > log::Level::debug) return 0;
-  char buf[2048];
-  int n = std::vsnprintf(buf, sizeof buf, format, args);
-  if (n > 0) log::write(log::Level::debug, std::string_view(buf, std::min<size_t>(n, sizeof buf - 1)));
-  return n;
-}
 
 uint32_t prog_id(int fd) {
   bpf_prog_info info{};
@@ -46,16 +37,8 @@ bpf_object* open_elf(std::string_view elf, const std::string& name, const std::s
 
 }  // namespace
 
-void route_libbpf_messages() {
-  static const bool routed = [] {
-    libbpf_set_print(libbpf_print);
-    return true;
-  }();
-  (void)routed;
-}
-
 Result<Object> Object::open(std::string_view elf, const std::string& name, const OpenOptions& options) {
-  route_libbpf_messages();
+  log::route_libbpf_messages();
   if (auto valid = validate_pin_namespace(options.pin_namespace); !valid) return std::move(valid).take_error();
   std::string pin_directory = options.pin_root + "/" + options.pin_namespace;
   bpf_object* object = open_elf(elf, name, pin_directory);
@@ -170,13 +153,13 @@ Status Object::load(const LoadOptions& options) {
     }
     verifier_log_ = log;
     auto summary = summarize_verifier_log(log);
-    std::string message = fmt::format("the verifier rejected program '{}' (section {}) of {}: {}\n",
-                                      bpf_program__name(failed), bpf_program__section_name(failed), name_,
-                                      std::strerror(-err));
+    std::string message =
+        fmt::format("the verifier rejected program '{}' (section {}) of {}: {}\n", bpf_program__name(failed),
+                    bpf_program__section_name(failed), name_, std::strerror(-err));
     if (!summary.source_line.empty()) message += fmt::format("  at: {}\n", summary.source_line);
     message += "verifier log (last lines):\n" + summary.tail;
-    message += log::level() <= log::Level::debug ? "full verifier log:\n" + log
-                                                  : "(run with -v for the full verifier log)";
+    message +=
+        log::level() <= log::Level::debug ? "full verifier log:\n" + log : "(run with -v for the full verifier log)";
     bpf_object__for_each_program(prog, object_) bpf_program__set_log_buf(prog, nullptr, 0);
     return make_error(message);
   }

@@ -114,7 +114,4 @@ class Object {
   std::vector<std::unique_ptr<Attachment>> attachments_;
 };
 
-// Routes libbpf's own messages into our logger (shown with -v). Idempotent.
-void route_libbpf_messages();
-
 }  // namespace ebpfrun::loader

@@ -81,7 +81,9 @@ Result<Map> Map::open_pinned(const std::string& path) {
 }
 
 Map::Map(Map&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), owns_fd_(std::exchange(other.owns_fd_, false)), info_(std::move(other.info_)) {}
+    : fd_(std::exchange(other.fd_, -1)),
+      owns_fd_(std::exchange(other.owns_fd_, false)),
+      info_(std::move(other.info_)) {}
 
 Map& Map::operator=(Map&& other) noexcept {
   if (this != &other) {
@@ -129,8 +131,8 @@ Result<bool> Map::erase(std::string_view key) const {
   if (key.size() != info_.key_size)
     return make_error(fmt::format("key for map '{}' must be {} bytes, got {}", info_.name, info_.key_size, key.size()));
   if (is_array(info_.type)) {
-    return make_error(fmt::format("map '{}' is an array, whose elements cannot be deleted; update it with zeros",
-                                  info_.name));
+    return make_error(
+        fmt::format("map '{}' is an array, whose elements cannot be deleted; update it with zeros", info_.name));
   }
   if (bpf_map_delete_elem(fd_, key.data()) != 0) {
     if (errno == ENOENT) return false;
@@ -190,8 +192,8 @@ Result<std::vector<Entry>> Map::entries_by_batch(bool and_delete, bool& unsuppor
   LIBBPF_OPTS(bpf_map_batch_opts, opts);
   for (;;) {
     uint32_t count = chunk;
-    int err = and_delete ? bpf_map_lookup_and_delete_batch(fd_, first ? nullptr : in_batch.data(), out_batch.data(), keys.data(),
-                                                           values.data(), &count, &opts)
+    int err = and_delete ? bpf_map_lookup_and_delete_batch(fd_, first ? nullptr : in_batch.data(), out_batch.data(),
+                                                           keys.data(), values.data(), &count, &opts)
                          : bpf_map_lookup_batch(fd_, first ? nullptr : in_batch.data(), out_batch.data(), keys.data(),
                                                 values.data(), &count, &opts);
     int saved = errno;

@@ -22,8 +22,8 @@ namespace ebpfrun::maps {
 
 struct MapInfo {
   std::string name;
-  uint32_t type = 0;       // enum bpf_map_type
-  std::string type_name;   // e.g. "percpu_hash"
+  uint32_t type = 0;      // enum bpf_map_type
+  std::string type_name;  // e.g. "percpu_hash"
   uint32_t key_size = 0;
   uint32_t value_size = 0;  // per CPU for per-CPU maps
   uint32_t max_entries = 0;

@@ -1,4 +1,4 @@
-#include "system/features.h"
+#include "system/internal/features.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-#include "loader/object.h"
+#include "common/libbpf_log.h"
 
 namespace ebpfrun::system {
 namespace {
@@ -130,7 +130,7 @@ int load_tracing(bpf_attach_type attach_type, int btf_id, int& err) {
 }  // namespace
 
 Check check_tp_btf() {
-  loader::route_libbpf_messages();
+  log::route_libbpf_messages();
   const std::string name = "prog tracing (tp_btf)";
   BtfPtr vmlinux(btf__load_vmlinux_btf());
   if (!vmlinux)
@@ -153,7 +153,7 @@ Check check_tp_btf() {
 }
 
 Check check_fentry() {
-  loader::route_libbpf_messages();
+  log::route_libbpf_messages();
   BtfPtr vmlinux(btf__load_vmlinux_btf());
   if (!vmlinux)
     return make_check("fentry", CheckStatus::warning,
@@ -190,7 +190,7 @@ Check check_fentry() {
 }
 
 std::vector<Check> check_kernel_features(const Capabilities& caps) {
-  loader::route_libbpf_messages();
+  log::route_libbpf_messages();
   std::vector<Check> checks;
   if (!caps.can_bpf()) {
     checks.push_back(

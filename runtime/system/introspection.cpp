@@ -15,7 +15,7 @@
 
 #include <fmt/format.h>
 
-#include "loader/object.h"
+#include "common/libbpf_log.h"
 
 namespace ebpfrun::system {
 namespace {
@@ -90,7 +90,7 @@ std::chrono::system_clock::time_point boot_ns_to_wall_clock(uint64_t boot_ns) {
 }
 
 Result<ProgramReport> describe_program(int fd) {
-  loader::route_libbpf_messages();
+  log::route_libbpf_messages();
   struct bpf_prog_info info {};
   uint32_t len = sizeof info;
   if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)

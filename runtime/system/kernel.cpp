@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 
 #include "common/files.h"
-#include "loader/object.h"
+#include "common/libbpf_log.h"
 
 namespace ebpfrun::system {
 
@@ -44,7 +44,7 @@ Check check_kernel_version() {
 }
 
 Check check_btf(const std::string& btf_path) {
-  loader::route_libbpf_messages();
+  log::route_libbpf_messages();
   const bool custom = !btf_path.empty();
   const std::string path = custom ? btf_path : kVmlinuxBtf;
   if (::access(path.c_str(), R_OK) != 0) {

@@ -16,7 +16,7 @@
 
 #include <fmt/format.h>
 
-#include "loader/object.h"
+#include "common/libbpf_log.h"
 
 namespace ebpfrun::system {
 namespace {
@@ -239,7 +239,7 @@ std::string tracepoint_category(const std::string& name) {
 }
 
 Result<LinkReport> describe_link(int fd) {
-  loader::route_libbpf_messages();
+  log::route_libbpf_messages();
   LinkInfoAbi info{};
   uint32_t len = sizeof info;
   // First ask for the type: which union member to hand name buffers to.

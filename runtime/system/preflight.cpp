@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "system/capabilities.h"
-#include "system/features.h"
+#include "system/internal/features.h"
 #include "system/kernel.h"
 #include "system/stats.h"
 

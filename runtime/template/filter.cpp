@@ -59,8 +59,7 @@ Error invalid(std::string_view field, std::string_view value, std::string_view w
 
 template <typename T>
 void add_unique(std::vector<T>& values, T value) {
-  if (std::find(values.begin(), values.end(), value) == values.end())
-    values.push_back(std::move(value));
+  if (std::find(values.begin(), values.end(), value) == values.end()) values.push_back(std::move(value));
 }
 
 // Accepts plain decimal only: no sign, no whitespace, no hex, so that a typo such
@@ -130,30 +129,27 @@ Result<uint64_t> resolve_cgroup_path(std::string_view value) {
     }
   }
   if (fallback) {
-    log::warn("cgroup filter {} is not on a cgroup v2 file system; cgroup filters compare "
-              "cgroup v2 ids, so this one will probably match nothing", *fallback);
+    log::warn(
+        "cgroup filter {} is not on a cgroup v2 file system; cgroup filters compare "
+        "cgroup v2 ids, so this one will probably match nothing",
+        *fallback);
     return fallback_ino;
   }
-  std::string tried = candidates.size() > 1
-                          ? fmt::format(" (tried {} and {})", candidates[0], candidates[1])
-                          : std::string();
+  std::string tried =
+      candidates.size() > 1 ? fmt::format(" (tried {} and {})", candidates[0], candidates[1]) : std::string();
   return invalid("cgroup", value,
-                 fmt::format("cannot use it as a cgroup directory: {}{}", std::strerror(failure),
-                             tried));
+                 fmt::format("cannot use it as a cgroup directory: {}{}", std::strerror(failure), tried));
 }
 
 Status add_cgroup(std::vector<uint64_t>& values, std::string_view value) {
   const bool is_path = !value.empty() && value.front() == '/';
-  const bool looks_numeric =
-      value.empty() || value.front() == '-' || (value.front() >= '0' && value.front() <= '9');
+  const bool looks_numeric = value.empty() || value.front() == '-' || (value.front() >= '0' && value.front() <= '9');
   if (!is_path && !looks_numeric)
-    return invalid("cgroup", value,
-                   "expected a decimal cgroup id or a cgroup v2 directory path starting with '/'");
+    return invalid("cgroup", value, "expected a decimal cgroup id or a cgroup v2 directory path starting with '/'");
   // A path goes to the kernel as a C string, so a NUL would silently cut it short.
   if (is_path && value.find('\0') != std::string_view::npos)
     return invalid("cgroup", value, "the path contains a NUL byte");
-  auto id = is_path ? resolve_cgroup_path(value)
-                    : parse_decimal("cgroup", value, std::numeric_limits<uint64_t>::max());
+  auto id = is_path ? resolve_cgroup_path(value) : parse_decimal("cgroup", value, std::numeric_limits<uint64_t>::max());
   if (!id) return std::move(id).take_error();
   add_unique(values, *id);
   return ok_status();
@@ -173,15 +169,12 @@ std::string any_of(const std::vector<T>& values, F to_condition) {
 std::string comm_condition(std::string_view text, bool exact) {
   std::vector<std::string> parts;
   for (size_t i = 0; i < text.size(); ++i)
-    parts.push_back(fmt::format("__ebpfrun_comm[{}] == 0x{:02x}", i,
-                                static_cast<unsigned char>(text[i])));
+    parts.push_back(fmt::format("__ebpfrun_comm[{}] == 0x{:02x}", i, static_cast<unsigned char>(text[i])));
   if (exact) parts.push_back(fmt::format("__ebpfrun_comm[{}] == 0", text.size()));
   return fmt::format("({})", fmt::join(parts, " && "));
 }
 
-std::string reject_unless(const std::string& condition) {
-  return fmt::format(" if (!{}) return 0;", condition);
-}
+std::string reject_unless(const std::string& condition) { return fmt::format(" if (!{}) return 0;", condition); }
 
 std::vector<std::string> set_fields(const FilterSpec& spec) {
   const bool set[] = {!spec.pids.empty(),          !spec.tids.empty(), !spec.comms.empty(),
@@ -195,13 +188,11 @@ std::vector<std::string> set_fields(const FilterSpec& spec) {
 }  // namespace
 
 bool FilterSpec::empty() const {
-  return pids.empty() && tids.empty() && comms.empty() && comm_prefixes.empty() &&
-         uids.empty() && cgroup_ids.empty();
+  return pids.empty() && tids.empty() && comms.empty() && comm_prefixes.empty() && uids.empty() && cgroup_ids.empty();
 }
 
 const std::vector<std::string>& known_filter_fields() {
-  static const std::vector<std::string> fields{"pid", "tid", "comm", "comm_prefix", "uid",
-                                               "cgroup"};
+  static const std::vector<std::string> fields{"pid", "tid", "comm", "comm_prefix", "uid", "cgroup"};
   return fields;
 }
 
@@ -224,43 +215,34 @@ std::string render_filter(const FilterSpec& spec) {
   std::string out = "{";
   if (!spec.pids.empty() || !spec.tids.empty())
     out += fmt::format(" unsigned long long __ebpfrun_pid_tgid = {};", kGetPidTgid);
-  if (!spec.uids.empty())
-    out += fmt::format(" unsigned long long __ebpfrun_uid_gid = {};", kGetUidGid);
-  if (!spec.cgroup_ids.empty())
-    out += fmt::format(" unsigned long long __ebpfrun_cgroup_id = {};", kGetCgroupId);
+  if (!spec.uids.empty()) out += fmt::format(" unsigned long long __ebpfrun_uid_gid = {};", kGetUidGid);
+  if (!spec.cgroup_ids.empty()) out += fmt::format(" unsigned long long __ebpfrun_cgroup_id = {};", kGetCgroupId);
   const bool wants_comm = !spec.comms.empty() || !spec.comm_prefixes.empty();
   if (wants_comm) out += " unsigned char __ebpfrun_comm[16] = {0};";
 
   if (!spec.pids.empty())
-    out += reject_unless(any_of(spec.pids, [](uint32_t pid) {
-      return fmt::format("(__ebpfrun_pid_tgid >> 32) == {}U", pid);
-    }));
+    out += reject_unless(
+        any_of(spec.pids, [](uint32_t pid) { return fmt::format("(__ebpfrun_pid_tgid >> 32) == {}U", pid); }));
   if (!spec.tids.empty())
-    out += reject_unless(any_of(spec.tids, [](uint32_t tid) {
-      return fmt::format("(unsigned int)__ebpfrun_pid_tgid == {}U", tid);
-    }));
+    out += reject_unless(
+        any_of(spec.tids, [](uint32_t tid) { return fmt::format("(unsigned int)__ebpfrun_pid_tgid == {}U", tid); }));
   if (!spec.uids.empty())
-    out += reject_unless(any_of(spec.uids, [](uint32_t uid) {
-      return fmt::format("(unsigned int)__ebpfrun_uid_gid == {}U", uid);
-    }));
+    out += reject_unless(
+        any_of(spec.uids, [](uint32_t uid) { return fmt::format("(unsigned int)__ebpfrun_uid_gid == {}U", uid); }));
   if (!spec.cgroup_ids.empty())
-    out += reject_unless(any_of(spec.cgroup_ids, [](uint64_t id) {
-      return fmt::format("__ebpfrun_cgroup_id == {}ULL", id);
-    }));
+    out += reject_unless(
+        any_of(spec.cgroup_ids, [](uint64_t id) { return fmt::format("__ebpfrun_cgroup_id == {}ULL", id); }));
   if (wants_comm) {
     out += fmt::format(" {}(__ebpfrun_comm, sizeof(__ebpfrun_comm));", kGetComm);
     if (!spec.comms.empty())
-      out += reject_unless(
-          any_of(spec.comms, [](const std::string& c) { return comm_condition(c, true); }));
+      out += reject_unless(any_of(spec.comms, [](const std::string& c) { return comm_condition(c, true); }));
     if (!spec.comm_prefixes.empty())
-      out += reject_unless(any_of(spec.comm_prefixes,
-                                  [](const std::string& c) { return comm_condition(c, false); }));
+      out += reject_unless(any_of(spec.comm_prefixes, [](const std::string& c) { return comm_condition(c, false); }));
   }
   return out + " }";
 }
 
-Result<std::string> apply_filter(std::string_view source, const FilterSpec& spec,
-                                 std::string_view source_name) {
+Result<std::string> apply_filter(std::string_view source, const FilterSpec& spec, std::string_view source_name) {
   // The replacement is a single line, so every line after a placeholder keeps
   // its number and compiler diagnostics still point at the user's source.
   const std::string code = render_filter(spec);
@@ -268,8 +250,7 @@ Result<std::string> apply_filter(std::string_view source, const FilterSpec& spec
   out.reserve(source.size() + code.size());
   size_t count = 0;
   size_t pos = 0;
-  for (size_t hit; (hit = source.find(kPlaceholder, pos)) != std::string_view::npos;
-       pos = hit + kPlaceholder.size()) {
+  for (size_t hit; (hit = source.find(kPlaceholder, pos)) != std::string_view::npos; pos = hit + kPlaceholder.size()) {
     out.append(source.substr(pos, hit - pos));
     out += code;
     ++count;
@@ -277,9 +258,8 @@ Result<std::string> apply_filter(std::string_view source, const FilterSpec& spec
   out.append(source.substr(pos));
 
   if (count == 0 && !spec.empty())
-    return make_error(fmt::format(
-        "{} has no {} placeholder, so the filter ({}) cannot be applied", source_name,
-        kPlaceholder, fmt::join(set_fields(spec), ", ")));
+    return make_error(fmt::format("{} has no {} placeholder, so the filter ({}) cannot be applied", source_name,
+                                  kPlaceholder, fmt::join(set_fields(spec), ", ")));
   log::debug("{}: filled {} {} placeholder(s)", source_name, count, kPlaceholder);
   return out;
 }

@@ -58,7 +58,6 @@ std::string render_filter(const FilterSpec& spec);
 // Replaces every /*FILTER*/ in `source`. source_name is used in errors (a file path
 // or "<inline>"). A non-empty spec with no placeholder to go into is an error,
 // because silently tracing everything would be worse than refusing to run.
-Result<std::string> apply_filter(std::string_view source, const FilterSpec& spec,
-                                 std::string_view source_name);
+Result<std::string> apply_filter(std::string_view source, const FilterSpec& spec, std::string_view source_name);
 
 }  // namespace ebpfrun::tmpl

@@ -8,7 +8,7 @@
 --                        because it ends the read loop
 --   repl.help            the text `:help` prints
 --
--- The C++ side (runtime/cli/repl.cpp) reads lines, handles Ctrl-C and
+-- The C++ side (cli/repl.cpp) reads lines, handles Ctrl-C and
 -- evaluates chunks; this module holds what walks Lua values, because that is
 -- shorter and safer to write in Lua than through the C API.
 

@@ -205,8 +205,8 @@ std::string expected_value(const btf* b, uint32_t id, const std::string& bytes, 
   const size_t size = btf_is_ptr(t) ? 8 : t->size;
   const bool is_bool = btf_is_int(t) && (btf_int_encoding(t) & BTF_INT_BOOL);
   const bool is_char = btf_is_int(t) && std::string(btf__name_by_offset(b, t->name_off)) == "char";
-  bool is_signed = is_char || (btf_is_int(t) && (btf_int_encoding(t) & BTF_INT_SIGNED)) ||
-                   (btf_is_any_enum(t) && btf_kflag(t));
+  bool is_signed =
+      is_char || (btf_is_int(t) && (btf_int_encoding(t) & BTF_INT_SIGNED)) || (btf_is_any_enum(t) && btf_kflag(t));
   const uint32_t width = bits ? bits : static_cast<uint32_t>(size * 8);
   uint64_t value = 0;
   for (uint32_t i = 0; i < width; ++i) {
@@ -381,11 +381,17 @@ TEST_CASE("bitfields read back what C++ wrote with clang's layout", "[btf_ffi]")
         "5 17 -3 703710 200 2475 true -3");
   CHECK(lua.eval("return p.big").rfind("error:", 0) == 0);  // 40-bit bitfield: beyond LuaJIT, left as padding
 
-  struct __attribute__((packed)) PackedMirror { uint8_t a; uint32_t b; uint16_t c; uint64_t d; } pm{7, 0xDEADBEEF, 0xBEEF, 0x0123456789ABCDEFULL};
+  struct __attribute__((packed)) PackedMirror {
+    uint8_t a;
+    uint32_t b;
+    uint16_t c;
+    uint64_t d;
+  } pm{7, 0xDEADBEEF, 0xBEEF, 0x0123456789ABCDEFULL};
   auto packed = check_type(lua, declarer, b, "struct t_packed");
   REQUIRE(sizeof(pm) == packed.size);
   lua.point_at(packed.type_name, std::string(reinterpret_cast<const char*>(&pm), sizeof(pm)));
-  CHECK(lua.eval("return table.concat({p.a, p.b, p.c, tostring(p.d)}, ' ')") == "7 3735928559 48879 81985529216486895ULL");
+  CHECK(lua.eval("return table.concat({p.a, p.b, p.c, tostring(p.d)}, ' ')") ==
+        "7 3735928559 48879 81985529216486895ULL");
 }
 
 TEST_CASE("char arrays work with ffi.string and pointers are plain numbers", "[btf_ffi]") {
@@ -396,7 +402,8 @@ TEST_CASE("char arrays work with ffi.string and pointers are plain numbers", "[b
   auto event = declarer.declare_by_name(b, "struct t_event");
   REQUIRE(event);
   REQUIRE(lua.cdef(event->cdef) == "ok");
-  CHECK(lua.eval("local e = ffi.new('" + event->type_name + "') ffi.copy(e.comm, 'hello') e.ptr = 0xffff888012345678ULL "
+  CHECK(lua.eval("local e = ffi.new('" + event->type_name +
+                 "') ffi.copy(e.comm, 'hello') e.ptr = 0xffff888012345678ULL "
                  "return ffi.string(e.comm) .. ' ' .. tostring(e.ptr)") == "hello 18446612682375452280ULL");
 }
 
@@ -413,7 +420,8 @@ TEST_CASE("declaring again returns no cdef, and two objects' `struct event` coex
   REQUIRE(e2);
   REQUIRE(lua.cdef(e1->cdef) == "ok");
   REQUIRE(lua.cdef(e2->cdef) == "ok");
-  CHECK(lua.eval("return ffi.sizeof('" + e1->type_name + "') .. ' ' .. ffi.sizeof('" + e2->type_name + "')") == "20 16");
+  CHECK(lua.eval("return ffi.sizeof('" + e1->type_name + "') .. ' ' .. ffi.sizeof('" + e2->type_name + "')") ==
+        "20 16");
   CHECK(lua.eval("return ffi.offsetof('" + e2->type_name + "', 'flags')") == "10");
 
   auto again = d1.declare_by_name(b1, "struct event");

@@ -18,13 +18,15 @@ std::vector<std::string> env_for(const test::TempDir& dir) { return {"XDG_CACHE_
 
 TEST_CASE("ebpfrun compile builds an ordinary libbpf CO-RE program unchanged", "[cli]") {
   test::TempDir dir;
-  auto r = run({test::ebpfrun_binary(), "compile", data("coreprog/procwatch.bpf.c"), "-o", dir.file("p.o")},
-               env_for(dir));
+  auto r =
+      run({test::ebpfrun_binary(), "compile", data("coreprog/procwatch.bpf.c"), "-o", dir.file("p.o")}, env_for(dir));
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   auto elf = files::read(dir.file("p.o"));
   REQUIRE(elf);
-  CHECK(elf->substr(0, 4) == "\x7f" "ELF");
+  CHECK(elf->substr(0, 4) ==
+        "\x7f"
+        "ELF");
   CHECK(elf->find("handle_exec") != std::string::npos);
 }
 
@@ -39,14 +41,14 @@ TEST_CASE("ebpfrun compile takes -I and -D", "[cli]") {
   test::TempDir dir;
   dir.write("inc.h", "#define FROM_INCLUDE 1\n");
   dir.write("p.bpf.c", "#include <inc.h>\n#if !FROM_INCLUDE || NUM != 3\n#error bad\n#endif\nint f(void){return 0;}\n");
-  auto r = run({test::ebpfrun_binary(), "compile", dir.file("p.bpf.c"), "-I", dir.path(), "-D", "NUM=3", "-o",
-                dir.file("p.o")},
-               env_for(dir));
+  auto r = run(
+      {test::ebpfrun_binary(), "compile", dir.file("p.bpf.c"), "-I", dir.path(), "-D", "NUM=3", "-o", dir.file("p.o")},
+      env_for(dir));
   INFO(r.err);
   CHECK(r.exit_code == 0);
-  auto wrong = run({test::ebpfrun_binary(), "compile", dir.file("p.bpf.c"), "-I", dir.path(), "-DNUM=4", "-o",
-                    dir.file("p.o")},
-                   env_for(dir));
+  auto wrong =
+      run({test::ebpfrun_binary(), "compile", dir.file("p.bpf.c"), "-I", dir.path(), "-DNUM=4", "-o", dir.file("p.o")},
+          env_for(dir));
   CHECK(wrong.exit_code == 1);
   CHECK(wrong.err.find("error: bad") != std::string::npos);
 }
@@ -70,7 +72,8 @@ TEST_CASE("usage errors exit 2 with a message", "[cli]") {
   auto unknown_field = run({test::ebpfrun_binary(), "compile", data("uapi.bpf.c"), "-F", "pdi=1", "-o", "x.o"});
   CHECK(unknown_field.exit_code == 2);
   CHECK(unknown_field.err.find("known fields are: pid, tid, comm, comm_prefix, uid, cgroup") != std::string::npos);
-  auto long_comm = run({test::ebpfrun_binary(), "compile", data("uapi.bpf.c"), "-F", "comm=abcdefghijklmnop", "-o", "x.o"});
+  auto long_comm =
+      run({test::ebpfrun_binary(), "compile", data("uapi.bpf.c"), "-F", "comm=abcdefghijklmnop", "-o", "x.o"});
   CHECK(long_comm.exit_code == 2);
   auto no_command = run({test::ebpfrun_binary()});
   CHECK(no_command.exit_code == 2);
@@ -89,8 +92,8 @@ TEST_CASE("a missing source file or a filter without a placeholder exits 1", "[c
 
 TEST_CASE("a cache hit does not load the clang backend or LLVM", "[cli][cache]") {
   test::TempDir dir;
-  const std::vector<std::string> argv = {test::ebpfrun_binary(), "-v", "compile",
-                                         test::source_dir() + "/examples/opens.bpf.c", "-o", dir.file("o.o")};
+  const std::vector<std::string> argv = {
+      test::ebpfrun_binary(), "-v", "compile", test::source_dir() + "/examples/opens.bpf.c", "-o", dir.file("o.o")};
   auto env = env_for(dir);
   env.push_back("LD_DEBUG=files");
   auto cold = run(argv, env);

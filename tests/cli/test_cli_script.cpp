@@ -265,7 +265,8 @@ TEST_CASE("a Lua syntax error exits 1 naming the file and line", "[cli][script][
 TEST_CASE("a Lua runtime error exits 1 with its traceback", "[cli][script][root]") {
   if (!test::have_root()) return;  // every run starts with the privilege preflight
   test::TempDir dir;
-  dir.write("boom.lua", "local function explode() error('boom here') end\nprint('before')\nexplode()\nprint('after')\n");
+  dir.write("boom.lua",
+            "local function explode() error('boom here') end\nprint('before')\nexplode()\nprint('after')\n");
   auto r = ebpfrun_run({dir.file("boom.lua")});
   CHECK(r.exit_code == 1);
   CHECK(r.out == "before\n");

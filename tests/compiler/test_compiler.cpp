@@ -70,7 +70,9 @@ TEST_CASE("a CO-RE probe compiles to an ELF with its programs, maps and BTF", "[
   auto out = compiler::compile(kProbe, dir.file("probe.bpf.c"), options_in(dir));
   INFO(out.error_message());
   REQUIRE(out.ok());
-  CHECK(out.object.substr(0, 4) == "\x7f" "ELF");
+  CHECK(out.object.substr(0, 4) ==
+        "\x7f"
+        "ELF");
   CHECK(out.stats.pch_used);
   CHECK_FALSE(out.stats.cache_hit);
 

@@ -192,7 +192,8 @@ TEST_CASE("stop() wakes a waiting poll, from another thread or a signal handler"
 
   // From a signal handler (SIGUSR1 is not one the loop blocks).
   g_loop_for_handler = &*loop;
-  struct sigaction action {}, previous {};
+  struct sigaction action {
+  }, previous{};
   action.sa_handler = stop_from_handler;
   sigemptyset(&action.sa_mask);
   REQUIRE(sigaction(SIGUSR1, &action, &previous) == 0);

@@ -46,7 +46,8 @@ std::string pinned_source(unsigned entries) {
   return "#include \"vmlinux.h\"\n#include <bpf/bpf_helpers.h>\n"
          "struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, " +
          std::to_string(entries) +
-         "); __type(key, __u32); __type(value, __u64); __uint(pinning, LIBBPF_PIN_BY_NAME); } ldr_pinned SEC(\".maps\");\n"
+         "); __type(key, __u32); __type(value, __u64); __uint(pinning, LIBBPF_PIN_BY_NAME); } ldr_pinned "
+         "SEC(\".maps\");\n"
          "SEC(\"tracepoint/syscalls/sys_enter_getppid\") int ldr_pin_prog(void *ctx) { return 0; }\n"
          "char LICENSE[] SEC(\"license\") = \"GPL\";\n";
 }
@@ -78,8 +79,9 @@ TEST_CASE("verifier log summary keeps the last meaningful lines and the source l
       "processed 7 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n";
   auto summary = loader::summarize_verifier_log(log, 3);
   CHECK(summary.source_line == "return *v > 3; @ probe.bpf.c:9");
-  CHECK(summary.tail == "  ; return *v > 3; @ probe.bpf.c:9\n  6: (79) r1 = *(u64 *)(r0 +0)\n"
-                        "  R0 invalid mem access 'map_value_or_null'\n");
+  CHECK(summary.tail ==
+        "  ; return *v > 3; @ probe.bpf.c:9\n  6: (79) r1 = *(u64 *)(r0 +0)\n"
+        "  R0 invalid mem access 'map_value_or_null'\n");
 }
 
 TEST_CASE("a verifier rejection names the program, the C line and the verifier's reason", "[loader][kernel]") {
@@ -199,8 +201,8 @@ TEST_CASE("a pinned map outlives its object, is reused, and an incompatible pin 
     CHECK(as_u64(**map_of(*second, "ldr_pinned").lookup(u32(5))) == 55);
   }
   {
-    auto incompatible = loader::Object::open(test::compile_bpf(pinned_source(64), dir, "pinned2.bpf.c"), "pinned",
-                                             options);
+    auto incompatible =
+        loader::Object::open(test::compile_bpf(pinned_source(64), dir, "pinned2.bpf.c"), "pinned", options);
     REQUIRE(incompatible);
     auto loaded = incompatible->load();
     REQUIRE_FALSE(loaded);
@@ -234,7 +236,10 @@ TEST_CASE("an exception unwinding past a loaded object leaves nothing in the ker
 TEST_CASE("bad pin namespaces and non-BPF input are clear errors", "[loader]") {
   loader::OpenOptions options;
   options.pin_namespace = "../escape";
-  auto bad = loader::Object::open("\x7f" "ELF", "x", options);
+  auto bad = loader::Object::open(
+      "\x7f"
+      "ELF",
+      "x", options);
   REQUIRE_FALSE(bad);
   CHECK(bad.error().find("invalid pin namespace") != std::string::npos);
   auto garbage = loader::Object::open("not an elf at all", "garbage");

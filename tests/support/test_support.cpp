@@ -20,7 +20,8 @@ namespace ebpfrun::test {
 bool have_root() {
   if (::geteuid() == 0) return true;
   const char* ci = std::getenv("CI");
-  if (ci && std::string(ci) == "true") FAIL("this test needs root (CAP_BPF, CAP_PERFMON) and CI=true forbids skipping it");
+  if (ci && std::string(ci) == "true")
+    FAIL("this test needs root (CAP_BPF, CAP_PERFMON) and CI=true forbids skipping it");
   WARN("skipped: this test needs root (CAP_BPF, CAP_PERFMON); run the suite as root");
   return false;
 }

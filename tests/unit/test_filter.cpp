@@ -46,8 +46,7 @@ bool contains(const std::string& haystack, const std::string& needle) {
 
 size_t count_of(const std::string& haystack, const std::string& needle) {
   size_t n = 0;
-  for (size_t pos = haystack.find(needle); pos != std::string::npos;
-       pos = haystack.find(needle, pos + needle.size()))
+  for (size_t pos = haystack.find(needle); pos != std::string::npos; pos = haystack.find(needle, pos + needle.size()))
     ++n;
   return n;
 }
@@ -56,8 +55,7 @@ size_t count_of(const std::string& haystack, const std::string& needle) {
 std::string expected_comm_condition(const std::string& text, bool exact) {
   std::vector<std::string> parts;
   for (size_t i = 0; i < text.size(); ++i)
-    parts.push_back(
-        fmt::format("__ebpfrun_comm[{}] == 0x{:02x}", i, static_cast<unsigned char>(text[i])));
+    parts.push_back(fmt::format("__ebpfrun_comm[{}] == 0x{:02x}", i, static_cast<unsigned char>(text[i])));
   if (exact) parts.push_back(fmt::format("__ebpfrun_comm[{}] == 0", text.size()));
   return fmt::format("({})", fmt::join(parts, " && "));
 }
@@ -120,19 +118,14 @@ TEST_CASE("each field renders its own check", "[filter]") {
   }
   SECTION("comm_prefix has no terminator check") {
     std::string code = render_filter(spec_of({{"comm_prefix", "kw"}}));
-    CHECK(contains(code,
-                   "if (!((__ebpfrun_comm[0] == 0x6b && __ebpfrun_comm[1] == 0x77))) return 0;"));
+    CHECK(contains(code, "if (!((__ebpfrun_comm[0] == 0x6b && __ebpfrun_comm[1] == 0x77))) return 0;"));
     CHECK(!contains(code, "__ebpfrun_comm[2]"));
   }
 }
 
 TEST_CASE("rendered code is one block on a single line", "[filter]") {
-  std::string code = render_filter(spec_of({{"pid", "1"},
-                                            {"tid", "2"},
-                                            {"comm", "bash"},
-                                            {"comm_prefix", "kworker"},
-                                            {"uid", "0"},
-                                            {"cgroup", "5"}}));
+  std::string code = render_filter(spec_of(
+      {{"pid", "1"}, {"tid", "2"}, {"comm", "bash"}, {"comm_prefix", "kworker"}, {"uid", "0"}, {"cgroup", "5"}}));
   CHECK(!contains(code, "\n"));
   CHECK(code.front() == '{');
   CHECK(code.back() == '}');
@@ -154,12 +147,12 @@ TEST_CASE("values are OR'ed within a field and fields are AND'ed", "[filter]") {
   }
   SECTION("several comms form one alternative") {
     std::string code = render_filter(spec_of({{"comm", "a"}, {"comm", "b"}}));
-    CHECK(contains(code, "if (!(" + expected_comm_condition("a", true) + " || " +
-                             expected_comm_condition("b", true) + ")) return 0;"));
+    CHECK(contains(code, "if (!(" + expected_comm_condition("a", true) + " || " + expected_comm_condition("b", true) +
+                             ")) return 0;"));
   }
   SECTION("different fields each get their own early return") {
-    std::string code = render_filter(
-        spec_of({{"pid", "1"}, {"pid", "2"}, {"comm", "bash"}, {"uid", "0"}, {"cgroup", "9"}}));
+    std::string code =
+        render_filter(spec_of({{"pid", "1"}, {"pid", "2"}, {"comm", "bash"}, {"uid", "0"}, {"cgroup", "9"}}));
     CHECK(count_of(code, "return 0;") == 4);
     CHECK(count_of(code, ")14)()") == 1);
     CHECK(count_of(code, ")16)(") == 1);
@@ -184,12 +177,10 @@ TEST_CASE("apply_filter replaces every placeholder and keeps line numbers", "[fi
   REQUIRE(out.ok());
   CHECK(count_of(*out, "/*FILTER*/") == 0);
   CHECK(count_of(*out, code) == 3);
-  CHECK(std::count(out->begin(), out->end(), '\n') ==
-        std::count(source.begin(), source.end(), '\n'));
+  CHECK(std::count(out->begin(), out->end(), '\n') == std::count(source.begin(), source.end(), '\n'));
 
   std::string expected = source;
-  for (size_t pos; (pos = expected.find("/*FILTER*/")) != std::string::npos;)
-    expected.replace(pos, 10, code);
+  for (size_t pos; (pos = expected.find("/*FILTER*/")) != std::string::npos;) expected.replace(pos, 10, code);
   CHECK(*out == expected);
 }
 
@@ -200,8 +191,7 @@ TEST_CASE("a filter without a placeholder is an error naming the file and fields
   REQUIRE(kept.ok());
   CHECK(*kept == near_misses);
 
-  auto out =
-      apply_filter(near_misses, spec_of({{"pid", "1"}, {"comm", "bash"}}), "probes/open.bpf.c");
+  auto out = apply_filter(near_misses, spec_of({{"pid", "1"}, {"comm", "bash"}}), "probes/open.bpf.c");
   REQUIRE_FALSE(out.ok());
   CHECK(out.error() ==
         "probes/open.bpf.c has no /*FILTER*/ placeholder, so the filter (pid, comm) cannot be "
@@ -209,8 +199,7 @@ TEST_CASE("a filter without a placeholder is an error naming the file and fields
 }
 
 TEST_CASE("user text in comm values never becomes code", "[filter]") {
-  const std::vector<std::string> hostile = {"x\"); evil();//", "a\\b",    "*/", "a\nb", "\"",
-                                            "/*FILTER*/",      "\x80\xff"};
+  const std::vector<std::string> hostile = {"x\"); evil();//", "a\\b", "*/", "a\nb", "\"", "/*FILTER*/", "\x80\xff"};
   for (const std::string& value : hostile) {
     for (const std::string field : {"comm", "comm_prefix"}) {
       INFO(field << "=" << value);
@@ -225,8 +214,7 @@ TEST_CASE("user text in comm values never becomes code", "[filter]") {
       };
       const std::string code = render_filter(spec);
       CHECK(masked(code, value) == masked(render_filter(spec_of({{field, "q"}})), "q"));
-      for (const char* bad : {"\"", "\\", "*/", "\n", "evil", "//", "FILTER"})
-        CHECK(!contains(code, bad));
+      for (const char* bad : {"\"", "\\", "*/", "\n", "evil", "//", "FILTER"}) CHECK(!contains(code, bad));
     }
   }
   CHECK(contains(error_for("comm", std::string("a\0b", 3)), "NUL byte"));
@@ -251,16 +239,12 @@ TEST_CASE("numeric fields accept plain decimal only", "[filter]") {
     INFO(field);
     CHECK(error_for(field, "0").empty());
     CHECK(error_for(field, "4294967295").empty());
-    CHECK(error_for(field, "-1") ==
-          fmt::format("invalid {} filter '-1': negative numbers are not allowed", field));
-    CHECK(error_for(field, "12a") ==
-          fmt::format("invalid {} filter '12a': expected a decimal number", field));
-    CHECK(
-        error_for(field, "") ==
-        fmt::format("invalid {} filter '': expected a decimal number, got an empty value", field));
+    CHECK(error_for(field, "-1") == fmt::format("invalid {} filter '-1': negative numbers are not allowed", field));
+    CHECK(error_for(field, "12a") == fmt::format("invalid {} filter '12a': expected a decimal number", field));
+    CHECK(error_for(field, "") ==
+          fmt::format("invalid {} filter '': expected a decimal number, got an empty value", field));
     CHECK(error_for(field, "99999999999") ==
-          fmt::format("invalid {} filter '99999999999': the largest allowed value is 4294967295",
-                      field));
+          fmt::format("invalid {} filter '99999999999': the largest allowed value is 4294967295", field));
     CHECK(contains(error_for(field, "4294967296"), "largest allowed value"));
     for (const char* bad : {" 1", "1 ", "+1", "0x10", "1.5", "1\n"})
       CHECK(contains(error_for(field, bad), "expected a decimal number"));
@@ -269,8 +253,7 @@ TEST_CASE("numeric fields accept plain decimal only", "[filter]") {
   CHECK(error_for("cgroup", "18446744073709551616") ==
         "invalid cgroup filter '18446744073709551616': the largest allowed value is "
         "18446744073709551615");
-  CHECK(error_for("cgroup", "-1") ==
-        "invalid cgroup filter '-1': negative numbers are not allowed");
+  CHECK(error_for("cgroup", "-1") == "invalid cgroup filter '-1': negative numbers are not allowed");
   CHECK(error_for("cgroup", "12a") == "invalid cgroup filter '12a': expected a decimal number");
   CHECK(error_for("cgroup", "abc") ==
         "invalid cgroup filter 'abc': expected a decimal cgroup id or a cgroup v2 directory path "
@@ -278,8 +261,7 @@ TEST_CASE("numeric fields accept plain decimal only", "[filter]") {
 }
 
 TEST_CASE("an unknown field lists the known ones", "[filter]") {
-  CHECK(known_filter_fields() ==
-        std::vector<std::string>{"pid", "tid", "comm", "comm_prefix", "uid", "cgroup"});
+  CHECK(known_filter_fields() == std::vector<std::string>{"pid", "tid", "comm", "comm_prefix", "uid", "cgroup"});
   CHECK(error_for("pdi", "1") ==
         "unknown filter field 'pdi'; known fields are: pid, tid, comm, comm_prefix, uid, cgroup");
   CHECK(error_for("PID", "1").find("unknown filter field 'PID'") == 0);
@@ -292,8 +274,7 @@ TEST_CASE("cgroup paths resolve to the directory's inode number", "[filter]") {
 
   struct stat st {};
   REQUIRE(::stat("/sys/fs/cgroup", &st) == 0);
-  CHECK(spec_of({{"cgroup", "/sys/fs/cgroup"}}).cgroup_ids ==
-        std::vector<uint64_t>{static_cast<uint64_t>(st.st_ino)});
+  CHECK(spec_of({{"cgroup", "/sys/fs/cgroup"}}).cgroup_ids == std::vector<uint64_t>{static_cast<uint64_t>(st.st_ino)});
 
   // A path relative to /sys/fs/cgroup is found there when it does not exist as given.
   namespace fs = std::filesystem;
@@ -304,8 +285,7 @@ TEST_CASE("cgroup paths resolve to the directory's inode number", "[filter]") {
     struct stat sub {};
     REQUIRE(::stat(entry.path().c_str(), &sub) == 0);
     INFO(short_path);
-    CHECK(spec_of({{"cgroup", short_path}}).cgroup_ids ==
-          std::vector<uint64_t>{static_cast<uint64_t>(sub.st_ino)});
+    CHECK(spec_of({{"cgroup", short_path}}).cgroup_ids == std::vector<uint64_t>{static_cast<uint64_t>(sub.st_ino)});
     break;
   }
 

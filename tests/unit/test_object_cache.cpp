@@ -16,10 +16,16 @@ TEST_CASE("object cache stores, finds, detects stale dependencies and corruption
   dir.write("dep.h", "#define X 1\n");
 
   CHECK(cache->find(key).state == ObjectCache::State::miss);
-  REQUIRE(cache->store(key, std::string("\x7f" "ELF\0binary", 11), {dir.file("dep.h")}));
+  REQUIRE(cache->store(key,
+                       std::string("\x7f"
+                                   "ELF\0binary",
+                                   11),
+                       {dir.file("dep.h")}));
   auto hit = cache->find(key);
   REQUIRE(hit.state == ObjectCache::State::hit);
-  CHECK(hit.object == std::string("\x7f" "ELF\0binary", 11));
+  CHECK(hit.object == std::string("\x7f"
+                                  "ELF\0binary",
+                                  11));
 
   SECTION("an edited dependency makes the entry stale") {
     dir.write("dep.h", "#define X 2\n");

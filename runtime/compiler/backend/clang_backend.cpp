@@ -35,7 +35,7 @@
 #include <llvm/Support/VirtualFileSystem.h>
 #include <llvm/Support/raw_ostream.h>
 
-#include "compiler/backend_api.h"
+#include "compiler/internal/backend_api.h"
 
 extern "C" {
 void LLVMInitializeBPFTargetInfo();
@@ -64,12 +64,21 @@ class DiagnosticCollector : public clang::DiagnosticConsumer {
     clang::DiagnosticConsumer::HandleDiagnostic(level, info);
     Diagnostic d;
     switch (level) {
-      case clang::DiagnosticsEngine::Ignored: return;
+      case clang::DiagnosticsEngine::Ignored:
+        return;
       case clang::DiagnosticsEngine::Note:
-      case clang::DiagnosticsEngine::Remark: d.severity = Severity::note; break;
-      case clang::DiagnosticsEngine::Warning: d.severity = Severity::warning; break;
-      case clang::DiagnosticsEngine::Error: d.severity = Severity::error; break;
-      case clang::DiagnosticsEngine::Fatal: d.severity = Severity::fatal; break;
+      case clang::DiagnosticsEngine::Remark:
+        d.severity = Severity::note;
+        break;
+      case clang::DiagnosticsEngine::Warning:
+        d.severity = Severity::warning;
+        break;
+      case clang::DiagnosticsEngine::Error:
+        d.severity = Severity::error;
+        break;
+      case clang::DiagnosticsEngine::Fatal:
+        d.severity = Severity::fatal;
+        break;
     }
     llvm::SmallString<256> text;
     info.FormatDiagnostic(text);
@@ -129,8 +138,8 @@ std::shared_ptr<clang::CompilerInvocation> make_invocation(const BackendRequest&
   // under the script's own name with the same line numbers, so that text is
   // right; -gembed-source would also work for purely in-memory sources but
   // embeds all of vmlinux.h (3 MB per object).
-  std::vector<std::string> args = {"clang", "-target", "bpf", "-O2", "-g", "-c", "-fno-color-diagnostics",
-                                   "-resource-dir", request.resource_dir};
+  std::vector<std::string> args = {
+      "clang", "-target", "bpf", "-O2", "-g", "-c", "-fno-color-diagnostics", "-resource-dir", request.resource_dir};
   for (const auto& d : request.base_defines) args.push_back("-D" + d);
   if (with_user_defines)
     for (const auto& d : request.defines) args.push_back("-D" + d);
@@ -229,8 +238,8 @@ void compile(const BackendRequest& request, BackendResult& result) {
       std::vector<Diagnostic> pch_diagnostics;
       DiagnosticCollector pch_collector(pch_diagnostics);
       if (!pch_invocation || !build_pch(request, *pch_invocation, fs, pch_collector)) {
-        result.failure = "building the precompiled header of vmlinux.h and the libbpf headers failed:\n" +
-                         render(pch_diagnostics);
+        result.failure =
+            "building the precompiled header of vmlinux.h and the libbpf headers failed:\n" + render(pch_diagnostics);
         return;
       }
       result.pch_built = true;
@@ -268,7 +277,7 @@ __attribute__((visibility("default"))) const char* ebpfrun_backend_compiler_vers
 }
 
 __attribute__((visibility("default"))) void ebpfrun_backend_compile(const ebpfrun::compiler::BackendRequest* request,
-                                                                     ebpfrun::compiler::BackendResult* result) {
+                                                                    ebpfrun::compiler::BackendResult* result) {
   // No exception may cross the dlopen boundary into the host.
   try {
     ebpfrun::compiler::compile(*request, *result);

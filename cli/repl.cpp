@@ -213,7 +213,8 @@ std::string trim_traceback(const std::string& error) {
     std::string frame = error.substr(start, end == std::string::npos ? std::string::npos : end - start);
     start = end == std::string::npos ? error.size() : end;
     if (frame.find("in main chunk") != std::string::npos) break;
-    if (frame.find("in function 'error'") != std::string::npos || frame.find("in function 'assert'") != std::string::npos)
+    if (frame.find("in function 'error'") != std::string::npos ||
+        frame.find("in function 'assert'") != std::string::npos)
       continue;
     kept += frame;
   }
@@ -253,8 +254,10 @@ std::optional<int> evaluate(bindings::LuaHost& host) {
   std::optional<int> exit_code;
   if (!error.empty()) {
     lua_getfield(L, LUA_REGISTRYINDEX, kExitCodeKey);
-    if (lua_isnumber(L, -1)) exit_code = static_cast<int>(lua_tonumber(L, -1));
-    else std::fprintf(stderr, "error: %s\n", trim_traceback(error).c_str());
+    if (lua_isnumber(L, -1))
+      exit_code = static_cast<int>(lua_tonumber(L, -1));
+    else
+      std::fprintf(stderr, "error: %s\n", trim_traceback(error).c_str());
     // What the failed chunk loaded but never got to keep (an interrupted
     // ebpf.compile) is closed by its __gc: collect it now, not some time later.
     lua_gc(L, LUA_GCCOLLECT, 0);

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "compiler/backend_api.h"
+#include "compiler/internal/backend_api.h"
 
 namespace ebpfrun::compiler {
 

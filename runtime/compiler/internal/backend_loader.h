@@ -12,7 +12,7 @@
 #include <string>
 
 #include "common/result.h"
-#include "compiler/backend_api.h"
+#include "compiler/internal/backend_api.h"
 
 namespace ebpfrun::compiler {
 

@@ -51,13 +51,15 @@ Result<TracedCommand> TracedCommand::start(const std::string& command) {
   std::string root = find_cgroup2_mount();
   if (root.empty()) {
     char dir_template[] = "/tmp/ebpfrun-cgroup2-XXXXXX";
-    if (!::mkdtemp(dir_template)) return make_error(fmt::format("-c: cannot create a cgroup2 mount point: {}", std::strerror(errno)));
+    if (!::mkdtemp(dir_template))
+      return make_error(fmt::format("-c: cannot create a cgroup2 mount point: {}", std::strerror(errno)));
     if (::mount("none", dir_template, "cgroup2", 0, nullptr) != 0) {
       int err = errno;
       ::rmdir(dir_template);
-      return make_error(fmt::format("-c needs cgroup v2 to follow the command's children, and mounting it failed: {} "
-                                    "(run as root, or use -p PID)",
-                                    std::strerror(err)));
+      return make_error(
+          fmt::format("-c needs cgroup v2 to follow the command's children, and mounting it failed: {} "
+                      "(run as root, or use -p PID)",
+                      std::strerror(err)));
     }
     traced.mount_dir_ = root = dir_template;
   }
@@ -88,7 +90,8 @@ Result<TracedCommand> TracedCommand::start(const std::string& command) {
     // cgroup.procs cannot be replaced by rename; write it directly.
     std::ofstream procs(traced.cgroup_dir_ + "/cgroup.procs");
     procs << pid;
-    if (!procs.flush()) return make_error(fmt::format("-c: cannot move the command into cgroup {}", traced.cgroup_dir_));
+    if (!procs.flush())
+      return make_error(fmt::format("-c: cannot move the command into cgroup {}", traced.cgroup_dir_));
   }
   log::debug("-c: started '{}' as pid {} in cgroup {} (id {})", command, pid, traced.cgroup_dir_, traced.cgroup_id_);
   return traced;

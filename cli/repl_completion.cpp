@@ -31,9 +31,12 @@ char open_quote(int upto) {
   char quote = 0;
   for (int i = 0; i < upto && rl_line_buffer[i]; ++i) {
     char c = rl_line_buffer[i];
-    if (quote && c == '\\') ++i;
-    else if (quote && c == quote) quote = 0;
-    else if (!quote && (c == '"' || c == '\'')) quote = c;
+    if (quote && c == '\\')
+      ++i;
+    else if (quote && c == quote)
+      quote = 0;
+    else if (!quote && (c == '"' || c == '\''))
+      quote = c;
   }
   return quote;
 }
@@ -58,8 +61,8 @@ const std::vector<std::string>& tracepoint_names() {
 // the bare event name after raw_tp/ and tp_btf/ (which take no category), and
 // the kinds themselves while no '/' has been typed yet.
 std::vector<std::string> probe_matches(const std::string& text) {
-  static const char* const kKinds[] = {"tracepoint/", "tp/",     "raw_tp/", "tp_btf/",     "uprobe/",
-                                       "uretprobe/",  "usdt/",   "kprobe/", "perf_event/"};
+  static const char* const kKinds[] = {"tracepoint/", "tp/",   "raw_tp/", "tp_btf/",    "uprobe/",
+                                       "uretprobe/",  "usdt/", "kprobe/", "perf_event/"};
   std::vector<std::string> out;
   for (const std::string kind : {"tracepoint/", "tp/"})
     if (text.rfind(kind, 0) == 0)

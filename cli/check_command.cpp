@@ -10,8 +10,9 @@
 namespace ebpfrun::cli {
 
 void register_check(CLI::App& app, const GlobalFlags& global) {
-  auto* command = app.add_subcommand("check", "compile a BPF C file, load it into the kernel without attaching, "
-                                              "print its programs and maps, and unload it");
+  auto* command = app.add_subcommand("check",
+                                     "compile a BPF C file, load it into the kernel without attaching, "
+                                     "print its programs and maps, and unload it");
   auto flags = std::make_shared<SourceFlags>();
   add_source_flags(*command, *flags);
   command->callback([flags, &global] {
@@ -23,9 +24,10 @@ void register_check(CLI::App& app, const GlobalFlags& global) {
       throw CLI::RuntimeError(exit_code);
     }
     const auto& s = out.stats;
-    fmt::print("compiled {}: {} bytes of BPF ELF, {} in {:.1f} ms\n", flags->file, out.object.size(),
-               s.cache_hit ? "from the object cache" : (s.pch_used ? "compiled with the precompiled header" : "compiled"),
-               s.total_ms);
+    fmt::print(
+        "compiled {}: {} bytes of BPF ELF, {} in {:.1f} ms\n", flags->file, out.object.size(),
+        s.cache_hit ? "from the object cache" : (s.pch_used ? "compiled with the precompiled header" : "compiled"),
+        s.total_ms);
     auto object = loader::Object::open(out.object, flags->file);
     if (!object) {
       log::error("{}", object.error());

@@ -2,8 +2,8 @@
 // and (with no script on a terminal) the REPL.
 #include <unistd.h>
 
-#include <cstdio>
 #include <fnmatch.h>
+#include <cstdio>
 
 #include <fmt/format.h>
 
@@ -85,9 +85,9 @@ void print_run_stats(bindings::HostContext& context) {
 }  // namespace
 
 int run_script_mode(int argc, char** argv) {
-  CLI::App app{std::string("ebpfrun — run eBPF probes written as Lua scripts, with BPF C compiled at run time\n\n") +
-                    kUsage,
-                "ebpfrun"};
+  CLI::App app{
+      std::string("ebpfrun — run eBPF probes written as Lua scripts, with BPF C compiled at run time\n\n") + kUsage,
+      "ebpfrun"};
   app.set_version_flag("--version", std::string("ebpfrun ") + EBPFRUN_VERSION);
   app.prefix_command();
   GlobalFlags global;
@@ -100,12 +100,14 @@ int run_script_mode(int argc, char** argv) {
   app.add_option("--btf", global.btf_path, "kernel BTF file to take types from")->type_name("PATH");
   app.add_option("-e", code, "run LUA; one-liner helpers count(), hist(), trace() are available")->type_name("LUA");
   app.add_option("-l,--list", list_pattern, "list tracepoints matching PATTERN, or uprobe/PATH:GLOB symbols")
-      ->expected(0, 1)->type_name("PATTERN");
+      ->expected(0, 1)
+      ->type_name("PATTERN");
   // One PID per -p, so that `-p 42 script.lua` leaves the script to the positionals.
   app.add_option("-p,--pid", pids, "trace only this process (repeatable)")->type_name("PID")->allow_extra_args(false);
   app.add_option("-c,--command", command, "start CMD, trace only it and its children, stop when it exits")
       ->type_name("CMD");
-  app.add_option("-f,--format", format, "output format of the shipped printers")->check(CLI::IsMember({"text", "json"}));
+  app.add_option("-f,--format", format, "output format of the shipped printers")
+      ->check(CLI::IsMember({"text", "json"}));
   app.add_flag("--stats", stats, "enable the kernel's BPF run-time statistics for the run");
   try {
     app.parse(argc, argv);
@@ -202,9 +204,12 @@ int run_script_mode(int argc, char** argv) {
     (*host)->context().command_exited = [&traced] { return traced->exited(); };
   }
   bindings::LuaHost::Outcome outcome;
-  if (!code.empty()) outcome = (*host)->run_string(code, "=-e");
-  else if (!script.empty()) outcome = (*host)->run_file(script, rest);
-  else return run_repl(**host);
+  if (!code.empty())
+    outcome = (*host)->run_string(code, "=-e");
+  else if (!script.empty())
+    outcome = (*host)->run_file(script, rest);
+  else
+    return run_repl(**host);
   if (!outcome.error.empty()) log::error("{}", outcome.error);
   if (stats_session) print_run_stats((*host)->context());
   return outcome.exit_code;

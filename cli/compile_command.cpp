@@ -13,12 +13,16 @@ namespace ebpfrun::cli {
 void add_source_flags(CLI::App& command, SourceFlags& flags) {
   command.add_option("file", flags.file, "BPF C source file")->required();
   command.add_option("-I,--include", flags.include_dirs, "add DIR to the include search path")
-      ->type_name("DIR")->allow_extra_args(false);
+      ->type_name("DIR")
+      ->allow_extra_args(false);
   command.add_option("-D,--define", flags.defines, "define macro NAME (optionally =VALUE)")
-      ->type_name("NAME[=VAL]")->allow_extra_args(false);
-  command.add_option("-F,--filter", flags.filters,
-                     "fill /*FILTER*/ placeholders: pid, tid, comm, comm_prefix, uid or cgroup (repeatable)")
-      ->type_name("FIELD=VALUE")->allow_extra_args(false);
+      ->type_name("NAME[=VAL]")
+      ->allow_extra_args(false);
+  command
+      .add_option("-F,--filter", flags.filters,
+                  "fill /*FILTER*/ placeholders: pid, tid, comm, comm_prefix, uid or cgroup (repeatable)")
+      ->type_name("FIELD=VALUE")
+      ->allow_extra_args(false);
 }
 
 compiler::CompileOutput compile_source(const SourceFlags& flags, const GlobalFlags& global, int& exit_code) {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "common/libbpf_log.h"
 #include "loader/object.h"
 #include "system/preflight.h"
 
@@ -25,7 +26,7 @@ void register_doctor(CLI::App& app, const GlobalFlags& global) {
   command->add_flag("--json", flags->json, "print one JSON object per check (JSON lines) instead of a table");
   command->add_flag("--fix", flags->fix, "mount tracefs and bpffs if they are missing (needs root)");
   command->callback([flags, &global] {
-    loader::route_libbpf_messages();  // feature probes may make libbpf talk; keep it behind -v
+    log::route_libbpf_messages();  // feature probes may make libbpf talk; keep it behind -v
     system::PreflightOptions options;
     options.mounts = flags->fix ? system::MountPolicy::mount_if_missing : system::MountPolicy::report;
     options.probe_features = true;
