@@ -88,6 +88,14 @@ def main():
     names = {os.path.basename(p) for p in shipped}
     for name in sorted(set(scripts) - names):
         problems.append(f"{collectors_md}: section '{name}' has no scripts/{name}")
+    # A script's --help runs after ebpfrun's preflight, which refuses to start
+    # without CAP_BPF; the CLI's own --help texts need no privilege.
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            problems.append("the scripts' --help needs root (ebpfrun's preflight) and CI=true forbids skipping")
+        else:
+            print("skipped: the scripts' --help texts need root (ebpfrun's preflight); checking the CLI only")
+        shipped = []
     for path in shipped:
         name = os.path.basename(path)
         if name not in scripts:
