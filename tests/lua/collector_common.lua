@@ -34,11 +34,12 @@ function M.run(script, command, args, global)
   return lines, err, code
 end
 
--- The final (cumulative) rows of one collector matching all fields of `where`.
+-- The final (cumulative) rows of one collector matching all fields of `where`
+-- (its map figures, the {"collector":..,"maps":[..]} row, left out).
 function M.final_rows(lines, collector, where)
   local out = {}
   for _, row in ipairs(lines) do
-    if row.final and row.collector == collector then
+    if row.final and row.collector == collector and not row.maps then
       local match = true
       for k, v in pairs(where or {}) do if row[k] ~= v then match = false end end
       if match then out[#out + 1] = row end
@@ -59,6 +60,12 @@ function M.final_rows_for_pid(script, pid, keep)
   end
   p:close()
   return rows
+end
+
+-- A value for a test message.
+function M.describe(value)
+  if type(value) ~= "table" then return tostring(value) end
+  return json.encode(value)
 end
 
 -- The --help text of scripts/SCRIPT.
