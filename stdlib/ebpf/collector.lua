@@ -16,6 +16,7 @@
 --     sort = "count",                           -- rows sorted by this field, descending
 --     start = function(ctx) end,                -- optional: after attach (ctx.obj, ctx.opts)
 --     collect = function(ctx) return rows end,  -- rows: { {pid = 1, comm = "x", count = 3}, ... }
+--     footer = function(ctx, final) return text end, -- optional: printed under the text table
 --   }
 -- Counter fields are shown per interval in text mode (the change since the
 -- previous interval) and cumulatively in JSON and at the end.
@@ -259,6 +260,10 @@ local function print_interval(state, out, final)
   for i = 1, math.min(top, #shown) do limited[i] = shown[i] end
   out:table(limited, { columns = state.def.columns })
   io.write("\n")
+  if state.def.footer then
+    local text = state.def.footer(state, final)
+    if text and text ~= "" then io.write(text, "\n") end
+  end
   io.stdout:flush()
 end
 
