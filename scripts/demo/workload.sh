@@ -2,22 +2,28 @@
 # The main job's workload (./setup.sh demo): a few seconds of what a small
 # service does, so that every collector has something to show. It runs under
 # `ebpfrun -c`, which traces it and its children only:
-#   - an HTTP server on 127.0.0.1 (python3's http.server) serving a 2 MiB file,
-#     fetched 8 times by a client (network bytes, TCP state transitions);
+#   - an HTTP server on 127.0.0.1 (python3's http.server, as "http-server")
+#     serving a 2 MiB file, fetched 8 times by a client ("http-client"):
+#     network bytes, TCP state transitions;
 #   - file I/O: dd writes 4 MiB, gzip compresses it, sha256sum reads it back;
 #   - processes: 100 short-lived ones (ls, a shell loop);
 #   - page faults: every program above, and sort over 200,000 lines.
 # Uses only tools that a fresh Debian machine with setup.sh's packages has.
 set -eu
 PYTHON=/usr/bin/python3
-[ -x "$PYTHON" ] || PYTHON=python3
+[ -x "$PYTHON" ] || PYTHON=$(command -v python3)
 dir=$(mktemp -d "${TMPDIR:-/tmp}/ebpfrun-demo.XXXXXX")
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$dir"' EXIT
+server=
+trap 'if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi; rm -rf "$dir"' EXIT
 cd "$dir"
+# A process is named after the file it was started from: the server and the
+# client get names of their own instead of both being "python3".
+ln -s "$PYTHON" http-server
+ln -s "$PYTHON" http-client
 
 # An HTTP server on a free port of 127.0.0.1; it writes the port to a file.
 head -c 2097152 /dev/urandom >payload.bin
-"$PYTHON" - "$dir" <<'EOF' &
+./http-server - "$dir" <<'EOF' &
 import functools, http.server, os, sys
 class Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
@@ -37,7 +43,7 @@ sha256sum data.bin data.bin.gz >/dev/null
 seq 1 200000 | sort -r >sorted.txt
 
 while [ ! -s port ]; do sleep 0.05; done
-"$PYTHON" - "$(cat port)" <<'EOF'
+./http-client - "$(cat port)" <<'EOF'
 import sys, urllib.request
 for _ in range(8):
     with urllib.request.urlopen("http://127.0.0.1:%s/payload.bin" % sys.argv[1]) as r:

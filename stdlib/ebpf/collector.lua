@@ -202,15 +202,19 @@ local function report_full_maps(state, stats)
   for _, m in ipairs(stats) do
     if not state.reported[m.map] and (m.failed_inserts > 0 or m.evicted > 0) then
       state.reported[m.map] = true
-      local what = m.failed_inserts > 0
-        and ("%d inserts failed, so what they stood for is not counted"):format(m.failed_inserts)
-        or ("%d entries were evicted (the least recently updated, usually of exited processes)"):format(m.evicted)
       local size = state.opts.max_entries or M.DEFAULT_MAX_ENTRIES
       local advice = m.max_entries == size
         and ("; raise its size with --max-entries N (now %d)"):format(size)
-        or "; it holds one entry per traced thread: trace fewer (--pid, --comm, -c)"
-      io.stderr:write(("ebpfrun: %s: map %s is full (%d of %d entries): %s%s\n")
-        :format(state.def.name, m.map, m.entries, m.max_entries, what, advice))
+        or "; its size is the max_entries in the collector's BPF source"
+      if m.failed_inserts > 0 then
+        io.stderr:write(("ebpfrun: %s: map %s is full (%d of %d entries): %d inserts failed, so what they stood "
+          .. "for was not counted%s\n"):format(state.def.name, m.map, m.entries, m.max_entries, m.failed_inserts, advice))
+      else
+        -- An LRU hash starts evicting a little before its last slot is taken.
+        io.stderr:write(("ebpfrun: %s: map %s is full (%d entries): %d of the least recently updated entries "
+          .. "(usually of exited processes) were evicted to make room%s\n")
+          :format(state.def.name, m.map, m.max_entries, m.evicted, advice))
+      end
     end
   end
 end
@@ -249,7 +253,7 @@ local function print_interval(state, out, final)
       row.final = final or nil
       out:event(row)
     end
-    out:event { collector = state.def.name, maps = maps, final = final or nil }
+    if #maps > 0 then out:event { collector = state.def.name, maps = maps, final = final or nil } end
     return
   end
   local shown = final and rows or deltas(state, rows)

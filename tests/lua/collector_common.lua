@@ -56,7 +56,9 @@ function M.final_rows_for_pid(script, pid, keep)
   local rows = {}
   for line in p:lines() do
     local ok, row = pcall(json.decode, line)
-    if ok and type(row) == "table" and row.final and (not keep or keep(row)) then rows[#rows + 1] = row end
+    if ok and type(row) == "table" and row.final and not row.maps and (not keep or keep(row)) then
+      rows[#rows + 1] = row
+    end
   end
   p:close()
   return rows
