@@ -38,7 +38,8 @@ local output = require "ebpf.output"
 local json = require "ebpf.json"
 local ffi = require "ffi"
 
-ffi.cdef [[ int getpid(void); ]]
+-- pcall: a script may have declared it already.
+pcall(ffi.cdef, "int getpid(void);")
 
 local M = {}
 
