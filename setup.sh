@@ -54,10 +54,11 @@ case "${1:-deps}" in
   build) build ;;
   demo)
     build
-    # The main job: the six collectors together for 5 seconds (compiled by the
-    # embedded clang on the first run, from the object cache afterwards), one
-    # summary table each, then detach.
-    "$BUILD/ebpfrun" "$ROOT/scripts/collectors.lua" --duration 5 --interval 5 --top 5
+    # The main job: the six collectors together over a few seconds of a small
+    # service's work (scripts/demo/workload.sh: an HTTP server and client on
+    # 127.0.0.1, file I/O, short-lived processes), started and traced with -c;
+    # when it exits, one table of totals per collector, then detach.
+    "$BUILD/ebpfrun" -c "$ROOT/scripts/demo/workload.sh" "$ROOT/scripts/collectors.lua" --interval 60 --top 6
     ;;
   test)
     build

@@ -135,6 +135,7 @@ Result<std::unique_ptr<LuaHost>> LuaHost::create(HostOptions options) {
   // ebpf.options tells scripts how they were started (format, filters).
   lua_newtable(L);
   set_string(L, "format", host->options_.format);
+  set_bool(L, "stats", host->options_.stats);
   set_string(L, "version", EBPFRUN_VERSION);
   lua_setfield(L, LUA_REGISTRYINDEX, "ebpfrun.options");
 

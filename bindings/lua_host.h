@@ -23,6 +23,8 @@ struct HostOptions {
   bool oneliner_globals = false;
   // Output format requested on the command line ("text" or "json"); scripts read ebpf.options.format.
   std::string format = "text";
+  // --stats was given; scripts read ebpf.options.stats (the collectors then print their maps' fill at the end).
+  bool stats = false;
 };
 
 class LuaHost {

@@ -14,9 +14,20 @@
 // closed the fd or exited before the next interval, which short-lived
 // programs always do. The names are kept once per file in file_paths; user
 // space joins them into a path.
+//
+// Bounded maps. io_starts holds one record per thread inside a traced call;
+// the record of a thread that exits inside one (killed while blocked in a
+// read, say) is deleted at sched_process_exit, which fires per thread.
+// io_stats and file_io_stats are LRU hashes: a new process (or file) always
+// gets a slot, and when a map is full the entry updated least recently is
+// evicted instead of every later process going uncounted. An exited process's
+// entries are kept, not deleted, so that user space reads a short-lived
+// process's counts at least once. file_paths is LRU too (a path can be
+// resolved again). Inserts and failed inserts are counted (ebpfrun_maps.h).
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
+#include "ebpfrun_maps.h"
 
 #define OP_READ  0
 #define OP_WRITE 1
@@ -72,26 +83,11 @@ struct file_path {
     char parts[PATH_DEPTH][NAME_LEN];
 };
 
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 65536);
-    __type(key, __u32);
-    __type(value, struct io_start);
-} io_starts SEC(".maps");
-
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 16384);
-    __type(key, struct io_key);
-    __type(value, struct io_stats);
-} io_stats SEC(".maps");
-
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 16384);
-    __type(key, struct file_io_key);
-    __type(value, struct io_stats);
-} file_io_stats SEC(".maps");
+EBPFRUN_COUNTED_MAP(io_starts, BPF_MAP_TYPE_HASH, __u32, struct io_start, 65536);
+EBPFRUN_COUNTED_MAP(io_stats, BPF_MAP_TYPE_LRU_HASH, struct io_key, struct io_stats,
+                    EBPFRUN_MAP_SIZE(16384));
+EBPFRUN_COUNTED_MAP(file_io_stats, BPF_MAP_TYPE_LRU_HASH, struct file_io_key, struct io_stats,
+                    EBPFRUN_MAP_SIZE(16384));
 
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -113,17 +109,17 @@ static __always_inline int io_enter(__u64 fd, __u32 op)
     /*FILTER*/
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     struct io_start start = {.ts = bpf_ktime_get_ns(), .fd = (__u32)fd, .op = op};
-    bpf_map_update_elem(&io_starts, &tid, &start, BPF_ANY);
+    EBPFRUN_INSERT(io_starts, &tid, &start, BPF_ANY);
     return 0;
 }
 
-static __always_inline struct io_stats *stats_of(void *map, void *key)
+static __always_inline struct io_stats *stats_of(void *map, void *counters, void *key)
 {
     struct io_stats *stats = bpf_map_lookup_elem(map, key);
     if (stats)
         return stats;
     struct io_stats fresh = {};
-    bpf_map_update_elem(map, key, &fresh, BPF_NOEXIST);
+    ebpfrun_map_insert(map, counters, key, &fresh, BPF_NOEXIST);
     return bpf_map_lookup_elem(map, key);
 }
 
@@ -217,7 +213,7 @@ static __always_inline void account_file(__u32 pid, __u32 op, __u32 fd, long ret
             bpf_map_update_elem(&file_paths, &key.file, path, BPF_ANY);
         }
     }
-    struct io_stats *stats = stats_of(&file_io_stats, &key);
+    struct io_stats *stats = stats_of(&file_io_stats, &file_io_stats_inserts, &key);
     if (stats)
         account(stats, ret, elapsed);
 }
@@ -237,7 +233,7 @@ static __always_inline int io_exit(long ret)
     bpf_map_delete_elem(&io_starts, &tid);
 
     struct io_key key = {.pid = id >> 32, .op = op};
-    struct io_stats *stats = stats_of(&io_stats, &key);
+    struct io_stats *stats = stats_of(&io_stats, &io_stats_inserts, &key);
     if (stats)
         account(stats, ret, elapsed);
 #ifdef PER_FILE
@@ -272,5 +268,14 @@ IO_SYSCALL(pwrite64, OP_WRITE)
 IO_SYSCALL(writev, OP_WRITE)
 IO_SYSCALL(pwritev, OP_WRITE)
 IO_SYSCALL(pwritev2, OP_WRITE)
+
+// A thread that exits inside a traced call leaves its start record behind.
+SEC("tracepoint/sched/sched_process_exit")
+int fileio_thread_exit(void *ctx)
+{
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    bpf_map_delete_elem(&io_starts, &tid);
+    return 0;
+}
 
 char LICENSE[] SEC("license") = "GPL";

@@ -18,10 +18,19 @@
 // whose allocation ran the OOM killer, so that is the task the filter tests;
 // the kill is counted for the victim (its pid and comm are in the event). In
 // a memory cgroup (e.g. -c CMD under a memory limit) the two share the cgroup.
+//
+// Bounded maps. mem_stats is an LRU hash: a new process always gets a slot,
+// and when the map is full the entry updated least recently (typically of a
+// process that exited long ago) is evicted, instead of every later process
+// going uncounted. An exited process's entry is kept rather than deleted at
+// exit, so that user space reads a short-lived process's figures at least
+// once; there is no per-thread state. Inserts and failed inserts are counted
+// (ebpfrun_maps.h).
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include "ebpfrun_maps.h"
 
 // enum mm_counter (include/linux/mm_types_task.h); rss_stat's `member`.
 #define MM_FILEPAGES  0
@@ -42,12 +51,8 @@ struct mem_stats {
     char comm[16];
 };
 
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 16384);
-    __type(key, __u32);
-    __type(value, struct mem_stats);
-} mem_stats SEC(".maps");
+EBPFRUN_COUNTED_MAP(mem_stats, BPF_MAP_TYPE_LRU_HASH, __u32, struct mem_stats,
+                    EBPFRUN_MAP_SIZE(16384));
 
 // rss_stat's mm_id (a hash of the mm pointer) -> the process it was seen
 // with as curr = 1. LRU because an mm_id is never announced as gone; a freed
@@ -65,7 +70,7 @@ static __always_inline struct mem_stats *stats_of(__u32 pid)
     if (stats)
         return stats;
     struct mem_stats fresh = {};
-    bpf_map_update_elem(&mem_stats, &pid, &fresh, BPF_NOEXIST);
+    EBPFRUN_INSERT(mem_stats, &pid, &fresh, BPF_NOEXIST);
     return bpf_map_lookup_elem(&mem_stats, &pid);
 }
 

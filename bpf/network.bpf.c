@@ -11,10 +11,22 @@
 // With PER_ADDRESS, sockets without a peer (unconnected UDP) take the address
 // from the sendto/sendmsg argument, or from what recvfrom/recvmsg filled in
 // (read at syscall exit); other calls on them count under an unknown remote.
+//
+// Bounded maps. traffic is an LRU hash: a new process (or remote) always gets
+// a slot, and when the map is full the entry updated least recently
+// (typically of a process that exited long ago) is evicted, instead of every
+// later process going uncounted. An exited process's entries are kept rather
+// than deleted, so that user space reads a short-lived process's counts at
+// least once. owners is LRU as well (sockets can vanish unseen); pending
+// (PER_ADDRESS) holds one record per thread inside a send/receive call with
+// an address, deleted at the call's exit or, for a thread that exits inside
+// one, at sched_process_exit. Inserts and failed inserts are counted
+// (ebpfrun_maps.h).
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
+#include "ebpfrun_maps.h"
 
 #define AF_INET  2
 #define AF_INET6 10
@@ -63,12 +75,8 @@ struct owner {
     char comm[16];
 };
 
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 16384);
-    __type(key, struct traffic_key);
-    __type(value, struct traffic);
-} traffic SEC(".maps");
+EBPFRUN_COUNTED_MAP(traffic, BPF_MAP_TYPE_LRU_HASH, struct traffic_key, struct traffic,
+                    EBPFRUN_MAP_SIZE(16384));
 
 // The process that last used each TCP socket, for retransmits. LRU: sockets
 // that vanish without a CLOSE transition must not fill it up.
@@ -89,7 +97,7 @@ static __always_inline struct traffic *traffic_entry(struct traffic_key *key, co
         __builtin_memcpy(fresh.comm, comm, sizeof(fresh.comm));
     else
         bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
-    bpf_map_update_elem(&traffic, key, &fresh, BPF_NOEXIST);
+    EBPFRUN_INSERT(traffic, key, &fresh, BPF_NOEXIST);
     return bpf_map_lookup_elem(&traffic, key);
 }
 
@@ -160,12 +168,7 @@ struct pending {
     __u8 proto;
 };
 
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 16384);
-    __type(key, __u32);
-    __type(value, struct pending);
-} pending SEC(".maps");
+EBPFRUN_COUNTED_MAP(pending, BPF_MAP_TYPE_HASH, __u32, struct pending, 16384);
 
 static __always_inline int syscall_with_address(__u64 uaddr)
 {
@@ -173,7 +176,7 @@ static __always_inline int syscall_with_address(__u64 uaddr)
         return 0;
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     struct pending p = {.uaddr = uaddr};
-    bpf_map_update_elem(&pending, &tid, &p, BPF_ANY);
+    EBPFRUN_INSERT(pending, &tid, &p, BPF_ANY);
     return 0;
 }
 
@@ -266,6 +269,15 @@ SEC("tracepoint/syscalls/sys_exit_recvmsg")
 int network_exit_recvmsg(void *ctx)
 {
     return syscall_exit(1);
+}
+
+// A thread that exits inside one of these calls leaves its record behind.
+SEC("tracepoint/sched/sched_process_exit")
+int network_thread_exit(void *ctx)
+{
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    bpf_map_delete_elem(&pending, &tid);
+    return 0;
 }
 #endif
 

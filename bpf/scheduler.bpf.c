@@ -24,9 +24,21 @@
 // Off-CPU stretches start at a switch-out that passed the filter (or at the
 // creation of a thread, sched_wakeup_new), so the stretch a thread is in when
 // tracing starts, and the one it is in when tracing stops, are not counted.
+//
+// Bounded maps. thread_state has one record per live thread that is traced
+// (or newly created and not yet judged by the filter): a thread's record is
+// deleted at its final switch-out (prev_state TASK_DEAD), or as soon as it
+// leaves a CPU without passing the filter. sched_stats is an LRU hash: a new
+// process always gets a slot, and when the map is full the entry updated
+// least recently (typically of a process that exited long ago) is evicted,
+// instead of every later process going uncounted. An exited process's entry
+// is kept rather than deleted, so that user space reads a short-lived
+// process's figures at least once. Inserts and failed inserts are counted
+// (ebpfrun_maps.h).
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include "ebpfrun_maps.h"
 
 #define TASK_RUNNING 0
 #define TASK_DEAD    0x80
@@ -61,12 +73,7 @@ struct sched_stats {
     char comm[16];
 };
 
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 65536);
-    __type(key, __u32);
-    __type(value, struct thread_state);
-} thread_state SEC(".maps");
+EBPFRUN_COUNTED_MAP(thread_state, BPF_MAP_TYPE_HASH, __u32, struct thread_state, 65536);
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -75,12 +82,8 @@ struct {
     __type(value, struct on_cpu);
 } running SEC(".maps");
 
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 16384);
-    __type(key, __u32);
-    __type(value, struct sched_stats);
-} sched_stats SEC(".maps");
+EBPFRUN_COUNTED_MAP(sched_stats, BPF_MAP_TYPE_LRU_HASH, __u32, struct sched_stats,
+                    EBPFRUN_MAP_SIZE(16384));
 
 // Run-queue latency in microseconds, log2 buckets indexed as ebpf.hist does:
 // 0 for 0, else the value's bit length.
@@ -135,7 +138,7 @@ static __always_inline struct sched_stats *stats_of(__u32 pid)
     if (stats)
         return stats;
     struct sched_stats fresh = {};
-    bpf_map_update_elem(&sched_stats, &pid, &fresh, BPF_NOEXIST);
+    EBPFRUN_INSERT(sched_stats, &pid, &fresh, BPF_NOEXIST);
     return bpf_map_lookup_elem(&sched_stats, &pid);
 }
 
@@ -206,7 +209,7 @@ static __always_inline void commit_current(struct task_struct *task, __u64 now, 
         next.off_since = now;
         next.woken = runnable ? now : 0;
     }
-    bpf_map_update_elem(&thread_state, &tid, &next, BPF_ANY);
+    EBPFRUN_INSERT(thread_state, &tid, &next, BPF_ANY);
 }
 
 SEC("tp_btf/sched_switch")
@@ -266,7 +269,7 @@ int BPF_PROG(scheduler_wakeup_new, struct task_struct *task)
     __u64 now = bpf_ktime_get_ns();
     struct thread_state state = {
         .cpu_ns = task->se.sum_exec_runtime, .off_since = now, .woken = now};
-    bpf_map_update_elem(&thread_state, &tid, &state, BPF_ANY);
+    EBPFRUN_INSERT(thread_state, &tid, &state, BPF_ANY);
     return 0;
 }
 

@@ -1,7 +1,20 @@
 // syscalls collector: count, errors and time per (process, syscall), from the
 // raw_syscalls enter/exit tracepoints (no kprobes: they work everywhere).
+//
+// Bounded maps. syscall_starts holds one record per thread inside a traced
+// system call; a thread that exits inside one (exit, exit_group, or killed
+// while blocked) never reaches sys_exit, so its record is deleted at
+// sched_process_exit, which fires once per exiting thread. syscall_stats is
+// an LRU hash: a new process always gets a slot, and when the map is full the
+// entry updated least recently (typically of a process that exited long ago)
+// is evicted, rather than every process that comes later going uncounted. The
+// entries of an exited process are kept, not deleted, so that user space sees
+// a short-lived process's counts at least once (a -c run's final table shows
+// them). Both maps count their inserts and failed inserts (ebpfrun_maps.h),
+// from which user space reports a full map.
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "ebpfrun_maps.h"
 
 struct syscall_key {
     __u32 pid;
@@ -20,19 +33,9 @@ struct syscall_start {
     __u64 nr;
 };
 
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 65536);
-    __type(key, __u32);
-    __type(value, struct syscall_start);
-} syscall_starts SEC(".maps");
-
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 16384);
-    __type(key, struct syscall_key);
-    __type(value, struct syscall_stats);
-} syscall_stats SEC(".maps");
+EBPFRUN_COUNTED_MAP(syscall_starts, BPF_MAP_TYPE_HASH, __u32, struct syscall_start, 65536);
+EBPFRUN_COUNTED_MAP(syscall_stats, BPF_MAP_TYPE_LRU_HASH, struct syscall_key, struct syscall_stats,
+                    EBPFRUN_MAP_SIZE(16384));
 
 SEC("tracepoint/raw_syscalls/sys_enter")
 int syscalls_enter(struct trace_event_raw_sys_enter *ctx)
@@ -40,7 +43,9 @@ int syscalls_enter(struct trace_event_raw_sys_enter *ctx)
     /*FILTER*/
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     struct syscall_start start = {.ts = bpf_ktime_get_ns(), .nr = ctx->id};
-    bpf_map_update_elem(&syscall_starts, &tid, &start, BPF_ANY);
+    // A thread's record is replaced at each call: only the first insert of a
+    // thread can fail, and an insert is counted once per call.
+    EBPFRUN_INSERT(syscall_starts, &tid, &start, BPF_ANY);
     return 0;
 }
 
@@ -62,8 +67,7 @@ int syscalls_exit(struct trace_event_raw_sys_exit *ctx)
     if (!stats) {
         struct syscall_stats fresh = {};
         bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
-        bpf_map_update_elem(&syscall_stats, &key, &fresh, BPF_NOEXIST);
-        stats = bpf_map_lookup_elem(&syscall_stats, &key);
+        stats = EBPFRUN_LOOKUP_OR_INSERT(syscall_stats, &key, &fresh);
         if (!stats)
             return 0;
     }
@@ -71,6 +75,15 @@ int syscalls_exit(struct trace_event_raw_sys_exit *ctx)
     if (ctx->ret < 0)
         __sync_fetch_and_add(&stats->errors, 1);
     __sync_fetch_and_add(&stats->total_ns, elapsed);
+    return 0;
+}
+
+// A thread that exits inside a system call leaves its start record behind.
+SEC("tracepoint/sched/sched_process_exit")
+int syscalls_thread_exit(void *ctx)
+{
+    __u32 tid = (__u32)bpf_get_current_pid_tgid();
+    bpf_map_delete_elem(&syscall_starts, &tid);
     return 0;
 }
 

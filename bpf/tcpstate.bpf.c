@@ -7,9 +7,19 @@
 // top of the program. It is applied where a process acts on its own socket
 // (connect, listen, accept, close), and the owner found there is remembered
 // per socket; see tcp_owner.h.
+//
+// Bounded maps. transitions is an LRU hash: a new (process, port, from, to)
+// always gets a slot, and when the map is full the entry updated least
+// recently (typically of a process that exited long ago) is evicted, instead
+// of every later process going uncounted. An exited process's entries are
+// kept rather than deleted, so that user space reads a short-lived process's
+// counts at least once. The per-socket maps of tcp_owner.h are LRU and drop
+// a socket when it reaches CLOSE. Inserts and failed inserts are counted
+// (ebpfrun_maps.h).
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include "ebpfrun_maps.h"
 
 // The standard filters, on the current task: 1 when it passes.
 static __always_inline int current_passes_filter(void)
@@ -40,12 +50,8 @@ struct transition_stats {
     char comm[16];
 };
 
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 16384);
-    __type(key, struct transition_key);
-    __type(value, struct transition_stats);
-} transitions SEC(".maps");
+EBPFRUN_COUNTED_MAP(transitions, BPF_MAP_TYPE_LRU_HASH, struct transition_key,
+                    struct transition_stats, EBPFRUN_MAP_SIZE(16384));
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int tcpstate_transition(struct trace_event_raw_inet_sock_set_state *ctx)
@@ -63,7 +69,7 @@ int tcpstate_transition(struct trace_event_raw_inet_sock_set_state *ctx)
         if (!stats) {
             struct transition_stats fresh = {};
             __builtin_memcpy(fresh.comm, o->comm, sizeof(fresh.comm));
-            bpf_map_update_elem(&transitions, &key, &fresh, BPF_NOEXIST);
+            EBPFRUN_INSERT(transitions, &key, &fresh, BPF_NOEXIST);
             stats = bpf_map_lookup_elem(&transitions, &key);
         }
         if (stats) {

@@ -167,6 +167,7 @@ int run_script_mode(int argc, char** argv) {
   options.compile.btf_path = global.btf_path;
   options.compile.use_cache = !global.no_cache;
   options.format = format;
+  options.stats = stats;
   options.oneliner_globals = !code.empty() || script.empty();
   for (int pid : pids) {
     if (auto added = tmpl::add_filter_value(options.global_filter, "pid", std::to_string(pid)); !added) {

@@ -7,7 +7,8 @@
 -- operation that succeeded (a read that returned end-of-file included).
 -- Retransmits belong to the process that last used the socket, and appear
 -- on its TCP "tx" row; pid 0 stands for sockets never seen in use (shown
--- only without a filter).
+-- only without a filter; the exclusion of ebpfrun itself counts as one, so
+-- they need --include-self as well).
 local collector = require "ebpf.collector"
 local ffi = require "ffi"
 

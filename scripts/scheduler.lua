@@ -16,14 +16,13 @@
 -- when tracing stops, are not counted (bpf/scheduler.bpf.c explains how the
 -- filter is applied in sched_switch, whose current task is the one leaving).
 --
--- Text mode prints the histogram since the start, then the interval's table;
+-- Text mode prints the interval's table, then the histogram since the start;
 -- JSON mode adds one row {"hist":"runqueue_latency_us","type":"hist",
 -- "buckets":[{"min":..,"max":..,"count":..}]} with bounds in microseconds.
 local collector = require "ebpf.collector"
 local ebpf = require "ebpf"
 local format = require "ebpf.format"
 local hist = require "ebpf.hist"
-local output = require "ebpf.output"
 local ffi = require "ffi"
 
 local HIST_NAME = "runqueue_latency_us"
@@ -79,18 +78,18 @@ local def = {
                           off_seconds = tonumber(v.off_ns) / 1e9, runq_seconds = tonumber(v.runq_ns) / 1e9,
                           runq_waits = tonumber(v.runq_waits) }
     end
-    local h = latency_hist(state)
     if state.opts.json or ebpf.options.format == "json" then
-      local row = h:to_json_table()
+      local row = latency_hist(state):to_json_table()
       row.hist = HIST_NAME
       rows[#rows + 1] = row
-    else
-      -- The collector framework prints the table after this returns.
-      state.printer = state.printer or output.new {}
-      state.printer:hist(("%s scheduler: run-queue latency since start, microseconds (%d waits)")
-        :format(os.date("%H:%M:%S"), h:total()), h)
     end
     return rows
+  end,
+  -- Under the text table: the histogram of every wait since the start.
+  footer = function(state)
+    local h = latency_hist(state)
+    if h:total() == 0 then return "run-queue latency: no waits seen yet\n" end
+    return ("run-queue latency since start, microseconds (%d waits):\n%s"):format(h:total(), h:format())
   end,
 }
 

@@ -5,7 +5,8 @@
 -- opened, the local port of listeners and of the connections they accepted.
 -- Processes are those that own the sockets, not whoever ran when the state
 -- changed (see bpf/tcp_owner.h); pid 0 stands for sockets whose owner is not
--- known (they predate the tracer) and is shown only without a filter.
+-- known (they predate the tracer) and is shown only without a filter (the
+-- exclusion of ebpfrun itself counts as one: give --include-self too).
 local collector = require "ebpf.collector"
 local ffi = require "ffi"
 

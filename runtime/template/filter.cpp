@@ -178,7 +178,8 @@ std::string reject_unless(const std::string& condition) { return fmt::format(" i
 
 std::vector<std::string> set_fields(const FilterSpec& spec) {
   const bool set[] = {!spec.pids.empty(),          !spec.tids.empty(), !spec.comms.empty(),
-                      !spec.comm_prefixes.empty(), !spec.uids.empty(), !spec.cgroup_ids.empty()};
+                      !spec.comm_prefixes.empty(), !spec.uids.empty(), !spec.cgroup_ids.empty(),
+                      !spec.exclude_pids.empty()};
   std::vector<std::string> names;
   for (size_t i = 0; i < known_filter_fields().size(); ++i)
     if (set[i]) names.push_back(known_filter_fields()[i]);
@@ -188,11 +189,12 @@ std::vector<std::string> set_fields(const FilterSpec& spec) {
 }  // namespace
 
 bool FilterSpec::empty() const {
-  return pids.empty() && tids.empty() && comms.empty() && comm_prefixes.empty() && uids.empty() && cgroup_ids.empty();
+  return pids.empty() && tids.empty() && comms.empty() && comm_prefixes.empty() && uids.empty() && cgroup_ids.empty() &&
+         exclude_pids.empty();
 }
 
 const std::vector<std::string>& known_filter_fields() {
-  static const std::vector<std::string> fields{"pid", "tid", "comm", "comm_prefix", "uid", "cgroup"};
+  static const std::vector<std::string> fields{"pid", "tid", "comm", "comm_prefix", "uid", "cgroup", "exclude_pid"};
   return fields;
 }
 
@@ -203,6 +205,7 @@ Status add_filter_value(FilterSpec& spec, std::string_view field, std::string_vi
   if (field == "comm") return add_comm(spec.comms, field, value);
   if (field == "comm_prefix") return add_comm(spec.comm_prefixes, field, value);
   if (field == "cgroup") return add_cgroup(spec.cgroup_ids, value);
+  if (field == "exclude_pid") return add_u32(spec.exclude_pids, field, value);
   return make_error(fmt::format("unknown filter field {}; known fields are: {}", quote(field),
                                 fmt::join(known_filter_fields(), ", ")));
 }
@@ -213,13 +216,18 @@ std::string render_filter(const FilterSpec& spec) {
   // with the program's own names, and several placeholders in a file each get
   // their own scope. The cheap numeric checks come before the comm copy.
   std::string out = "{";
-  if (!spec.pids.empty() || !spec.tids.empty())
+  if (!spec.pids.empty() || !spec.tids.empty() || !spec.exclude_pids.empty())
     out += fmt::format(" unsigned long long __ebpfrun_pid_tgid = {};", kGetPidTgid);
   if (!spec.uids.empty()) out += fmt::format(" unsigned long long __ebpfrun_uid_gid = {};", kGetUidGid);
   if (!spec.cgroup_ids.empty()) out += fmt::format(" unsigned long long __ebpfrun_cgroup_id = {};", kGetCgroupId);
   const bool wants_comm = !spec.comms.empty() || !spec.comm_prefixes.empty();
   if (wants_comm) out += " unsigned char __ebpfrun_comm[16] = {0};";
 
+  // The same numeric literals as the pid filter: only validated numbers reach the code.
+  if (!spec.exclude_pids.empty())
+    out += fmt::format(" if {} return 0;", any_of(spec.exclude_pids, [](uint32_t pid) {
+                         return fmt::format("(__ebpfrun_pid_tgid >> 32) == {}U", pid);
+                       }));
   if (!spec.pids.empty())
     out += reject_unless(
         any_of(spec.pids, [](uint32_t pid) { return fmt::format("(__ebpfrun_pid_tgid >> 32) == {}U", pid); }));

@@ -9,6 +9,9 @@
 // Semantics: several values given for one field are OR'ed (pid=1,2 matches either
 // process); different fields are AND'ed (pid=1 and comm=bash must both hold). When
 // an event does not match, the generated code makes the program return 0.
+// Exclusions (exclude_pid) are the opposite: an event of an excluded process
+// is dropped whatever else matches. They are how the shipped collectors keep
+// ebpfrun's own process out of their figures.
 #pragma once
 
 #include <cstdint>
@@ -36,13 +39,15 @@ struct FilterSpec {
   std::vector<uint32_t> uids;
   // cgroup v2 ids, which are the inode numbers of the cgroup directories.
   std::vector<uint64_t> cgroup_ids;
+  // Process ids (tgid, initial PID namespace) whose events are dropped.
+  std::vector<uint32_t> exclude_pids;
 
   // True when no field is set; such a spec renders to nothing.
   bool empty() const;
 };
 
 // Names of the accepted fields, in the order used in error messages:
-// pid, tid, comm, comm_prefix, uid, cgroup.
+// pid, tid, comm, comm_prefix, uid, cgroup, exclude_pid.
 const std::vector<std::string>& known_filter_fields();
 
 // Adds one untyped value (from a CLI flag or a Lua table) to the spec, validating it.

@@ -16,15 +16,36 @@
 --     sort = "count",                           -- rows sorted by this field, descending
 --     start = function(ctx) end,                -- optional: after attach (ctx.obj, ctx.opts)
 --     collect = function(ctx) return rows end,  -- rows: { {pid = 1, comm = "x", count = 3}, ... }
+--     footer = function(ctx, final) return text end, -- optional: printed under the text table
 --   }
 -- Counter fields are shown per interval in text mode (the change since the
 -- previous interval) and cumulatively in JSON and at the end.
+--
+-- ebpfrun's own process is left out of every collector's figures (an
+-- exclude_pid filter), unless --include-self is given; all collectors are
+-- compiled before any is attached, so that the compiler's child process,
+-- which lives only while compiling, is never traced either.
+--
+-- Map pressure: maps declared with EBPFRUN_COUNTED_MAP (bpf/ebpfrun_maps.h)
+-- count their inserts and failed inserts. M.map_stats(state) returns, per
+-- such map, its entries, max_entries, failed inserts and (LRU maps) evicted
+-- entries; a map that is full is reported once on stderr, each JSON
+-- interval has a {"collector":..,"maps":[..]} row, and --stats prints a
+-- table at the end. --max-entries N sizes the per-process maps.
 local ebpf = require "ebpf"
 local args = require "ebpf.args"
 local output = require "ebpf.output"
 local json = require "ebpf.json"
+local ffi = require "ffi"
+
+-- pcall: a script may have declared it already.
+pcall(ffi.cdef, "int getpid(void);")
 
 local M = {}
+
+-- The per-process maps' size when --max-entries is not given (the default of
+-- EBPFRUN_MAP_SIZE in the collectors' BPF sources).
+M.DEFAULT_MAX_ENTRIES = 16384
 
 local STANDARD = { "pid", "tid", "comm", "uid", "cgroup", "json", "interval", "duration" }
 
@@ -95,21 +116,127 @@ local function sort_rows(def, rows)
   return rows
 end
 
+-- The filter a collector is compiled with: the standard filters given, and
+-- (unless opts.include_self) ebpfrun's own process left out.
+local function filter_of(opts)
+  local filter = {}
+  for k, v in pairs(opts.filter or {}) do filter[k] = v end
+  if not opts.include_self then filter.exclude_pid = ffi.C.getpid() end
+  return filter
+end
+
+local function defines_of(def, opts)
+  local defines = {}
+  for _, d in ipairs(def.defines and def.defines(opts) or {}) do defines[#defines + 1] = d end
+  if opts.max_entries then defines[#defines + 1] = "EBPFRUN_MAP_ENTRIES=" .. math.floor(opts.max_entries) end
+  return defines
+end
+
+-- Compiles and loads one collector, attaching nothing yet. Returns a state
+-- table, or nil and a one-line reason.
+function M.load(def, opts)
+  local source = def.source and (def.source:find("/", 1, true) and def.source or M.bpf_path(def.source))
+  local obj, err = ebpf.compile { file = source, text = def.text, filter = filter_of(opts),
+                                  defines = defines_of(def, opts) }
+  if not obj then return nil, err end
+  return { def = def, obj = obj, opts = opts, counters = counter_fields(def), reported = {} }
+end
+
+-- Attaches a loaded collector and runs its start hook. Returns the state, or
+-- nil and a reason (the object is closed then).
+function M.attach(state)
+  local ok, aerr = state.obj:attach_all()
+  if not ok then state.obj:close(); return nil, aerr end
+  if state.def.start then
+    local started, serr = state.def.start(state)
+    if started == false then state.obj:close(); return nil, serr end
+  end
+  return state
+end
+
 -- Compiles, loads and attaches one collector. Returns a state table, or nil
 -- and a one-line reason.
 function M.open(def, opts)
-  local source = def.source and (def.source:find("/", 1, true) and def.source or M.bpf_path(def.source))
-  local obj, err = ebpf.compile { file = source, text = def.text, filter = opts.filter,
-                                  defines = def.defines and def.defines(opts) or nil }
-  if not obj then return nil, err end
-  local ok, aerr = obj:attach_all()
-  if not ok then obj:close(); return nil, aerr end
-  local state = { def = def, obj = obj, opts = opts, counters = counter_fields(def) }
-  if def.start then
-    local started, serr = def.start(state)
-    if started == false then obj:close(); return nil, serr end
+  local state, err = M.load(def, opts)
+  if not state then return nil, err end
+  return M.attach(state)
+end
+
+-- Map pressure of one running collector: for every map declared with
+-- EBPFRUN_COUNTED_MAP, in the object's order,
+--   { map = "syscall_stats", type = "lru_hash", entries = 12, max_entries = 16384,
+--     inserted = 40, failed_inserts = 0, evicted = 28 }
+-- inserted and failed_inserts are the BPF side's counts since load; evicted
+-- (LRU maps only, which never refuse an insert but drop their least recently
+-- used entry) is inserted minus the entries present, as the collectors never
+-- delete from their LRU maps. This is what an exporter serves as
+-- ebpfrun_map_entries, ebpfrun_map_max_entries and the failure counters.
+function M.map_stats(state)
+  if not state.counted_maps then
+    state.counted_maps = {}
+    for _, m in ipairs(state.obj:info().maps) do
+      -- Kernel map names are cut at 15 bytes; the object knows the full ones.
+      local counters = not m.name:find("_inserts$") and state.obj:map(m.name .. "_inserts")
+      if counters then
+        state.counted_maps[#state.counted_maps + 1] = { name = m.name, type = m.type, max_entries = m.max_entries,
+                                                        lru = tostring(m.type):find("lru") ~= nil,
+                                                        map = state.obj:map(m.name), counters = counters }
+      end
+    end
   end
-  return state
+  local out = {}
+  for _, m in ipairs(state.counted_maps) do
+    -- The counters first: entries inserted after they are read only make
+    -- `evicted` smaller for one interval, never larger than the truth.
+    local inserted, failed = m.counters:lookup_sum(0) or 0, m.counters:lookup_sum(1) or 0
+    local keys = m.map.raw:entries()
+    local entries = type(keys) == "table" and #keys or 0
+    out[#out + 1] = { map = m.name, type = m.type, entries = entries, max_entries = m.max_entries,
+                      inserted = inserted, failed_inserts = failed,
+                      evicted = m.lru and math.max(0, inserted - entries) or 0 }
+  end
+  return out
+end
+
+-- Reports each full map once on stderr, naming the map and what to change.
+local function report_full_maps(state, stats)
+  for _, m in ipairs(stats) do
+    if not state.reported[m.map] and (m.failed_inserts > 0 or m.evicted > 0) then
+      state.reported[m.map] = true
+      local size = state.opts.max_entries or M.DEFAULT_MAX_ENTRIES
+      local advice = m.max_entries == size
+        and ("; raise its size with --max-entries N (now %d)"):format(size)
+        or "; its size is the max_entries in the collector's BPF source"
+      if m.failed_inserts > 0 then
+        io.stderr:write(("ebpfrun: %s: map %s is full (%d of %d entries): %d inserts failed, so what they stood "
+          .. "for was not counted%s\n"):format(state.def.name, m.map, m.entries, m.max_entries, m.failed_inserts, advice))
+      else
+        -- An LRU hash starts evicting a little before its last slot is taken.
+        io.stderr:write(("ebpfrun: %s: map %s is full (%d entries): %d of the least recently updated entries "
+          .. "(usually of exited processes) were evicted to make room%s\n")
+          :format(state.def.name, m.map, m.max_entries, m.evicted, advice))
+      end
+    end
+  end
+end
+
+-- --stats: every collector's maps, at the end of the run.
+local function print_map_table(states)
+  local rows = {}
+  for _, s in ipairs(states) do
+    for _, m in ipairs(M.map_stats(s)) do
+      m.collector = s.def.name
+      rows[#rows + 1] = m
+    end
+  end
+  if #rows == 0 then return end
+  local out = output.new { stream = io.stderr }
+  io.stderr:write("maps:\n")
+  out:table(rows, { columns = {
+    { "COLLECTOR", key = "collector" }, { "MAP", key = "map" }, { "TYPE", key = "type" },
+    { "ENTRIES", key = "entries", align = "right" }, { "MAX", key = "max_entries", align = "right" },
+    { "INSERTED", key = "inserted", align = "right" }, { "FAILED", key = "failed_inserts", align = "right" },
+    { "EVICTED", key = "evicted", align = "right" } } })
 end
 
 local function first_line(text)
@@ -119,12 +246,15 @@ end
 local function print_interval(state, out, final)
   local rows = state.def.collect(state)
   local now = os.date("%H:%M:%S")
+  local maps = M.map_stats(state)
+  report_full_maps(state, maps)
   if out.json then
     for _, row in ipairs(sort_rows(state.def, rows)) do
       row.collector = state.def.name
       row.final = final or nil
       out:event(row)
     end
+    if #maps > 0 then out:event { collector = state.def.name, maps = maps, final = final or nil } end
     return
   end
   local shown = final and rows or deltas(state, rows)
@@ -135,13 +265,23 @@ local function print_interval(state, out, final)
   for i = 1, math.min(top, #shown) do limited[i] = shown[i] end
   out:table(limited, { columns = state.def.columns })
   io.write("\n")
+  if state.def.footer then
+    local text = state.def.footer(state, final)
+    if text and text ~= "" then io.write(text, "\n") end
+  end
   io.stdout:flush()
 end
 
 -- Parses the command line for one or more collectors (their options merged).
 local function parse(defs, argv, name, description)
-  local options = { { "--top", type = "int", default = 10, help = "rows per interval table" } }
-  local seen = { ["--top"] = true }
+  local options = {
+    { "--top", type = "int", default = 10, help = "rows per interval table" },
+    { "--include-self", type = "flag", help = "also count ebpfrun's own process (left out by default)" },
+    { "--max-entries", type = "int", min = 1, metavar = "N",
+      help = ("entries of each per-process map (default %d); a full map evicts its least recently updated entries")
+        :format(M.DEFAULT_MAX_ENTRIES) },
+  }
+  local seen = { ["--top"] = true, ["--include-self"] = true, ["--max-entries"] = true }
   for _, def in ipairs(defs) do
     for _, o in ipairs(def.options or {}) do
       local flag = o[#o] or o[1]
@@ -160,26 +300,35 @@ end
 -- Runs collectors until --duration, Ctrl-C or SIGTERM; returns the exit code.
 function M.run(defs, opts)
   local out = output.new { json = opts.json or ebpf.options.format == "json" }
-  local enabled, wanted, unwanted = {}, {}, {}
+  local loaded, enabled, wanted, unwanted = {}, {}, {}, {}
   for _, n in ipairs(opts.enable or {}) do wanted[n] = true end
   for _, n in ipairs(opts.disable or {}) do unwanted[n] = true end
+  local function disable(def, err)
+    io.stderr:write(("ebpfrun: %s disabled: %s\n"):format(def.name, first_line(err)))
+    if #defs == 1 then io.stderr:write(tostring(err), "\n") end
+  end
+  -- Every collector is compiled before any is attached: the compiler runs in
+  -- a child process, which would otherwise be traced by the collectors
+  -- already attached.
   for _, def in ipairs(defs) do
     if (next(wanted) == nil or wanted[def.name]) and not unwanted[def.name] then
-      local state, err = M.open(def, opts)
-      if state then
-        enabled[#enabled + 1] = state
-      else
-        io.stderr:write(("ebpfrun: %s disabled: %s\n"):format(def.name, first_line(err)))
-        if #defs == 1 then io.stderr:write(tostring(err), "\n") end
-      end
+      local state, err = M.load(def, opts)
+      if state then loaded[#loaded + 1] = state else disable(def, err) end
     end
+  end
+  for _, state in ipairs(loaded) do
+    local attached, err = M.attach(state)
+    if attached then enabled[#enabled + 1] = attached else disable(state.def, err) end
   end
   if #enabled == 0 then return 1 end
   ebpf.run {
     every = opts.interval or 1,
     duration = opts.duration,
     tick = function() for _, s in ipairs(enabled) do print_interval(s, out, false) end end,
-    finish = function() for _, s in ipairs(enabled) do print_interval(s, out, true) end end,
+    finish = function()
+      for _, s in ipairs(enabled) do print_interval(s, out, true) end
+      if ebpf.options.stats then print_map_table(enabled) end
+    end,
   }
   for _, s in ipairs(enabled) do s.obj:close() end
   return 0

@@ -34,11 +34,12 @@ function M.run(script, command, args, global)
   return lines, err, code
 end
 
--- The final (cumulative) rows of one collector matching all fields of `where`.
+-- The final (cumulative) rows of one collector matching all fields of `where`
+-- (its map figures, the {"collector":..,"maps":[..]} row, left out).
 function M.final_rows(lines, collector, where)
   local out = {}
   for _, row in ipairs(lines) do
-    if row.final and row.collector == collector then
+    if row.final and row.collector == collector and not row.maps then
       local match = true
       for k, v in pairs(where or {}) do if row[k] ~= v then match = false end end
       if match then out[#out + 1] = row end
@@ -55,10 +56,18 @@ function M.final_rows_for_pid(script, pid, keep)
   local rows = {}
   for line in p:lines() do
     local ok, row = pcall(json.decode, line)
-    if ok and type(row) == "table" and row.final and (not keep or keep(row)) then rows[#rows + 1] = row end
+    if ok and type(row) == "table" and row.final and not row.maps and (not keep or keep(row)) then
+      rows[#rows + 1] = row
+    end
   end
   p:close()
   return rows
+end
+
+-- A value for a test message.
+function M.describe(value)
+  if type(value) ~= "table" then return tostring(value) end
+  return json.encode(value)
 end
 
 -- The --help text of scripts/SCRIPT.

@@ -97,4 +97,20 @@ t.test("--help describes the script and its flags", function()
   t.ok(text:find("%-%-pid") and text:find("%-%-json"), text)
 end)
 
+-- The text output, alone and among the six collectors: the histogram follows
+-- the scheduler's totals table, with one bar per non-empty bucket.
+t.test("text output shows the histogram under the table, in scheduler.lua and collectors.lua", function()
+  for _, script in ipairs({ "scheduler.lua", "collectors.lua" }) do
+    local p = io.popen(("%s -c %q %s/scripts/%s --interval 60 2>&1"):format(cc.ebpfrun, cc.workload .. " naps 20 2",
+      cc.source, script))
+    local text = p:read("*a")
+    p:close()
+    local tail = text:match("scheduler %(totals%)\n(.*)")
+    t.ok(tail, script .. ": no scheduler totals in: " .. text)
+    local waits, bars = (tail or ""):match("run%-queue latency since start, microseconds %((%d+) waits%):\n(.-)\n\n")
+    t.ok(waits and tonumber(waits) >= 20, script .. ": no histogram after the table: " .. text)
+    t.ok(bars and bars:find("^%[[^\n]*|@"), script .. ": no bars: " .. tostring(bars))
+  end
+end)
+
 t.done()

@@ -116,6 +116,12 @@ TEST_CASE("each field renders its own check", "[filter]") {
                    "__ebpfrun_comm[2] == 0x69 && __ebpfrun_comm[3] == 0x6e && "
                    "__ebpfrun_comm[4] == 0x78 && __ebpfrun_comm[5] == 0))) return 0;"));
   }
+  SECTION("exclude_pid drops the process's events, whatever else matches") {
+    std::string code = render_filter(spec_of({{"exclude_pid", "42"}}));
+    CHECK(contains(code, "((unsigned long long (*)(void))14)()"));
+    CHECK(contains(code, "if ((__ebpfrun_pid_tgid >> 32) == 42U) return 0;"));
+    CHECK(count_of(code, "return 0;") == 1);
+  }
   SECTION("comm_prefix has no terminator check") {
     std::string code = render_filter(spec_of({{"comm_prefix", "kw"}}));
     CHECK(contains(code, "if (!((__ebpfrun_comm[0] == 0x6b && __ebpfrun_comm[1] == 0x77))) return 0;"));
@@ -124,8 +130,13 @@ TEST_CASE("each field renders its own check", "[filter]") {
 }
 
 TEST_CASE("rendered code is one block on a single line", "[filter]") {
-  std::string code = render_filter(spec_of(
-      {{"pid", "1"}, {"tid", "2"}, {"comm", "bash"}, {"comm_prefix", "kworker"}, {"uid", "0"}, {"cgroup", "5"}}));
+  std::string code = render_filter(spec_of({{"pid", "1"},
+                                            {"tid", "2"},
+                                            {"comm", "bash"},
+                                            {"comm_prefix", "kworker"},
+                                            {"uid", "0"},
+                                            {"cgroup", "5"},
+                                            {"exclude_pid", "3"}}));
   CHECK(!contains(code, "\n"));
   CHECK(code.front() == '{');
   CHECK(code.back() == '}');
@@ -161,6 +172,13 @@ TEST_CASE("values are OR'ed within a field and fields are AND'ed", "[filter]") {
     std::string code = render_filter(spec_of({{"comm", "bash"}, {"comm_prefix", "ba"}}));
     CHECK(count_of(code, ")16)(") == 1);
     CHECK(count_of(code, "return 0;") == 2);
+  }
+  SECTION("several excluded pids form one alternative, checked before the selection") {
+    std::string code = render_filter(spec_of({{"exclude_pid", "5"}, {"exclude_pid", "6"}, {"pid", "1"}}));
+    CHECK(contains(code,
+                   "if ((__ebpfrun_pid_tgid >> 32) == 5U || (__ebpfrun_pid_tgid >> 32) == 6U) return 0; "
+                   "if (!((__ebpfrun_pid_tgid >> 32) == 1U)) return 0;"));
+    CHECK(count_of(code, ")14)()") == 1);
   }
   SECTION("repeated values are kept once") {
     FilterSpec spec = spec_of({{"pid", "3"}, {"pid", "3"}, {"comm", "x"}, {"comm", "x"}});
@@ -235,7 +253,7 @@ TEST_CASE("comm values are limited to what the kernel keeps", "[filter]") {
 }
 
 TEST_CASE("numeric fields accept plain decimal only", "[filter]") {
-  for (const std::string field : {"pid", "tid", "uid"}) {
+  for (const std::string field : {"pid", "tid", "uid", "exclude_pid"}) {
     INFO(field);
     CHECK(error_for(field, "0").empty());
     CHECK(error_for(field, "4294967295").empty());
@@ -261,9 +279,10 @@ TEST_CASE("numeric fields accept plain decimal only", "[filter]") {
 }
 
 TEST_CASE("an unknown field lists the known ones", "[filter]") {
-  CHECK(known_filter_fields() == std::vector<std::string>{"pid", "tid", "comm", "comm_prefix", "uid", "cgroup"});
+  CHECK(known_filter_fields() ==
+        std::vector<std::string>{"pid", "tid", "comm", "comm_prefix", "uid", "cgroup", "exclude_pid"});
   CHECK(error_for("pdi", "1") ==
-        "unknown filter field 'pdi'; known fields are: pid, tid, comm, comm_prefix, uid, cgroup");
+        "unknown filter field 'pdi'; known fields are: pid, tid, comm, comm_prefix, uid, cgroup, exclude_pid");
   CHECK(error_for("PID", "1").find("unknown filter field 'PID'") == 0);
 }
 

@@ -25,6 +25,11 @@
  *   workload udploop PORT K      bind a UDP socket to 127.0.0.1:PORT; K times, send a 16-byte
  *                                datagram to it from a second (unconnected) socket with sendto()
  *                                and receive it with recvfrom()
+ *   workload churn N             N short-lived child processes, one after the other; each makes
+ *                                a getpid(), writes 1 byte to /dev/null, touches a fresh page,
+ *                                sends a 16-byte UDP datagram to 127.0.0.1:9, listens on a TCP
+ *                                socket (an ephemeral port) and closes it, and exits: one new
+ *                                entry per process in every collector's per-process map
  * Prints its pid on stdout first. */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -36,6 +41,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,6 +76,28 @@ static int read_all(int fd, char *p, long len) {
     len -= r;
   }
   return 0;
+}
+
+/* One churn child: something for each collector to count, then exit. */
+static void churn_child(void) {
+  syscall(SYS_getpid);
+  int null = open("/dev/null", O_WRONLY);
+  if (null >= 0) {
+    if (write(null, "x", 1) != 1) _exit(1);
+    close(null);
+  }
+  long page = sysconf(_SC_PAGESIZE);
+  char *p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p != MAP_FAILED) p[0] = 1;
+  struct sockaddr_in discard = loopback(9);
+  int u = socket(AF_INET, SOCK_DGRAM, 0);
+  char payload[16] = "workload churn";
+  sendto(u, payload, sizeof payload, 0, (struct sockaddr *)&discard, sizeof discard);
+  close(u);
+  int l = socket(AF_INET, SOCK_STREAM, 0);
+  listen(l, 1);
+  close(l);
+  _exit(0);
 }
 
 static char **thread_exec_argv;
@@ -264,6 +293,14 @@ int main(int argc, char **argv) {
     }
     close(s);
     close(r);
+  } else if (!strcmp(mode, "churn")) {
+    for (long i = 0; i < n; i++) {
+      pid_t child = fork();
+      if (child < 0) return 1;
+      if (child == 0) churn_child();
+      int status;
+      if (waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return 1;
+    }
   } else {
     fprintf(stderr, "workload: unknown mode %s\n", mode);
     return 2;
