@@ -140,7 +140,7 @@ end
 
 -- Parses the command line for one or more collectors (their options merged).
 local function parse(defs, argv, name, description)
-  local options = { { "--top", type = "int", default = 10, help = "rows per interval table" } }
+  local options = { { "--top", type = "int", default = 10, positive = true, help = "rows per interval table" } }
   local seen = { ["--top"] = true }
   for _, def in ipairs(defs) do
     for _, o in ipairs(def.options or {}) do
@@ -169,8 +169,9 @@ function M.run(defs, opts)
       if state then
         enabled[#enabled + 1] = state
       else
-        io.stderr:write(("ebpfrun: %s disabled: %s\n"):format(def.name, first_line(err)))
-        if #defs == 1 then io.stderr:write(tostring(err), "\n") end
+        -- One collector: its whole error, once; several: one line each.
+        local text = #defs == 1 and tostring(err) or first_line(err)
+        io.stderr:write(("ebpfrun: %s disabled: %s\n"):format(def.name, text))
       end
     end
   end
