@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -106,8 +107,8 @@ std::optional<uint64_t> process_start_time(int pid) {
   // fields are counted after the last ')'. The start time is field 22.
   size_t pos = stat->rfind(')');
   if (pos == std::string::npos) return std::nullopt;
-  int field = 2;
-  while (field < 21) {
+  int field = 2;        // the comm
+  while (field < 22) {  // pos ends on the space before field `field`
     pos = stat->find(' ', pos + 1);
     if (pos == std::string::npos) return std::nullopt;
     ++field;

@@ -31,6 +31,10 @@ work=$(mktemp -d /tmp/ebpfrun-faults-signals-XXXXXX)
 export XDG_CACHE_HOME=$work/cache
 trap 'rm -rf "$work"' EXIT
 CGROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+# bash starts background commands with SIGINT and SIGQUIT ignored (no job
+# control), and ebpfrun, like any program, keeps what it inherits: give them
+# back their default action, as a terminal would.
+DEFAULT_SIGNALS="env --default-signal=INT,QUIT"
 passed=0 failed=0
 marker_base=$((700000 + $$ % 10000 * 10))
 trial_no=0
@@ -103,11 +107,11 @@ trial() {
   : >"$work/err"
   guard=""
   if [ "$how" = pipe ]; then
-    ( "$EBPFRUN" -v -c "$cmd" "$work/probe.lua" 2>"$work/err" | head -1 >/dev/null ) &
+    ( $DEFAULT_SIGNALS "$EBPFRUN" -v -c "$cmd" "$work/probe.lua" 2>"$work/err" | head -1 >/dev/null ) &
   else
     # setsid: a process group of its own (for the "group" loop); from a
     # script it execs ebpfrun directly, so $! is ebpfrun's pid.
-    setsid "$EBPFRUN" -v -c "$cmd" "$work/probe.lua" >/dev/null 2>"$work/err" &
+    setsid $DEFAULT_SIGNALS "$EBPFRUN" -v -c "$cmd" "$work/probe.lua" >/dev/null 2>"$work/err" &
   fi
   local bg=$!
   if [ "$how" = early ]; then
@@ -162,7 +166,7 @@ loop "SIGKILL to ebpfrun and its guard" group KILL 5
 if command -v unshare >/dev/null; then
   cat >"$work/private.sh" <<EOF
 for m in \$(awk '\$3 == "cgroup2" { print \$2 }' /proc/self/mounts); do umount -l "\$m"; done
-exec "$EBPFRUN" -v -c "\$1" "$work/probe.lua"
+exec env --default-signal=INT,QUIT "$EBPFRUN" -v -c "\$1" "$work/probe.lua"
 EOF
   before_pass=$passed before_fail=$failed
   for ((i = 0; i < 5; i++)); do
