@@ -84,7 +84,7 @@ Result<std::string> tracefs() {
     if (::stat(events.c_str(), &st) != 0 && (errno == EACCES || errno == EPERM)) {
       int err = errno;
       return make_error(fmt::format(
-          "tracefs is mounted at {} but this process cannot read it: {}; tracepoint/ probes and -l need it, "
+          "tracefs is mounted at {} but this process cannot read it ({}); tracepoint/ probes and -l need it, "
           "raw_tp/NAME and tp_btf/NAME do not",
           dir, system::explain_refusal(system::Feature::tracepoints, err)));
     }

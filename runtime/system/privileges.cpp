@@ -207,7 +207,7 @@ std::string explain_refusal(Feature feature, int err) {
   auto caps = current_capabilities();
   if (!caps) return "";
   if (std::string problem = privilege_problem(feature, *caps); !problem.empty())
-    return fmt::format("{} needs privileges this process lacks: {}", feature_name(feature), problem);
+    return fmt::format("not permitted for {}: {}", feature_name(feature), problem);
   std::string present;
   for (const auto& need : capability_needs(feature))
     for (int cap : need.any_of)
@@ -216,10 +216,11 @@ std::string explain_refusal(Feature feature, int err) {
         break;
       }
   return fmt::format(
-      "the kernel refused {} ({}) although {} {}; a security module (SELinux, AppArmor, lockdown) or a "
-      "sysctl (kernel.perf_event_paranoid, kernel.unprivileged_bpf_disabled) may forbid it",
-      feature_name(feature), std::strerror(err), present.empty() ? "no capability is needed" : present,
-      present.empty() ? "" : "are effective");
+      "the kernel refused {} ({}) although {}; a security module (SELinux, AppArmor, lockdown) or a sysctl "
+      "(kernel.perf_event_paranoid, kernel.unprivileged_bpf_disabled) may forbid it",
+      feature_name(feature), std::strerror(err),
+      present.empty() ? "no capability or file permission seems missing"
+                      : fmt::format("{} {} effective", present, present.find(',') == std::string::npos ? "is" : "are"));
 }
 
 std::vector<Check> check_privileges(const Capabilities& caps) {

@@ -130,7 +130,7 @@ fi
 run "$BPD" "$work/tracepoint.lua"
 expect "tracepoint + ring buffer with bpf+perfmon+dac_read_search runs (the collectors' set)" 0 "^ran"
 run "$BPD" "$work/uprobe.lua"
-expect "uprobe with bpf+perfmon+dac_read_search names CAP_SYS_ADMIN" 1 "uprobes needs privileges .*CAP_SYS_ADMIN is missing" \
+expect "uprobe with bpf+perfmon+dac_read_search names CAP_SYS_ADMIN" 1 "not permitted for uprobes: CAP_SYS_ADMIN is missing" \
   "needs root \(or CAP_BPF and CAP_PERFMON\)"
 run "$BPD,+sys_admin" "$work/uprobe.lua"
 expect "uprobe with bpf+perfmon+sys_admin runs" 0 "^ran"
