@@ -10,11 +10,11 @@
 #   - no process of the traced command (its sleeps carry a unique marker),
 #   - no cleanup guard of that run still running,
 #   - no private cgroup2 mount (/tmp/ebpfrun-cgroup2-PID-*), mounted or not,
-#   - none of the BPF programs of that run (by id; the program name
-#     fault_sig_prog is used by this suite only) and none left by name,
+#   - none of the BPF programs of that run (by id), and none left with the
+#     loop's program name (fsig_*, used by this suite only),
 #   - no temporary file in the run's cache directory.
-# Loops: SIGKILL, SIGHUP, SIGPIPE (`| head -1`), SIGINT early (during the
-# compile), SIGQUIT and SIGTERM; then runs whose cleanup guard is killed too
+# Loops (side by side, each with its own program name): SIGKILL, SIGHUP,
+# SIGPIPE (`| head -1`), SIGINT early (during the compile), SIGQUIT and SIGTERM; then runs whose cleanup guard is killed too
 # (the whole process group gets SIGKILL), whose leftovers the next -c run must
 # remove; then SIGKILL with no cgroup2 mounted (a private mount under /tmp).
 #
@@ -39,7 +39,11 @@ passed=0 failed=0
 marker_base=$((700000 + $$ % 10000 * 10))
 trial_no=0
 
-cat >"$work/probe.lua" <<'EOF'
+# make_probe NAME: a script whose one program is called NAME (each loop has
+# its own, so that loops run side by side and "no program of that name is
+# left" stays exact per loop).
+make_probe() {
+  cat >"$work/$1.lua" <<EOF
 local ebpf = require "ebpf"
 io.stdout:setvbuf("no")
 local obj = assert(ebpf.compile { text = [[
@@ -47,16 +51,17 @@ local obj = assert(ebpf.compile { text = [[
 #include <bpf/bpf_helpers.h>
 char LICENSE[] SEC("license") = "GPL";
 SEC("tracepoint/syscalls/sys_enter_getppid")
-int fault_sig_prog(void *ctx) { /*FILTER*/ return 0; }
+int $1(void *ctx) { /*FILTER*/ return 0; }
 ]] })
 assert(obj:attach_all())
-io.stderr:write("fault probe attached\n")
+io.stderr:write("fault probe attached\\n")
 ebpf.run { every = 0.05, tick = function() print("tick") end }
 EOF
+}
 
 fail() {
   echo "FAILED  $1"
-  sed 's/^/    err: /' "$work/err" | tail -8
+  sed 's/^/    err: /' "$err" | tail -8
   failed=$((failed + 1))
 }
 
@@ -69,12 +74,12 @@ wait_for() {  # seconds, command...: polls every 20 ms until the command succeed
   done
 }
 
-attached() { grep -q "fault probe attached" "$work/err"; }
-started() { grep -q -- "-c: started" "$work/err"; }
+attached() { grep -q "fault probe attached" "$err"; }
+started() { grep -q -- "-c: started" "$err"; }
 # The run's ebpfrun pid, from its cgroup name in the -v log.
-run_pid() { sed -n 's/.*-c: started .* in cgroup \S*ebpfrun-c-\([0-9]*\)-[0-9]* (id.*/\1/p' "$work/err" | head -1; }
-run_cgroup() { sed -n 's/.*-c: started .* in cgroup \(\S*\) (id.*/\1/p' "$work/err" | head -1; }
-prog_ids() { bpftool prog show 2>/dev/null | sed -n 's/^\([0-9]*\): .* name fault_sig_prog .*/\1/p'; }
+run_pid() { sed -n 's/.*-c: started .* in cgroup \S*ebpfrun-c-\([0-9]*\)-[0-9]* (id.*/\1/p' "$err" | head -1; }
+run_cgroup() { sed -n 's/.*-c: started .* in cgroup \(\S*\) (id.*/\1/p' "$err" | head -1; }
+prog_ids() { bpftool prog show 2>/dev/null | sed -n "s/^\([0-9]*\): .* name $prog .*/\1/p"; }
 
 # Nothing of the run with ebpfrun pid $1, command marker $2, program ids $3 is left.
 nothing_left() {
@@ -102,16 +107,16 @@ explain_left() {
 trial() {
   local how=$1 sig=$2 marker pid ids=""
   trial_no=$((trial_no + 1))
-  marker=$((marker_base * 100 + trial_no))
+  marker=$((marker_base * 1000 + loop_no * 100 + trial_no))
   local cmd="sleep $marker & sleep $marker"
-  : >"$work/err"
+  : >"$err"
   guard=""
   if [ "$how" = pipe ]; then
-    ( $DEFAULT_SIGNALS "$EBPFRUN" -v -c "$cmd" "$work/probe.lua" 2>"$work/err" | head -1 >/dev/null ) &
+    ( $DEFAULT_SIGNALS "$EBPFRUN" -v -c "$cmd" "$probe" 2>"$err" | head -1 >/dev/null ) &
   else
     # setsid: a process group of its own (for the "group" loop); from a
     # script it execs ebpfrun directly, so $! is ebpfrun's pid.
-    setsid $DEFAULT_SIGNALS "$EBPFRUN" -v -c "$cmd" "$work/probe.lua" >/dev/null 2>"$work/err" &
+    setsid $DEFAULT_SIGNALS "$EBPFRUN" -v -c "$cmd" "$probe" >/dev/null 2>"$err" &
   fi
   local bg=$!
   if [ "$how" = early ]; then
@@ -120,7 +125,7 @@ trial() {
     sleep "0.$(printf %02d $((RANDOM % 80)))"
     pid=$bg
   else
-    if ! wait_for 20 attached; then fail "$how $sig #$trial_no: never attached"; kill -KILL $bg; wait $bg 2>/dev/null; return; fi
+    if ! wait_for 60 attached; then fail "$how $sig #$trial_no: never attached"; kill -KILL $bg; wait $bg 2>/dev/null; return; fi
     pid=$(run_pid)
   fi
   ids=$(prog_ids)
@@ -133,7 +138,7 @@ trial() {
   wait $bg 2>/dev/null
   if [ "$how" = group ]; then
     # The guard died with ebpfrun: the cgroup is left, and the next -c run removes it.
-    "$EBPFRUN" -c true -e 'os.exit(0)' >/dev/null 2>>"$work/err"
+    "$EBPFRUN" -c true -e 'os.exit(0)' >/dev/null 2>>"$err"
   fi
   if wait_for 5 nothing_left "$pid" "$marker" "$ids"; then
     passed=$((passed + 1))
@@ -143,40 +148,64 @@ trial() {
   fi
 }
 
-# Warm the cache so that trials time the run, not the first compile.
-"$EBPFRUN" -c "sleep 0.3" "$work/probe.lua" >/dev/null 2>&1
-
-loop() {  # name, how, signal, trials
-  local before_pass=$passed before_fail=$failed i
-  for ((i = 0; i < $4; i++)); do trial "$2" "$3"; done
-  echo "$1: $((passed - before_pass)) clean, $((failed - before_fail)) with leftovers"
+# loop NAME HOW SIGNAL TRIALS PROGRAM: runs in the background, its report in
+# $work/report.PROGRAM; the exit status says whether it was clean.
+loop_no=0
+loop() {
+  loop_no=$((loop_no + 1))
+  (
+    prog=$5 probe=$work/$5.lua err=$work/err.$5 trial_no=0 passed=0 failed=0
+    for ((i = 0; i < $4; i++)); do trial "$2" "$3"; done
+    echo "$1: $passed clean, $failed with leftovers"
+    [ "$failed" = 0 ]
+  ) >"$work/report.$5" 2>&1 &
+}
+collect() {  # waits for the loops started since the last collect and prints their reports
+  local job
+  for job in $(jobs -p); do wait "$job" || loops_failed=$((loops_failed + 1)); done
+  cat "$work"/report.* 2>/dev/null
+  rm -f "$work"/report.*
 }
 
+# Warm the cache so that trials time the run, not the first compile: the
+# first compile alone (it builds the cache's precompiled header), the others
+# side by side.
+for p in fsig_kill fsig_hup fsig_pipe fsig_int fsig_quit fsig_term fsig_group fsig_private; do make_probe $p; done
+"$EBPFRUN" -c "sleep 0.1" "$work/fsig_kill.lua" >/dev/null 2>&1
+for p in fsig_hup fsig_pipe fsig_int fsig_quit fsig_term fsig_group fsig_private; do
+  "$EBPFRUN" -c "sleep 0.1" "$work/$p.lua" >/dev/null 2>&1 &
+done
+wait
+
 start=$SECONDS
-loop "SIGKILL" kill KILL "$TRIALS"
-loop "SIGHUP" kill HUP "$TRIALS"
-loop "SIGPIPE (| head -1)" pipe PIPE "$TRIALS"
-loop "early SIGINT" early INT "$TRIALS"
-loop "SIGQUIT" kill QUIT 5
-loop "SIGTERM" kill TERM 5
-loop "SIGKILL to ebpfrun and its guard" group KILL 5
+loops_failed=0
+loop "SIGKILL" kill KILL "$TRIALS" fsig_kill
+loop "SIGHUP" kill HUP "$TRIALS" fsig_hup
+loop "SIGPIPE (| head -1)" pipe PIPE "$TRIALS" fsig_pipe
+loop "early SIGINT" early INT "$TRIALS" fsig_int
+collect
+loop "SIGQUIT" kill QUIT 5 fsig_quit
+loop "SIGTERM" kill TERM 5 fsig_term
+loop "SIGKILL to ebpfrun and its guard" group KILL 5 fsig_group
+collect
 
 # No cgroup2 mounted: -c makes a private mount under /tmp, and SIGKILL must
 # not leave it (nor its directory) behind. Runs in a mount namespace of its own.
+passed=0 failed=0
 if command -v unshare >/dev/null; then
+  prog=fsig_private probe=$work/fsig_private.lua err=$work/err.fsig_private loop_no=9 trial_no=0
   cat >"$work/private.sh" <<EOF
 for m in \$(awk '\$3 == "cgroup2" { print \$2 }' /proc/self/mounts); do umount -l "\$m"; done
-exec env --default-signal=INT,QUIT "$EBPFRUN" -v -c "\$1" "$work/probe.lua"
+exec env --default-signal=INT,QUIT "$EBPFRUN" -v -c "\$1" "$probe"
 EOF
-  before_pass=$passed before_fail=$failed
   for ((i = 0; i < 5; i++)); do
     trial_no=$((trial_no + 1))
-    marker=$((marker_base * 100 + trial_no))
-    : >"$work/err"
+    marker=$((marker_base * 1000 + loop_no * 100 + trial_no))
+    : >"$err"
     guard=""
-    unshare -m --propagation private bash "$work/private.sh" "sleep $marker & sleep $marker" >/dev/null 2>"$work/err" &
+    unshare -m --propagation private bash "$work/private.sh" "sleep $marker & sleep $marker" >/dev/null 2>"$err" &
     bg=$!
-    if ! wait_for 20 attached; then fail "private mount #$i: never attached"; kill -KILL $bg; wait $bg 2>/dev/null; continue; fi
+    if ! wait_for 60 attached; then fail "private mount #$i: never attached"; kill -KILL $bg; wait $bg 2>/dev/null; continue; fi
     pid=$(run_pid)
     case $(run_cgroup) in /tmp/ebpfrun-cgroup2-"$pid"-*) ;; *) fail "private mount #$i: cgroup not under a private mount"; continue ;; esac
     ids=$(prog_ids)
@@ -187,8 +216,8 @@ EOF
       explain_left "$pid" "$marker"
     fi
   done
-  echo "SIGKILL with a private cgroup2 mount: $((passed - before_pass)) clean, $((failed - before_fail)) with leftovers"
+  echo "SIGKILL with a private cgroup2 mount: $passed clean, $failed with leftovers"
 fi
 
-echo "$passed clean, $failed with leftovers in $((SECONDS - start)) s"
-[ "$failed" = 0 ]
+echo "$loops_failed loops and $failed private-mount trials with leftovers; $((SECONDS - start)) s"
+[ "$loops_failed" = 0 ] && [ "$failed" = 0 ]
