@@ -227,7 +227,7 @@ std::vector<Check> check_privileges(const Capabilities& caps) {
   std::vector<Check> checks;
   for (Feature f : all_features()) {
     std::string problem = privilege_problem(f, caps);
-    std::string name = fmt::format("may use {}", feature_name(f));
+    std::string name = fmt::format("{}{}", kPrivilegeCheckPrefix, feature_name(f));
     if (problem.empty())
       checks.push_back(make_check(name, CheckStatus::ok, fmt::format("{}: allowed.", feature_name(f))));
     else

@@ -85,7 +85,9 @@ std::string privilege_problem(Feature feature, const Capabilities& caps);
 // refused although the needed capabilities are present. Empty for other errors.
 std::string explain_refusal(Feature feature, int err);
 
-// One doctor check per feature: "allowed" or what is missing.
+// One doctor check per feature, named kPrivilegeCheckPrefix + feature_name():
+// "allowed" or what is missing.
+inline constexpr std::string_view kPrivilegeCheckPrefix = "may use ";
 std::vector<Check> check_privileges(const Capabilities& caps);
 
 }  // namespace ebpfrun::system

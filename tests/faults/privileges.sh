@@ -105,6 +105,9 @@ expect "doctor (bpf+perfmon): -c needs write access to the cgroup root" 0 \
   '"check":"may use -c CMD","status":"warning".*not writable.*CAP_DAC_OVERRIDE'
 expect "doctor (bpf+perfmon): tracefs check says mounted but unreadable" 0 \
   '"check":"tracefs","status":"warning".*mounted at .* but .*not readable'
+run "$BP" doctor
+expect "doctor (bpf+perfmon): the summary names what is not allowed" 0 \
+  "not allowed with this process's privileges: .*tracepoints.*uprobes"
 run "$BPD,+sys_admin,+net_admin,+dac_override" doctor --json
 expect "doctor (all needed caps): every feature allowed" 0 '"check":"may use uprobes","status":"ok"' \
   '"check":"may use [^"]*","status":"warning"'
