@@ -1,5 +1,7 @@
 #include "bindings/lua_support.h"
 
+#include <cstring>
+
 #include <fmt/format.h>
 
 namespace ebpfrun::bindings {
@@ -10,6 +12,13 @@ int traceback(lua_State* L) {
   if (!message) {
     if (luaL_callmeta(L, 1, "__tostring") && lua_isstring(L, -1)) return 1;
     message = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  // An error re-raised after an inner xpcall (an event handler's, say) already
+  // carries the traceback of where it happened; a second one, of where it was
+  // re-raised, would only bury it.
+  if (std::strstr(message, "\nstack traceback:\n")) {
+    lua_pushstring(L, message);
+    return 1;
   }
   luaL_traceback(L, L, message, 1);
   return 1;

@@ -2,8 +2,12 @@
 // what to fix. It runs the full preflight (capabilities, tracefs/bpffs, BTF,
 // and what the kernel's BPF supports) and prints one line per check. It only
 // reports: a missing tracefs or bpffs is mounted only with --fix (a normal run
-// mounts them itself). Exit 0 when nothing blocking failed, 1 otherwise.
+// mounts them itself). Per feature it says whether this process's privileges
+// allow it (tracepoints, raw_tp/tp_btf, uprobes, perf_event, ring buffers,
+// cgroup and socket programs, --stats, -c, pinning, -l) and names what is
+// missing. Exit 0 when nothing blocking failed, 1 otherwise.
 #include <cstdio>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -11,6 +15,7 @@
 #include "common/libbpf_log.h"
 #include "loader/object.h"
 #include "system/preflight.h"
+#include "system/privileges.h"
 
 namespace ebpfrun::cli {
 
@@ -42,6 +47,12 @@ void register_doctor(CLI::App& app, const GlobalFlags& global) {
         if (c.status == system::CheckStatus::warning || (c.status == system::CheckStatus::failed && !c.blocking))
           ++warnings;
       }
+      // "Ready" alone would hide that, say, tracepoints fail with these
+      // privileges: name the features they do not allow.
+      std::string not_allowed;
+      for (const auto& c : checks)
+        if (c.name.rfind(system::kPrivilegeCheckPrefix, 0) == 0 && c.status != system::CheckStatus::ok)
+          not_allowed += (not_allowed.empty() ? "" : ", ") + c.name.substr(system::kPrivilegeCheckPrefix.size());
       if (blocking)
         fmt::print("\n{} blocking problem{}: ebpfrun cannot run probes until {} fixed.\n", blocking,
                    blocking == 1 ? "" : "s", blocking == 1 ? "it is" : "they are");
@@ -49,6 +60,7 @@ void register_doctor(CLI::App& app, const GlobalFlags& global) {
         fmt::print("\nready: nothing blocking{}.\n", warnings ? fmt::format("; {} warning{} limit what scripts can use",
                                                                             warnings, warnings == 1 ? "" : "s")
                                                               : "");
+      if (!not_allowed.empty()) fmt::print("not allowed with this process's privileges: {}.\n", not_allowed);
     }
     std::fflush(stdout);
     if (system::has_blocking_failure(checks)) throw CLI::RuntimeError(kExitRuntimeError);

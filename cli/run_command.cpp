@@ -3,7 +3,10 @@
 #include <unistd.h>
 
 #include <fnmatch.h>
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -82,6 +85,18 @@ void print_run_stats(bindings::HostContext& context) {
   std::fputs(system::format_inventory(*inventory).c_str(), stderr);
 }
 
+// -p PID: a process that exists now. Tracing a pid that does not exist would
+// silently show nothing, and one above pid_max can never exist.
+Status validate_pid(long long pid) {
+  long long pid_max = 4194304;  // PID_MAX_LIMIT, when /proc does not say
+  if (auto text = files::read("/proc/sys/kernel/pid_max")) pid_max = std::atoll(text->c_str());
+  if (pid <= 0 || pid > pid_max)
+    return make_error(fmt::format("-p {}: not a process id (pids run from 1 to {} here)", pid, pid_max));
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
+    return make_error(fmt::format("-p {}: no such process", pid));
+  return ok_status();
+}
+
 }  // namespace
 
 int run_script_mode(int argc, char** argv) {
@@ -91,7 +106,8 @@ int run_script_mode(int argc, char** argv) {
   app.set_version_flag("--version", std::string("ebpfrun ") + EBPFRUN_VERSION);
   app.prefix_command();
   GlobalFlags global;
-  std::string code, command, format = "text";
+  std::string code, format = "text";
+  std::optional<std::string> command;
   std::vector<int> pids;
   std::optional<std::string> list_pattern;
   bool stats = false;
@@ -104,7 +120,10 @@ int run_script_mode(int argc, char** argv) {
       ->type_name("PATTERN");
   // One PID per -p, so that `-p 42 script.lua` leaves the script to the positionals.
   app.add_option("-p,--pid", pids, "trace only this process (repeatable)")->type_name("PID")->allow_extra_args(false);
-  app.add_option("-c,--command", command, "start CMD, trace only it and its children, stop when it exits")
+  app.add_option("-c,--command", command,
+                 "start CMD (with /bin/sh -c), trace only it and its children, stop when it exits; ebpfrun then "
+                 "exits with CMD's status (128+N if signal N killed it). CMD and everything it started end with "
+                 "the run, however ebpfrun ends")
       ->type_name("CMD");
   app.add_option("-f,--format", format, "output format of the shipped printers")
       ->check(CLI::IsMember({"text", "json"}));
@@ -169,15 +188,24 @@ int run_script_mode(int argc, char** argv) {
   options.format = format;
   options.stats = stats;
   options.oneliner_globals = !code.empty() || script.empty();
+  if (command && command->find_first_not_of(" \t\n") == std::string::npos) {
+    log::error("-c needs a command to run, e.g. -c 'ls /tmp'");
+    std::fputs(kUsage, stderr);
+    return kExitUsage;
+  }
   for (int pid : pids) {
+    if (auto valid = validate_pid(pid); !valid) {
+      log::error("{}", valid.error());
+      return kExitUsage;
+    }
     if (auto added = tmpl::add_filter_value(options.global_filter, "pid", std::to_string(pid)); !added) {
       log::error("{}", added.error());
       return kExitUsage;
     }
   }
   std::optional<TracedCommand> traced;
-  if (!command.empty()) {
-    auto started = TracedCommand::start(command);
+  if (command) {
+    auto started = TracedCommand::start(*command);
     if (!started) {
       log::error("{}", started.error());
       return kExitRuntimeError;
@@ -213,6 +241,9 @@ int run_script_mode(int argc, char** argv) {
     return run_repl(**host);
   if (!outcome.error.empty()) log::error("{}", outcome.error);
   if (stats_session) print_run_stats((*host)->context());
+  // Like time(1) and timeout(1): a run that ended because the command ended
+  // reports the command's status, so `ebpfrun -c 'make' -e ...` fails when make does.
+  if (traced && outcome.error.empty() && outcome.exit_code == 0 && traced->exited()) return traced->exit_status();
   return outcome.exit_code;
 }
 

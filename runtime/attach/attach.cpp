@@ -13,6 +13,7 @@
 #include "attach/perf_events.h"
 #include "attach/symbols.h"
 #include "common/log.h"
+#include "system/privileges.h"
 
 namespace ebpfrun::attach {
 namespace detail {
@@ -28,9 +29,31 @@ Error wrong_program_type(bpf_program* program, const Spec& spec, std::string_vie
                                 describe(program), spec.str(), wanted));
 }
 
+// The privilege class of an attach kind, for naming what the kernel wanted
+// when it said EPERM or EACCES.
+system::Feature feature_of(Kind kind) {
+  switch (kind) {
+    case Kind::tracepoint:
+      return system::Feature::tracepoints;
+    case Kind::uprobe:
+    case Kind::uretprobe:
+    case Kind::usdt:
+      return system::Feature::uprobes;
+    case Kind::perf_event:
+      return system::Feature::perf_events;
+    case Kind::cgroup:
+      return system::Feature::cgroup_programs;
+    case Kind::sk_msg:
+    case Kind::sk_skb:
+      return system::Feature::socket_programs;
+    default:
+      return system::Feature::raw_tracepoints;
+  }
+}
+
 Error attach_failed(const Spec& spec, int err, std::string_view detail) {
   std::string advice;
-  if (err == EPERM || err == EACCES) advice = "; attaching BPF programs needs root (or CAP_BPF and CAP_PERFMON)";
+  if (std::string why = system::explain_refusal(feature_of(spec.kind), err); !why.empty()) advice = "; " + why;
   if (err == ESRCH) advice = "; the process to attach to does not exist";
   return make_error(fmt::format("cannot attach {}: {}{}{}", spec.str(), detail.empty() ? "" : detail,
                                 detail.empty() ? std::strerror(err) : fmt::format(" ({})", std::strerror(err)),

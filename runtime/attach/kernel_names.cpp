@@ -1,6 +1,7 @@
 #include "attach/kernel_names.h"
 
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 
 #include "attach/nearest.h"
 #include "common/log.h"
+#include "system/privileges.h"
 
 namespace ebpfrun::attach {
 namespace {
@@ -74,6 +76,19 @@ constexpr std::array<std::string_view, 7> kSyscallPrefixes = {"__x64_sys_", "__a
 
 Result<std::string> tracefs() {
   if (std::string dir = mounted_tracefs(); !dir.empty()) return dir;
+  // Mounted but unreadable (tracefs is mode 0700 root): saying "not mounted"
+  // here would send the user to fix the wrong thing.
+  for (const char* dir : {kTracefs, kDebugfsTracing}) {
+    struct stat st {};
+    std::string events = std::string(dir) + "/events";
+    if (::stat(events.c_str(), &st) != 0 && (errno == EACCES || errno == EPERM)) {
+      int err = errno;
+      return make_error(fmt::format(
+          "tracefs is mounted at {} but this process cannot read it ({}); tracepoint/ probes and -l need it, "
+          "raw_tp/NAME and tp_btf/NAME do not",
+          dir, system::explain_refusal(system::Feature::tracepoints, err)));
+    }
+  }
   if (!is_dir(kTracefs))
     return make_error(
         fmt::format("this kernel has no tracefs ({} does not exist), so tracepoints cannot be "

@@ -15,6 +15,7 @@
 
 #include "attach/nearest.h"
 #include "common/log.h"
+#include "system/privileges.h"
 
 namespace ebpfrun::attach {
 namespace {
@@ -65,11 +66,8 @@ Error open_failed(const Spec& spec, const PerfEventKind& kind, int err) {
     return make_error(
         fmt::format("cannot attach {}: this kernel does not support the perf event {}", spec.str(), kind.name));
   }
-  if (err == EACCES || err == EPERM)
-    return make_error(
-        fmt::format("cannot attach {}: opening perf events needs root or CAP_PERFMON "
-                    "(or a lower kernel.perf_event_paranoid)",
-                    spec.str()));
+  if (std::string why = system::explain_refusal(system::Feature::perf_events, err); !why.empty())
+    return make_error(fmt::format("cannot attach {}: {}", spec.str(), why));
   if (err == EINVAL)
     return make_error(
         fmt::format("cannot attach {}: the kernel rejected the sampling setting {}={} "

@@ -90,20 +90,22 @@ std::vector<Check> check_capabilities(const Capabilities& caps, const std::strin
 
   if (admin)
     checks.push_back(make_check("CAP_SYS_ADMIN", CheckStatus::ok,
-                                "CAP_SYS_ADMIN is effective: --stats, mounting tracefs/bpffs and inspecting BPF "
-                                "objects by id are allowed."));
+                                "CAP_SYS_ADMIN is effective: uprobes, --stats, mounting tracefs/bpffs and inspecting "
+                                "BPF objects by id are allowed."));
   else
     checks.push_back(make_check("CAP_SYS_ADMIN", CheckStatus::warning,
-                                "CAP_SYS_ADMIN is missing, so --stats (BPF_ENABLE_STATS), mounting tracefs/bpffs and "
-                                "inspecting BPF objects by id will fail: run as root if you need them."));
+                                "CAP_SYS_ADMIN is missing, so uprobes (the uprobe PMU), --stats (BPF_ENABLE_STATS), "
+                                "mounting tracefs/bpffs and inspecting BPF objects by id will fail: run as root if you "
+                                "need them."));
 
   if (caps.has(kCapNetAdmin))
     checks.push_back(make_check("CAP_NET_ADMIN", CheckStatus::ok,
-                                "CAP_NET_ADMIN is effective: XDP, TC and socket programs may be attached."));
+                                "CAP_NET_ADMIN is effective: XDP, TC, socket and cgroup programs may be attached."));
   else
     checks.push_back(make_check(
         "CAP_NET_ADMIN", CheckStatus::warning,
-        fmt::format("CAP_NET_ADMIN is missing, so XDP, TC and socket programs cannot be attached: run as root or "
+        fmt::format("CAP_NET_ADMIN is missing, so XDP, TC, socket and cgroup programs cannot be attached: run as "
+                    "root or "
                     "grant it with `setcap cap_bpf,cap_perfmon,cap_net_admin+ep {}`.",
                     executable)));
   return checks;

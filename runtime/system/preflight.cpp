@@ -5,6 +5,7 @@
 #include "system/capabilities.h"
 #include "system/internal/features.h"
 #include "system/kernel.h"
+#include "system/privileges.h"
 #include "system/stats.h"
 
 namespace ebpfrun::system {
@@ -30,6 +31,13 @@ std::vector<Check> run_preflight(const PreflightOptions& options) {
   if (mounts) {
     for (const FileSystemNeed* need : {&tracefs_need(), &bpffs_need()}) {
       Check c = check_file_system(*mounts, *need, options.mounts, effective.can_admin());
+      // Mounted is not enough: tracefs is mode 0700 root, and a process with
+      // CAP_BPF and CAP_PERFMON but not CAP_DAC_READ_SEARCH cannot read it.
+      if (need == &tracefs_need() && c.status == CheckStatus::ok)
+        if (std::string problem = privilege_problem(Feature::list_tracepoints, effective); !problem.empty())
+          c = make_check(c.name, CheckStatus::warning,
+                         fmt::format("{} but {}, so tracepoint/ probes and -l fail (raw_tp and tp_btf work).",
+                                     c.detail.substr(0, c.detail.size() - 1), problem));
       if (need == &tracefs_need()) {
         if (auto where = find_mount(*mounts, *need))
           tracefs_dir = *where;
@@ -48,6 +56,7 @@ std::vector<Check> run_preflight(const PreflightOptions& options) {
 
   if (options.probe_features) {
     checks.push_back(check_bpf_stats(effective));
+    for (auto& c : check_privileges(effective)) checks.push_back(std::move(c));
     for (auto& c : check_kernel_features(effective)) checks.push_back(std::move(c));
   }
   return checks;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 
@@ -22,6 +23,22 @@ constexpr std::string_view kCgroupRoot = "/sys/fs/cgroup";
 constexpr size_t kMaxCommBytes = 15;
 // From <linux/magic.h>, spelled out so that this file does not need kernel headers.
 constexpr long kCgroup2SuperMagic = 0x63677270;
+constexpr long kCgroupV1SuperMagic = 0x27e0eb;
+
+// Where cgroup v2 is mounted, as advice: " (cgroup v2 is mounted at DIR)".
+std::string cgroup2_hint() {
+  FILE* mounts = std::fopen("/proc/self/mounts", "re");
+  if (!mounts) return "";
+  char device[256], dir[4096], type[64];
+  std::string hint;
+  while (std::fscanf(mounts, "%255s %4095s %63s %*[^\n]", device, dir, type) == 3)
+    if (std::string_view(type) == "cgroup2") {
+      hint = fmt::format(" (cgroup v2 is mounted at {}: use a directory there)", dir);
+      break;
+    }
+  std::fclose(mounts);
+  return hint.empty() ? " (no cgroup v2 is mounted: `mount -t cgroup2 none /sys/fs/cgroup/unified`)" : hint;
+}
 
 // The generated code calls BPF helpers by their numeric ids through a function
 // pointer cast, exactly as bpf_helper_defs.h does under the hood. The ids are part
@@ -106,11 +123,11 @@ Result<uint64_t> resolve_cgroup_path(std::string_view value) {
   if (value != kCgroupRoot && !value.starts_with(fmt::format("{}/", kCgroupRoot)))
     candidates.push_back(fmt::format("{}{}", kCgroupRoot, value));
 
-  const std::string* fallback = nullptr;
-  ino_t fallback_ino = 0;
-  // Report the most useful failure: "permission denied" or "not a directory" says
-  // more than the "no such file" that the other candidate usually produces.
-  int failure = ENOENT;
+  // A directory that is not on cgroup2 (a cgroup v1 hierarchy, or any other
+  // file system) is refused: its inode number is not a cgroup v2 id, and a
+  // v1 root's inode 1 equals the v2 root's id, which would match every process.
+  int failure = ENOENT;  // the most useful failure: EACCES or ENOTDIR say more than ENOENT
+  std::string not_v2;
   for (const std::string& path : candidates) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
@@ -122,19 +139,16 @@ Result<uint64_t> resolve_cgroup_path(std::string_view value) {
       continue;
     }
     struct statfs fs {};
-    if (::statfs(path.c_str(), &fs) == 0 && fs.f_type == kCgroup2SuperMagic) return st.st_ino;
-    if (!fallback) {
-      fallback = &path;
-      fallback_ino = st.st_ino;
+    if (::statfs(path.c_str(), &fs) != 0) {
+      failure = errno;
+      continue;
     }
+    if (fs.f_type == kCgroup2SuperMagic) return st.st_ino;
+    if (not_v2.empty())
+      not_v2 = fmt::format("{} is {}, not on cgroup v2; cgroup filters compare cgroup v2 ids{}", path,
+                           fs.f_type == kCgroupV1SuperMagic ? "a cgroup v1 directory" : "a directory", cgroup2_hint());
   }
-  if (fallback) {
-    log::warn(
-        "cgroup filter {} is not on a cgroup v2 file system; cgroup filters compare "
-        "cgroup v2 ids, so this one will probably match nothing",
-        *fallback);
-    return fallback_ino;
-  }
+  if (!not_v2.empty()) return invalid("cgroup", value, not_v2);
   std::string tried =
       candidates.size() > 1 ? fmt::format(" (tried {} and {})", candidates[0], candidates[1]) : std::string();
   return invalid("cgroup", value,

@@ -16,7 +16,8 @@
 --
 -- Option fields: the names ("-x", "--exclude"), type = "string" (default) |
 -- "int" | "number" | "flag", multiple (collect a list; "int" lists also accept
--- "1,2,3" as pgrep -d, prints), default, help, metavar, required, choices.
+-- "1,2,3" as pgrep -d, prints), default, help, metavar, required, choices,
+-- min / max / positive (numeric bounds, checked as usage errors).
 -- Results are keyed by the long name without dashes, '-' becoming '_'
 -- (opts.exclude); lists default to {} and flags to false. opts.filter holds the
 -- standard filters that were given, ready for the /*FILTER*/ template:
@@ -54,10 +55,20 @@ local function convert_cgroup(v)
     .. "nor a numeric cgroup id", v)
 end
 
+-- The largest pid (and tid) this kernel hands out; a larger one can never
+-- match, so it is a usage error rather than a filter that silently shows nothing.
+local function pid_max()
+  local f = io.open("/proc/sys/kernel/pid_max")
+  local n = f and tonumber(f:read("*l"))
+  if f then f:close() end
+  return n or 4194304 -- PID_MAX_LIMIT
+end
+local PID_MAX = pid_max()
+
 local STANDARD = {
-  pid = { "--pid", type = "int", multiple = true, metavar = "PID", min = 0, filter = true,
+  pid = { "--pid", type = "int", multiple = true, metavar = "PID", min = 0, max = PID_MAX, filter = true,
           help = "trace only this process id (repeat the option or give 1,2,3 for several)" },
-  tid = { "--tid", type = "int", multiple = true, metavar = "TID", min = 0, filter = true,
+  tid = { "--tid", type = "int", multiple = true, metavar = "TID", min = 0, max = PID_MAX, filter = true,
           help = "trace only this thread id (repeatable)" },
   comm = { "--comm", type = "string", multiple = true, metavar = "NAME", filter = true,
            check = check_comm, help = "trace only tasks with this command name (repeatable)" },
@@ -148,6 +159,7 @@ local function convert(state, o, raw)
       x = v
     end
     if o.min and x < o.min then fail(state, label .. " must be at least " .. o.min .. ", got '" .. v .. "'") end
+    if o.max and x > o.max then fail(state, label .. " must be at most " .. o.max .. ", got '" .. v .. "'") end
     if o.positive and x <= 0 then fail(state, label .. " must be greater than 0, got '" .. v .. "'") end
     if o.choices then
       local ok = false

@@ -275,7 +275,7 @@ end
 -- Parses the command line for one or more collectors (their options merged).
 local function parse(defs, argv, name, description)
   local options = {
-    { "--top", type = "int", default = 10, help = "rows per interval table" },
+    { "--top", type = "int", default = 10, positive = true, help = "rows per interval table" },
     { "--include-self", type = "flag", help = "also count ebpfrun's own process (left out by default)" },
     { "--max-entries", type = "int", min = 1, metavar = "N",
       help = ("entries of each per-process map (default %d); a full map evicts its least recently updated entries")
@@ -304,8 +304,9 @@ function M.run(defs, opts)
   for _, n in ipairs(opts.enable or {}) do wanted[n] = true end
   for _, n in ipairs(opts.disable or {}) do unwanted[n] = true end
   local function disable(def, err)
-    io.stderr:write(("ebpfrun: %s disabled: %s\n"):format(def.name, first_line(err)))
-    if #defs == 1 then io.stderr:write(tostring(err), "\n") end
+    -- One collector: its whole error, once; several: one line each.
+    local text = #defs == 1 and tostring(err) or first_line(err)
+    io.stderr:write(("ebpfrun: %s disabled: %s\n"):format(def.name, text))
   end
   -- Every collector is compiled before any is attached: the compiler runs in
   -- a child process, which would otherwise be traced by the collectors

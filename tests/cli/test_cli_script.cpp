@@ -201,55 +201,87 @@ std::string traced_cgroup(const std::string& err) {
   return m[1];
 }
 
-}  // namespace
-
 // ---------------------------------------------------------------------------
 // Usage errors (exit 2) need no privilege: they are found before the
 // preflight. Anything that runs Lua passes the preflight first, so needs root.
 
-TEST_CASE("a script path that does not exist is a usage error", "[cli][script]") {
-  auto r = ebpfrun_run({"/no/such/script.lua"});
-  CHECK(r.exit_code == 2);
-  CHECK(contains(r.err, "script /no/such/script.lua does not exist"));
-  CHECK(contains(r.err, "usage: ebpfrun"));
+// One bad command line per row: its arguments ("SCRIPT" stands for a script
+// that would run fine, "SRC/" for the source tree), the exit code, and a
+// fragment of the one message it must print. Adding a case is adding a row.
+struct BadInput {
+  std::vector<std::string> argv;
+  int exit_code;
+  std::string message;
+  bool prints_usage = false;  // the usage line follows the message
+};
+
+const std::vector<BadInput> kUsageErrors = {
+    {{"/no/such/script.lua"}, 2, "script /no/such/script.lua does not exist", true},
+    {{"--frobnicate", "SCRIPT"}, 2, "unknown option --frobnicate", true},
+    {{"-f", "yaml", "SCRIPT"}, 2, "yaml"},
+    {{"-p", "abc", "SCRIPT"}, 2, "abc"},
+    {{"-p", "99999999", "SCRIPT"}, 2, "-p 99999999: not a process id (pids run from 1 to"},
+    {{"-p", "0", "SCRIPT"}, 2, "-p 0: not a process id"},
+    {{"-p", "-5", "SCRIPT"}, 2, ""},
+    {{"-p", "99999999999", "SCRIPT"}, 2, "99999999999"},
+    {{"-c", "", "-e", "print(1)"}, 2, "-c needs a command to run", true},
+    {{"-c", "  ", "-e", "print(1)"}, 2, "-c needs a command to run", true},
+    {{"--btf"}, 2, "--btf"},
+    {{}, 2, "no script given", true},  // test::run gives the child /dev/null as stdin
+    {{"-e", "print('e ran')", "SCRIPT"}, 2, "not both", true},
+};
+
+// Lua-side usage errors (stdlib/ebpf/args.lua) run after the preflight, so
+// they need the privileges of a run.
+const std::vector<BadInput> kScriptUsageErrors = {
+    {{"SRC/scripts/syscalls.lua", "--top", "-3"}, 2, "option '--top' must be greater than 0, got '-3'"},
+    {{"SRC/scripts/syscalls.lua", "--top", "0"}, 2, "option '--top' must be greater than 0, got '0'"},
+    {{"SRC/scripts/syscalls.lua", "--pid", "99999999999"}, 2, "option '--pid' must be at most"},
+    {{"SRC/scripts/syscalls.lua", "--pid", "99999999"}, 2, "option '--pid' must be at most"},
+    {{"SRC/scripts/syscalls.lua", "--tid", "99999999"}, 2, "option '--tid' must be at most"},
+    {{"SRC/scripts/syscalls.lua", "--interval", "-1"}, 2, "option '--interval' must be greater than 0"},
+};
+
+size_t occurrences(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (size_t pos = text.find(part); pos != std::string::npos; pos = text.find(part, pos + 1)) ++n;
+  return n;
 }
 
-TEST_CASE("unknown flags and bad flag values are usage errors", "[cli][script]") {
+void check_bad_input(const BadInput& row, const std::string& script) {
+  std::vector<std::string> argv;
+  for (const auto& a : row.argv) {
+    if (a == "SCRIPT")
+      argv.push_back(script);
+    else if (a.rfind("SRC/", 0) == 0)
+      argv.push_back(test::source_dir() + "/" + a.substr(4));
+    else
+      argv.push_back(a);
+  }
+  std::string shown;
+  for (const auto& a : row.argv) shown += " '" + a + "'";
+  INFO("ebpfrun" << shown);
+  auto r = ebpfrun_run(argv);
+  INFO(r.err);
+  CHECK(r.exit_code == row.exit_code);
+  CHECK(r.out.empty());
+  CHECK(contains(r.err, row.message));
+  // One message, said once (a usage error used to be printed twice).
+  if (!row.message.empty()) CHECK(occurrences(r.err, row.message) == 1);
+  if (row.prints_usage) CHECK(contains(r.err, "usage: ebpfrun"));
+}
+
+}  // namespace
+
+TEST_CASE("bad command lines are usage errors with one message", "[cli][script]") {
   test::TempDir dir;
   dir.write("ok.lua", "print('ran')\n");
-  auto unknown = ebpfrun_run({"--frobnicate", dir.file("ok.lua")});
-  CHECK(unknown.exit_code == 2);
-  CHECK(contains(unknown.err, "unknown option --frobnicate"));
-  CHECK(contains(unknown.err, "usage: ebpfrun"));
-  CHECK(unknown.out.empty());
-
-  auto yaml = ebpfrun_run({"-f", "yaml", dir.file("ok.lua")});
-  CHECK(yaml.exit_code == 2);
-  CHECK(contains(yaml.err, "yaml"));
-  CHECK(yaml.out.empty());
-
-  auto bad_pid = ebpfrun_run({"-p", "abc", dir.file("ok.lua")});
-  CHECK(bad_pid.exit_code == 2);
-  CHECK(bad_pid.out.empty());
-
-  auto no_btf_value = ebpfrun_run({"--btf"});
-  CHECK(no_btf_value.exit_code == 2);
+  for (const auto& row : kUsageErrors) check_bad_input(row, dir.file("ok.lua"));
 }
 
-TEST_CASE("no script with stdin not a terminal is a usage error", "[cli][script]") {
-  auto r = ebpfrun_run({});  // test::run gives the child /dev/null as stdin
-  CHECK(r.exit_code == 2);
-  CHECK(contains(r.err, "no script given"));
-  CHECK(contains(r.err, "usage: ebpfrun"));
-}
-
-TEST_CASE("ebpfrun -e and a script together are a usage error", "[cli][script]") {
-  test::TempDir dir;
-  dir.write("ok.lua", "print('script ran')\n");
-  auto r = ebpfrun_run({"-e", "print('e ran')", dir.file("ok.lua")});
-  CHECK(r.exit_code == 2);
-  CHECK(contains(r.err, "not both"));
-  CHECK(r.out.empty());
+TEST_CASE("bad script arguments are usage errors with one message", "[cli][script][root]") {
+  if (!test::have_root()) return;  // script arguments are parsed after the privilege preflight
+  for (const auto& row : kScriptUsageErrors) check_bad_input(row, "");
 }
 
 TEST_CASE("a Lua syntax error exits 1 naming the file and line", "[cli][script][root]") {
@@ -274,6 +306,7 @@ TEST_CASE("a Lua runtime error exits 1 with its traceback", "[cli][script][root]
   CHECK(contains(r.err, "stack traceback:"));
   CHECK(contains(r.err, "in function 'explode'"));
   CHECK(contains(r.err, dir.file("boom.lua") + ":3: in main chunk"));
+  CHECK(occurrences(r.err, "stack traceback:") == 1);
 }
 
 TEST_CASE("os.exit in a script sets the exit code", "[cli][script][root]") {
@@ -456,6 +489,7 @@ print("not reached")
   CHECK(r.exit_code == 1);
   CHECK(contains(r.err, "error in an event handler (everything was detached)"));
   CHECK(contains(r.err, "handler saw pid "));
+  CHECK(occurrences(r.err, "stack traceback:") == 1);  // the handler's, not a second one of the re-raise
   CHECK(r.out.empty());
   CHECK(program_gone("cli_handler_err"));
   CHECK(map_gone("cli_handler_rb"));
@@ -648,6 +682,24 @@ TEST_CASE("ebpfrun -c stops a command and its children when the run ends first",
   REQUIRE_FALSE(cgroup.empty());
   CHECK_FALSE(std::filesystem::exists(cgroup));  // only possible once every process in it is gone
   CHECK(program_gone("cli_exec_count"));
+}
+
+TEST_CASE("ebpfrun -c exits with the command's status, like timeout(1)", "[cli][script][root]") {
+  if (!test::have_root()) return;
+  test::TempDir dir;
+  dir.write("execs.lua", kExecCountScript);
+  auto failed = ebpfrun_run({"-c", "sleep 0.1; exit 7", dir.file("execs.lua"), "10"});
+  INFO(failed.err);
+  CHECK(failed.exit_code == 7);
+  CHECK(contains(failed.out, "reason\tstopped\n"));
+  auto killed = ebpfrun_run({"-c", "sleep 0.1; kill -TERM $$", dir.file("execs.lua"), "10"});
+  INFO(killed.err);
+  CHECK(killed.exit_code == 128 + SIGTERM);
+  auto fine = ebpfrun_run({"-c", "sleep 0.1", dir.file("execs.lua"), "10"});
+  CHECK(fine.exit_code == 0);
+  // The run ending first is ebpfrun's own status, not the killed command's.
+  auto first = ebpfrun_run({"-c", "sleep 30", dir.file("execs.lua"), "0.3"});
+  CHECK(first.exit_code == 0);
 }
 
 TEST_CASE("ebpfrun -c mounts a private cgroup2 when none is mounted and removes it", "[cli][script][root]") {

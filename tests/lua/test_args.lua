@@ -90,6 +90,14 @@ t.test("usage errors exit 2 with one clear message", function()
   expect_error({ "--pid", "abc" }, "option '--pid' expects an integer, got 'abc'")
   expect_error({ "--pid", "1,x" }, "option '--pid' expects an integer, got 'x'")
   expect_error({ "--pid", "-4" }, "option '--pid' must be at least 0, got '-4'")
+  -- Above the kernel's pid_max a pid can never match: a usage error, not a
+  -- filter that shows nothing (or a runtime error from the filter template).
+  local f = io.open("/proc/sys/kernel/pid_max")
+  local pid_max = f and tonumber(f:read("*l")) or 4194304
+  if f then f:close() end
+  expect_error({ "--pid", "99999999999" }, "option '--pid' must be at most " .. pid_max .. ", got '99999999999'")
+  expect_error({ "--tid", tostring(pid_max + 1) },
+    "option '--tid' must be at most " .. pid_max .. ", got '" .. (pid_max + 1) .. "'")
   expect_error({ "--top", "1.5" }, "option '--top' expects an integer, got '1.5'")
   expect_error({ "--scale", "fast" }, "option '--scale' expects a number, got 'fast'")
   expect_error({ "--scale", "nan" }, "option '--scale' expects a number, got 'nan'")

@@ -1,9 +1,11 @@
 // Unit tests for the /*FILTER*/ template component (runtime/template/filter.h).
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -286,21 +288,39 @@ TEST_CASE("an unknown field lists the known ones", "[filter]") {
   CHECK(error_for("PID", "1").find("unknown filter field 'PID'") == 0);
 }
 
-TEST_CASE("cgroup paths resolve to the directory's inode number", "[filter]") {
-  // This host's /sys/fs/cgroup may not be cgroup v2; the warning is expected then.
-  const auto saved_level = ebpfrun::log::level();
-  ebpfrun::log::set_level(ebpfrun::log::Level::error);
+namespace {
+bool on_cgroup2(const std::string& path) {
+  struct statfs fs {};
+  return ::statfs(path.c_str(), &fs) == 0 && fs.f_type == 0x63677270;
+}
+// The first mount point of `fstype` in /proc/self/mounts, or "".
+std::string first_mount(const std::string& fstype) {
+  std::ifstream mounts("/proc/self/mounts");
+  std::string device, dir, type, rest;
+  while (mounts >> device >> dir >> type && std::getline(mounts, rest))
+    if (type == fstype) return dir;
+  return "";
+}
+}  // namespace
 
+TEST_CASE("cgroup paths resolve to the directory's inode number", "[filter]") {
+  // cgroup v2 is at /sys/fs/cgroup on most hosts, at /sys/fs/cgroup/unified on
+  // hybrid ones like this test machine.
+  const std::string v2 = first_mount("cgroup2");
+  if (v2.empty()) {
+    WARN("no cgroup2 mounted: nothing to resolve");
+    return;
+  }
   struct stat st {};
-  REQUIRE(::stat("/sys/fs/cgroup", &st) == 0);
-  CHECK(spec_of({{"cgroup", "/sys/fs/cgroup"}}).cgroup_ids == std::vector<uint64_t>{static_cast<uint64_t>(st.st_ino)});
+  REQUIRE(::stat(v2.c_str(), &st) == 0);
+  CHECK(spec_of({{"cgroup", v2}}).cgroup_ids == std::vector<uint64_t>{static_cast<uint64_t>(st.st_ino)});
 
   // A path relative to /sys/fs/cgroup is found there when it does not exist as given.
   namespace fs = std::filesystem;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/sys/fs/cgroup", ec)) {
     const std::string short_path = "/" + entry.path().filename().string();
-    if (!entry.is_directory() || fs::exists(short_path)) continue;
+    if (!entry.is_directory() || fs::exists(short_path) || !on_cgroup2(entry.path())) continue;
     struct stat sub {};
     REQUIRE(::stat(entry.path().c_str(), &sub) == 0);
     INFO(short_path);
@@ -314,6 +334,24 @@ TEST_CASE("cgroup paths resolve to the directory's inode number", "[filter]") {
   CHECK(contains(error_for("cgroup", "/etc/passwd"), "Not a directory"));
   CHECK(error_for("cgroup", std::string("/sys/fs/cgroup\0x", 16)) ==
         "invalid cgroup filter '/sys/fs/cgroup\\x00x': the path contains a NUL byte");
+}
 
-  ebpfrun::log::set_level(saved_level);
+// A cgroup v1 directory's inode is not a cgroup v2 id (the v1 root's inode 1
+// is the v2 root's id, so it would match every process): refused, as is any
+// directory that is not on cgroup2.
+TEST_CASE("cgroup paths not on cgroup v2 are refused", "[filter]") {
+  const std::string v1 = first_mount("cgroup");
+  if (!v1.empty()) {
+    INFO(v1);
+    const std::string err = error_for("cgroup", v1);
+    CHECK(contains(err, "is a cgroup v1 directory, not on cgroup v2"));
+  }
+  // Any other file system: /tmp here (tmpfs or the root file system).
+  char dir[] = "/tmp/ebpfrun-test-notcgroup-XXXXXX";
+  REQUIRE(::mkdtemp(dir));
+  const std::string err = error_for("cgroup", dir);
+  ::rmdir(dir);
+  CHECK(contains(err, "is a directory, not on cgroup v2; cgroup filters compare cgroup v2 ids"));
+  if (!first_mount("cgroup2").empty()) CHECK(contains(err, "cgroup v2 is mounted at"));
+  if (v1.empty()) WARN("no cgroup v1 hierarchy mounted here: only the non-cgroup case was checked");
 }
