@@ -96,7 +96,8 @@ local function sort_rows(def, rows)
 end
 
 -- Compiles, loads and attaches one collector. Returns a state table, or nil
--- and a one-line reason.
+-- and the error (an ebpf error object: err.kind says why, tostring(err) the
+-- whole message).
 function M.open(def, opts)
   local source = def.source and (def.source:find("/", 1, true) and def.source or M.bpf_path(def.source))
   local obj, err = ebpf.compile { file = source, text = def.text, filter = opts.filter,
@@ -114,6 +115,27 @@ end
 
 local function first_line(text)
   return (tostring(text):match("^[^\n]*"))
+end
+
+-- Why a collector is disabled, decided by the error's kind (never its text):
+-- what this machine lacks or forbids is said in one line; a collector that
+-- does not compile or that the verifier refuses is a defect, so its whole
+-- report follows even when several collectors run.
+local DISABLED_BECAUSE = {
+  not_supported = "not supported by this kernel",
+  not_found = "a probe point or file it needs is missing",
+  permission = "not enough privileges",
+  verifier = "rejected by the kernel's verifier",
+  compile = "its BPF C does not compile",
+}
+local DEFECT = { verifier = true, compile = true, internal = true }
+
+local function report_disabled(name, err, alone)
+  local kind = type(err) == "table" and err.kind or nil
+  local because = DISABLED_BECAUSE[kind]
+  io.stderr:write(("ebpfrun: %s disabled: %s%s\n"):format(name, first_line(err),
+                                                          because and (" [" .. because .. "]") or ""))
+  if alone or DEFECT[kind] then io.stderr:write(tostring(err), "\n") end
 end
 
 local function print_interval(state, out, final)
@@ -169,8 +191,7 @@ function M.run(defs, opts)
       if state then
         enabled[#enabled + 1] = state
       else
-        io.stderr:write(("ebpfrun: %s disabled: %s\n"):format(def.name, first_line(err)))
-        if #defs == 1 then io.stderr:write(tostring(err), "\n") end
+        report_disabled(def.name, err, #defs == 1)
       end
     end
   end
