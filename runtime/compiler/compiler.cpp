@@ -67,13 +67,6 @@ std::string join(const std::vector<std::string>& items) {
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
-bool mentions_pch(const std::vector<Diagnostic>& diagnostics) {
-  for (const auto& d : diagnostics)
-    if (d.message.find("precompiled header") != std::string::npos || d.message.find("PCH") != std::string::npos)
-      return true;
-  return false;
-}
-
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
@@ -193,7 +186,7 @@ CompileOutput compile(std::string_view source, const std::string& path, const Co
 
   BackendResult result;
   compile_in_child(request, result);
-  if (!result.ok && use_pch && mentions_pch(result.diagnostics)) {
+  if (!result.ok && use_pch && result.pch_unreadable) {
     // A PCH goes stale when a header it was built from changes (a libbpf
     // upgrade) or when it was damaged; build it again once.
     log::debug("precompiled header {} is unusable; rebuilding it", request.pch_path);
