@@ -97,7 +97,7 @@ std::string CompileOutput::error_message() const {
 }
 
 Error CompileOutput::error() const {
-  if (!failure.empty()) return make_error(failure_kind, failure);
+  if (!failure.empty()) return make_error(failure_kind, failure, failure_errno);
   return make_error(ErrorKind::compile, error_message());
 }
 
@@ -112,12 +112,14 @@ CompileOutput compile(std::string_view source, const std::string& path, const Co
   if (!btf) {
     out.failure = btf.error();
     out.failure_kind = btf.error_kind();
+    out.failure_errno = btf.error_info().err_no;
     return out;
   }
   auto cache = ObjectCache::open(options.cache_dir.empty() ? ObjectCache::default_dir() : options.cache_dir);
   if (!cache) {
     out.failure = cache.error();
     out.failure_kind = cache.error_kind();
+    out.failure_errno = cache.error_info().err_no;
     return out;
   }
 
@@ -157,6 +159,7 @@ CompileOutput compile(std::string_view source, const std::string& path, const Co
   if (auto made = ensure_vmlinux_header(btf_dir, btf_path, stats); !made) {
     out.failure = made.error();
     out.failure_kind = made.error_kind();
+    out.failure_errno = made.error_info().err_no;
     return out;
   }
 
@@ -229,6 +232,7 @@ CompileOutput compile_file(const std::string& path, const CompileOptions& option
     CompileOutput out;
     out.failure = source.error();
     out.failure_kind = source.error_kind();
+    out.failure_errno = source.error_info().err_no;
     return out;
   }
   return compile(*source, path, options);

@@ -41,6 +41,7 @@ struct CompileOutput {
   std::vector<Diagnostic> diagnostics;        // warnings on success, errors on failure
   std::string failure;                        // a failure that is not a diagnostic (no BTF, no compiler library)
   ErrorKind failure_kind = ErrorKind::other;  // the kind of `failure`
+  int failure_errno = 0;                      // and its errno, when it has one
   CompileStats stats;
 
   bool ok() const { return !object.empty(); }
