@@ -11,7 +11,7 @@
 #include <set>
 #include <string>
 
-#include "bindings/btf_ffi.h"
+#include "btf/ffi_declarations.h"
 #include "compiler/compiler.h"
 #include "events/event_loop.h"
 #include "loader/object.h"
@@ -29,7 +29,7 @@ inline constexpr const char* kBatchType = "ebpf.batch";
 struct ObjectState {
   ObjectState(loader::Object o, std::string prefix) : object(std::move(o)), ffi(std::move(prefix)) {}
   loader::Object object;
-  FfiDeclarer ffi;
+  types::FfiDeclarer ffi;
   std::set<events::ReaderId> readers;
 };
 

@@ -28,20 +28,20 @@ int object_reader(lua_State* L) {
     if (kind != "ringbuf" && kind != "perfbuf") return call.raise("reader kind must be 'ringbuf' or 'perfbuf'");
     HostContext& host = host_context(call.L);
     auto loop = host.event_loop();
-    if (!loop) return call.fail(loop.error());
+    if (!loop) return call.fail(loop.error_info());
     Result<events::ReaderId> id = make_error("");
     if (kind == "ringbuf") {
       auto reader = events::RingBufReader::open(box->state->object, name);
-      if (!reader) return call.fail(reader.error());
+      if (!reader) return call.fail(reader.error_info());
       id = (*loop)->add(std::move(reader).value());
     } else {
       size_t pages = lua_isnumber(call.L, 4) ? static_cast<size_t>(lua_tonumber(call.L, 4))
                                              : events::PerfBufReader::kDefaultPagesPerCpu;
       auto reader = events::PerfBufReader::open(box->state->object, name, pages);
-      if (!reader) return call.fail(reader.error());
+      if (!reader) return call.fail(reader.error_info());
       id = (*loop)->add(std::move(reader).value());
     }
-    if (!id) return call.fail(id.error());
+    if (!id) return call.fail(id.error_info());
     box->state->readers.insert(*id);
     lua_pushnumber(call.L, *id);
     return 1;
@@ -54,7 +54,7 @@ int reader_stats(lua_State* L) {
     if (!call.integer_arg(1, id, "reader id")) return 0;
     HostContext& host = host_context(call.L);
     auto stats = host.loop ? host.loop->stats(static_cast<events::ReaderId>(id)) : std::nullopt;
-    if (!stats) return call.fail(fmt::format("no reader {}", id));
+    if (!stats) return call.fail(make_error(ErrorKind::not_found, fmt::format("no reader {}", id)));
     lua_createtable(call.L, 0, 4);
     set_number(call.L, "received", static_cast<double>(stats->received));
     set_number(call.L, "lost", static_cast<double>(stats->lost));
@@ -71,14 +71,14 @@ int poll(lua_State* L) {
     if (!call.integer_arg(1, timeout, "timeout in ms")) return 0;
     HostContext& host = host_context(call.L);
     auto loop = host.event_loop();
-    if (!loop) return call.fail(loop.error());
+    if (!loop) return call.fail(loop.error_info());
     if (host.before_first_poll) {
       auto release = std::move(host.before_first_poll);
       host.before_first_poll = nullptr;
       release();
     }
     auto wake = (*loop)->poll(std::chrono::milliseconds(timeout));
-    if (!wake) return call.fail(wake.error());
+    if (!wake) return call.fail(wake.error_info());
     if (wake->signal == SIGCHLD) {
       wake->signal = 0;
       if (host.command_exited && host.command_exited()) wake->stopped = true;
@@ -144,8 +144,8 @@ int set_tick(lua_State* L) {
     long long ms = 0;
     if (!call.integer_arg(1, ms, "interval in ms")) return 0;
     auto loop = host_context(call.L).event_loop();
-    if (!loop) return call.fail(loop.error());
-    if (auto set = (*loop)->set_tick(std::chrono::milliseconds(ms)); !set) return call.fail(set.error());
+    if (!loop) return call.fail(loop.error_info());
+    if (auto set = (*loop)->set_tick(std::chrono::milliseconds(ms)); !set) return call.fail(set.error_info());
     lua_pushboolean(call.L, 1);
     return 1;
   });
@@ -156,8 +156,8 @@ int set_deadline(lua_State* L) {
     long long ms = 0;
     if (!call.integer_arg(1, ms, "duration in ms")) return 0;
     auto loop = host_context(call.L).event_loop();
-    if (!loop) return call.fail(loop.error());
-    if (auto set = (*loop)->set_deadline(std::chrono::milliseconds(ms)); !set) return call.fail(set.error());
+    if (!loop) return call.fail(loop.error_info());
+    if (auto set = (*loop)->set_deadline(std::chrono::milliseconds(ms)); !set) return call.fail(set.error_info());
     lua_pushboolean(call.L, 1);
     return 1;
   });

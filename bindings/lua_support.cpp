@@ -7,11 +7,17 @@
 namespace ebpfrun::bindings {
 namespace {
 
+constexpr const char* kErrorType = "ebpfrun.error";
+
 int traceback(lua_State* L) {
   const char* message = lua_tostring(L, 1);
   if (!message) {
-    if (luaL_callmeta(L, 1, "__tostring") && lua_isstring(L, -1)) return 1;
-    message = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    // An error object raised by assert(obj:attach_all()) or error(err) gets
+    // the same traceback its message would have had as a string.
+    if (luaL_callmeta(L, 1, "__tostring") && lua_isstring(L, -1))
+      message = lua_tostring(L, -1);
+    else
+      message = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
   }
   // An error re-raised after an inner xpcall (an event handler's, say) already
   // carries the traceback of where it happened; a second one, of where it was
@@ -24,7 +30,77 @@ int traceback(lua_State* L) {
   return 1;
 }
 
+// Replaces the value at `index` by its message when it is an error object.
+void error_to_message(lua_State* L, int index) {
+  if (lua_type(L, index) != LUA_TTABLE) return;
+  lua_getfield(L, index, "message");
+  lua_replace(L, index);
+}
+
+int error_tostring(lua_State* L) {
+  lua_getfield(L, 1, "message");
+  return 1;
+}
+
+// "x" .. err and err .. "x": the message takes part; anything else that is
+// not a string or number fails the way concatenation always does.
+int error_concat(lua_State* L) {
+  error_to_message(L, 1);
+  error_to_message(L, 2);
+  lua_concat(L, 2);
+  return 1;
+}
+
+// err:match(...) and the other string methods, called on the message. The
+// closure's upvalue is the string library function. (Plain C: a Lua error
+// raised by the string function unwinds no C++ object.)
+int error_string_method(lua_State* L) {
+  error_to_message(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+// Missing fields (every field of the object is a raw field): the string
+// library's function of that name, wrapped to act on the message.
+int error_index(lua_State* L) {
+  lua_getglobal(L, "string");
+  if (!lua_istable(L, -1)) return 0;
+  lua_pushvalue(L, 2);
+  lua_rawget(L, -2);
+  if (!lua_isfunction(L, -1)) return 0;
+  lua_pushcclosure(L, error_string_method, 1);
+  return 1;
+}
+
+void push_error_metatable(lua_State* L) {
+  if (luaL_newmetatable(L, kErrorType) == 0) return;  // already made
+  lua_pushcfunction(L, error_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pushcfunction(L, error_concat);
+  lua_setfield(L, -2, "__concat");
+  lua_pushcfunction(L, error_index);
+  lua_setfield(L, -2, "__index");
+}
+
 }  // namespace
+
+void push_error(lua_State* L, const Error& error) {
+  lua_createtable(L, 0, 4);
+  set_string(L, "message", error.message);
+  set_string(L, "kind", error_kind_name(error.kind));
+  if (error.err_no != 0) set_number(L, "errno", error.err_no);
+  if (!error.log.empty()) set_string(L, "log", error.log);
+  push_error_metatable(L);
+  lua_setmetatable(L, -2);
+}
+
+int Call::fail(const Error& error) {
+  lua_pushnil(L);
+  push_error(L, error);
+  return 2;
+}
 
 bool Call::string_arg(int index, std::string& out, const char* what) {
   if (lua_type(L, index) != LUA_TSTRING) {

@@ -6,6 +6,14 @@
 // call.raise(...) (misuse: raised as a Lua error) and returns. guarded() only
 // calls lua_error once the body and all its C++ objects are gone. Arguments
 // are read with the non-raising accessors below, never luaL_check*.
+//
+// A runtime failure is returned as `nil, err` (call.fail). err is an error
+// object: a table { message, kind, errno, log } whose metatable makes it
+// behave as its message wherever a string is expected — tostring(err),
+// print(err), "x" .. err, string.format("%s", err) and string methods
+// (err:match(...), err:find(...)) — so scripts written for string errors keep
+// working, while new code decides by err.kind. (A plain string answers
+// err.kind with nil, so `err.kind == "not_found"` works on both.)
 #pragma once
 
 #include <lua.hpp>
@@ -13,6 +21,8 @@
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include "common/result.h"
 
 namespace ebpfrun::bindings {
 
@@ -26,12 +36,11 @@ class Call {
     error_ = std::move(message);
     return 0;
   }
-  // A runtime failure: returns nil, message (OpenResty style).
-  int fail(std::string_view message) {
-    lua_pushnil(L);
-    lua_pushlstring(L, message.data(), message.size());
-    return 2;
-  }
+  // A runtime failure: returns nil, err (OpenResty style), err an error
+  // object of the error's kind (see the top of this file).
+  int fail(const Error& error);
+  // The same for a message without a more specific kind (kind "other").
+  int fail(std::string_view message) { return fail(make_error(std::string(message))); }
   bool raised() const { return !error_.empty(); }
   const std::string& error() const { return error_; }
 
@@ -90,6 +99,11 @@ T* push_udata(lua_State* L, const char* type_name, Args&&... args) {
   lua_setmetatable(L, -2);
   return object;
 }
+
+// Pushes the error object for `error`: { message = ..., kind = "not_found",
+// errno = 2 (absent when 0), log = ... (absent when empty) } with the shared
+// "ebpfrun.error" metatable.
+void push_error(lua_State* L, const Error& error);
 
 // Calls the function on top of the stack (below its nargs arguments) with a
 // traceback handler. Returns an empty string on success, else the message with

@@ -61,11 +61,11 @@ int object_map(lua_State* L) {
     if (!raw) {
       std::string names;
       for (const auto& m : state.object.maps()) names += (names.empty() ? "" : ", ") + m.name;
-      return call.fail(
-          fmt::format("BPF object {} has no map '{}'; its maps are: {}", state.object.name(), name, names));
+      return call.fail(make_error(ErrorKind::not_found, fmt::format("BPF object {} has no map '{}'; its maps are: {}",
+                                                                    state.object.name(), name, names)));
     }
     auto map = maps::Map::from_object_map(raw, bpf_object__btf(state.object.raw()));
-    if (!map) return call.fail(map.error());
+    if (!map) return call.fail(map.error_info());
     push_udata<MapBox>(call.L, kMapType, MapBox{box->state, std::move(map).value()});
     return 1;
   });
@@ -105,7 +105,7 @@ int map_lookup(lua_State* L) {
     std::string key;
     if (!box || !bytes_arg(call, 2, key, "key")) return 0;
     auto value = box->map.lookup(key);
-    if (!value) return call.fail(value.error());
+    if (!value) return call.fail(value.error_info());
     if (!value->has_value()) {
       lua_pushnil(call.L);
       return 1;
@@ -123,7 +123,7 @@ int map_update(lua_State* L) {
     if (!box || !bytes_arg(call, 2, key, "key") || !bytes_arg(call, 3, value, "value")) return 0;
     if (!lua_isnoneornil(call.L, 4) && !call.integer_arg(4, flags, "flags")) return 0;
     if (auto updated = box->map.update(key, value, static_cast<uint64_t>(flags)); !updated)
-      return call.fail(updated.error());
+      return call.fail(updated.error_info());
     lua_pushboolean(call.L, 1);
     return 1;
   });
@@ -135,7 +135,7 @@ int map_delete(lua_State* L) {
     std::string key;
     if (!box || !bytes_arg(call, 2, key, "key")) return 0;
     auto erased = box->map.erase(key);
-    if (!erased) return call.fail(erased.error());
+    if (!erased) return call.fail(erased.error_info());
     lua_pushboolean(call.L, *erased);
     return 1;
   });
@@ -147,7 +147,7 @@ int map_entries(lua_State* L) {
     MapBox* box = live_map(call, 1);
     if (!box) return 0;
     auto entries = box->map.entries(lua_toboolean(call.L, 2));
-    if (!entries) return call.fail(entries.error());
+    if (!entries) return call.fail(entries.error_info());
     lua_createtable(call.L, static_cast<int>(entries->size()), 0);
     lua_createtable(call.L, static_cast<int>(entries->size()), 0);
     int i = 1;
@@ -165,7 +165,7 @@ int map_clear(lua_State* L) {
   return guarded(L, [](Call& call) -> int {
     MapBox* box = live_map(call, 1);
     if (!box) return 0;
-    if (auto cleared = box->map.clear(); !cleared) return call.fail(cleared.error());
+    if (auto cleared = box->map.clear(); !cleared) return call.fail(cleared.error_info());
     lua_pushboolean(call.L, 1);
     return 1;
   });

@@ -34,8 +34,9 @@ ObjectState* open_state(Call& call, int index) {
 
 const struct btf* object_btf(const ObjectState& state) { return bpf_object__btf(state.object.raw()); }
 
-std::string no_btf_message(const ObjectState& state) {
-  return fmt::format("BPF object {} has no BTF, so its types are unknown", state.object.name());
+Error no_btf_error(const ObjectState& state) {
+  return make_error(ErrorKind::not_found,
+                    fmt::format("BPF object {} has no BTF, so its types are unknown", state.object.name()));
 }
 
 // Reads the string values of t[field] (a string or a list of strings).
@@ -143,8 +144,8 @@ int load_elf(Call& call, const std::string& elf, const std::string& name) {
   loader::OpenOptions open_options;
   open_options.pin_namespace = host.pin_namespace;
   auto object = loader::Object::open(elf, name, open_options);
-  if (!object) return call.fail(object.error());
-  if (auto loaded = object->load(); !loaded) return call.fail(loaded.error());
+  if (!object) return call.fail(object.error_info());
+  if (auto loaded = object->load(); !loaded) return call.fail(loaded.error_info());
   auto state =
       std::make_shared<ObjectState>(std::move(object).value(), fmt::format("ebpfrun_o{}_", host.next_object++));
   host.objects.insert(state);
@@ -170,21 +171,22 @@ int compile(lua_State* L) {
     if (!string_list(call, 1, "defines", options.defines) || !string_list(call, 1, "includes", options.include_dirs))
       return 0;
     tmpl::FilterSpec spec;
-    if (std::string error = read_filter(call, 1, spec); !error.empty()) return call.fail(error);
+    if (std::string error = read_filter(call, 1, spec); !error.empty())
+      return call.fail(make_error(ErrorKind::invalid_argument, error));
     merge(spec, host.global_filter);
 
     std::string path = file;
     std::string source;
     if (!file.empty()) {
       auto read = files::read(file);
-      if (!read) return call.fail(read.error());
+      if (!read) return call.fail(read.error_info());
       source = std::move(*read);
     } else {
       source = text;
       path = name.empty() ? "inline.bpf.c" : name;
     }
     auto filtered = tmpl::apply_filter(source, spec, file.empty() ? (name.empty() ? "inline C" : name) : file);
-    if (!filtered) return call.fail(filtered.error());
+    if (!filtered) return call.fail(filtered.error_info());
     source = std::move(*filtered);
     if (file.empty() && !name.empty() && line > 1) {
       // Inline C in a Lua file: pad it so that C line numbers are the Lua
@@ -196,7 +198,7 @@ int compile(lua_State* L) {
     }
     add_type_anchors(source);
     auto out = compiler::compile(source, path, options);
-    if (!out.ok()) return call.fail(out.error_message());
+    if (!out.ok()) return call.fail(out.error());
     // -v: how the object was obtained and how long it took.
     const auto& s = out.stats;
     log::debug("compiled {} in {:.1f} ms ({}{}{})", path, s.total_ms,
@@ -213,7 +215,7 @@ int load(lua_State* L) {
     std::string path;
     if (!call.string_arg(1, path, "path")) return 0;
     auto elf = files::read(path);
-    if (!elf) return call.fail(elf.error());
+    if (!elf) return call.fail(elf.error_info());
     return load_elf(call, *elf, path);
   });
 }
@@ -231,7 +233,7 @@ int object_attach(lua_State* L) {
     attach::AttachOptions options;
     if (lua_isnumber(call.L, 4)) options.pid = static_cast<int>(lua_tonumber(call.L, 4));
     auto link = attach::attach_in(state->object, program, spec, options);
-    if (!link) return call.fail(link.error());
+    if (!link) return call.fail(link.error_info());
     push_link(call.L, box->state, *link);
     return 1;
   });
@@ -245,7 +247,7 @@ int object_attach_all(lua_State* L) {
     attach::AttachOptions options;
     if (lua_isnumber(call.L, 2)) options.pid = static_cast<int>(lua_tonumber(call.L, 2));
     auto links = attach::attach_all(state->object, options);
-    if (!links) return call.fail(links.error());
+    if (!links) return call.fail(links.error_info());
     lua_createtable(call.L, static_cast<int>(links->size()), 0);
     int i = 1;
     for (attach::Link* link : *links) {
@@ -327,9 +329,9 @@ int object_declare_type(lua_State* L) {
     std::string name;
     if (!state || !call.string_arg(2, name, "type name")) return 0;
     const struct btf* btf = object_btf(*state);
-    if (!btf) return call.fail(no_btf_message(*state));
+    if (!btf) return call.fail(no_btf_error(*state));
     auto type = state->ffi.declare_by_name(btf, name);
-    if (!type) return call.fail(type.error());
+    if (!type) return call.fail(type.error_info());
     lua_pushlstring(call.L, type->cdef.data(), type->cdef.size());
     lua_pushstring(call.L, type->type_name.c_str());
     lua_pushnumber(call.L, static_cast<double>(type->size));
@@ -348,11 +350,11 @@ int object_enum_values(lua_State* L) {
     std::string name;
     if (!state || !call.string_arg(2, name, "enum type name")) return 0;
     const struct btf* btf = object_btf(*state);
-    if (!btf) return call.fail(no_btf_message(*state));
-    auto id = find_type(btf, name);
-    if (!id) return call.fail(id.error());
-    auto values = enum_values(btf, *id);
-    if (!values) return call.fail(values.error());
+    if (!btf) return call.fail(no_btf_error(*state));
+    auto id = types::find_type(btf, name);
+    if (!id) return call.fail(id.error_info());
+    auto values = types::enum_values(btf, *id);
+    if (!values) return call.fail(values.error_info());
     lua_createtable(call.L, static_cast<int>(values->size()), 0);
     int i = 1;
     for (const auto& [constant, value] : *values) {

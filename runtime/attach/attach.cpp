@@ -25,7 +25,8 @@ std::string describe(bpf_program* program) {
 }
 
 Error wrong_program_type(bpf_program* program, const Spec& spec, std::string_view wanted) {
-  return make_error(fmt::format("cannot attach {} as {}: that needs a program declared with SEC(\"{}\")",
+  return make_error(ErrorKind::invalid_argument,
+                    fmt::format("cannot attach {} as {}: that needs a program declared with SEC(\"{}\")",
                                 describe(program), spec.str(), wanted));
 }
 
@@ -55,9 +56,9 @@ Error attach_failed(const Spec& spec, int err, std::string_view detail) {
   std::string advice;
   if (std::string why = system::explain_refusal(feature_of(spec.kind), err); !why.empty()) advice = "; " + why;
   if (err == ESRCH) advice = "; the process to attach to does not exist";
-  return make_error(fmt::format("cannot attach {}: {}{}{}", spec.str(), detail.empty() ? "" : detail,
-                                detail.empty() ? std::strerror(err) : fmt::format(" ({})", std::strerror(err)),
-                                advice));
+  return make_errno_error(
+      err, fmt::format("cannot attach {}: {}{}{}", spec.str(), detail.empty() ? "" : detail,
+                       detail.empty() ? std::strerror(err) : fmt::format(" ({})", std::strerror(err)), advice));
 }
 
 }  // namespace detail
@@ -82,19 +83,19 @@ Status check_load_time_target(bpf_program* program, const Spec& spec, std::strin
   if (slash == std::string_view::npos) return ok_status();  // target set with bpf_program__set_attach_target
   std::string_view target = section.substr(slash + 1);
   if (target == spec.name) return ok_status();
-  return make_error(
-      fmt::format("cannot attach {} as {}: a {} program's target is fixed when it is loaded, and "
-                  "this one was loaded for {}; declare it with SEC(\"{}/{}\")",
-                  detail::describe(program), spec.str(), kind, target, kind, spec.name));
+  return make_error(ErrorKind::invalid_argument,
+                    fmt::format("cannot attach {} as {}: a {} program's target is fixed when it is loaded, and "
+                                "this one was loaded for {}; declare it with SEC(\"{}/{}\")",
+                                detail::describe(program), spec.str(), kind, target, kind, spec.name));
 }
 
 Result<Link> attach_tracepoint(bpf_program* program, const Spec& spec) {
   if (bpf_program__type(program) != BPF_PROG_TYPE_TRACEPOINT)
     return wrong_program_type(program, spec, fmt::format("tracepoint/{}/{}", spec.category, spec.name));
   auto dir = tracefs();
-  if (!dir) return make_error(fmt::format("cannot attach {}: {}", spec.str(), dir.error()));
+  if (!dir) return dir.error_info().with_message(fmt::format("cannot attach {}: {}", spec.str(), dir.error()));
   if (auto exists = check_tracepoint(*dir, spec); !exists)
-    return make_error(fmt::format("cannot attach {}: {}", spec.str(), exists.error()));
+    return exists.error_info().with_message(fmt::format("cannot attach {}: {}", spec.str(), exists.error()));
   bpf_link* link = bpf_program__attach_tracepoint(program, spec.category.c_str(), spec.name.c_str());
   return single(spec, link, errno);
 }
@@ -107,8 +108,8 @@ Result<Link> attach_raw_tracepoint(bpf_program* program, const Spec& spec) {
   int err = errno;
   if (!link && err == ENOENT) {
     std::string hint = raw_tracepoint_suggestion(spec.name);
-    return make_error(fmt::format("cannot attach {}: the kernel has no raw tracepoint \"{}\"{}{}", spec.str(),
-                                  spec.name, hint.empty() ? "" : "; ", hint));
+    return make_error(ErrorKind::not_found, fmt::format("cannot attach {}: the kernel has no raw tracepoint \"{}\"{}{}",
+                                                        spec.str(), spec.name, hint.empty() ? "" : "; ", hint));
   }
   return single(spec, link, err);
 }
@@ -126,9 +127,9 @@ Result<Link> attach_uprobe(bpf_program* program, const Spec& spec, const AttachO
   if (bpf_program__type(program) != BPF_PROG_TYPE_KPROBE)
     return wrong_program_type(program, spec, ret ? "uretprobe" : "uprobe");
   auto path = resolve_binary(spec.binary);
-  if (!path) return make_error(fmt::format("cannot attach {}: {}", spec.str(), path.error()));
+  if (!path) return path.error_info().with_message(fmt::format("cannot attach {}: {}", spec.str(), path.error()));
   if (auto found = check_function_symbol(*path, spec.symbol); !found)
-    return make_error(fmt::format("cannot attach {}: {}", spec.str(), found.error()));
+    return found.error_info().with_message(fmt::format("cannot attach {}: {}", spec.str(), found.error()));
   LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret, .func_name = spec.symbol.c_str());
   bpf_link* link = bpf_program__attach_uprobe_opts(program, options.pid, path->c_str(), spec.offset, &opts);
   int err = errno;
@@ -138,19 +139,19 @@ Result<Link> attach_uprobe(bpf_program* program, const Spec& spec, const AttachO
 Result<Link> attach_usdt(bpf_program* program, const Spec& spec, const AttachOptions& options) {
   if (bpf_program__type(program) != BPF_PROG_TYPE_KPROBE) return wrong_program_type(program, spec, "usdt");
   auto path = resolve_binary(spec.binary);
-  if (!path) return make_error(fmt::format("cannot attach {}: {}", spec.str(), path.error()));
+  if (!path) return path.error_info().with_message(fmt::format("cannot attach {}: {}", spec.str(), path.error()));
   if (auto found = check_usdt_probe(*path, spec.provider, spec.name); !found)
-    return make_error(fmt::format("cannot attach {}: {}", spec.str(), found.error()));
+    return found.error_info().with_message(fmt::format("cannot attach {}: {}", spec.str(), found.error()));
   bpf_link* link =
       bpf_program__attach_usdt(program, options.pid, path->c_str(), spec.provider.c_str(), spec.name.c_str(), nullptr);
   int err = errno;
   // libbpf says ESRCH both for a missing process and for missing USDT maps.
   if (!link && err == ESRCH && (options.pid < 0 || ::kill(options.pid, 0) == 0))
-    return make_error(
-        fmt::format("cannot attach {}: the USDT support maps are missing from the object; "
-                    "#include <bpf/usdt.bpf.h> in the BPF source and declare the program with "
-                    "SEC(\"usdt\")",
-                    spec.str()));
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("cannot attach {}: the USDT support maps are missing from the object; "
+                                  "#include <bpf/usdt.bpf.h> in the BPF source and declare the program with "
+                                  "SEC(\"usdt\")",
+                                  spec.str()));
   return single(spec, link, err, fmt::format("USDT probe {}:{} in {}", spec.provider, spec.name, *path));
 }
 
@@ -163,10 +164,10 @@ Result<Link> attach_kprobe(bpf_program* program, const Spec& spec) {
   bpf_link* link = bpf_program__attach_kprobe_opts(program, spec.symbol.c_str(), &opts);
   int err = errno;
   if (!link && (err == ENOENT || err == EINVAL))
-    return make_error(
-        fmt::format("cannot attach {}: the kernel function {} does not exist or cannot be probed "
-                    "(probe-able functions are listed in /sys/kernel/tracing/available_filter_functions)",
-                    spec.str(), spec.symbol));
+    return make_error(ErrorKind::not_found,
+                      fmt::format("cannot attach {}: the kernel function {} does not exist or cannot be probed "
+                                  "(probe-able functions are listed in /sys/kernel/tracing/available_filter_functions)",
+                                  spec.str(), spec.symbol));
   return single(spec, link, err);
 }
 
@@ -190,9 +191,11 @@ Result<Link> attach_program(bpf_program* program, std::string_view text, const A
 }
 
 Result<Link> attach_program(bpf_program* program, const Spec& spec, const AttachOptions& options) {
-  if (!program) return make_error(fmt::format("cannot attach {}: no program was given", spec.str()));
+  if (!program)
+    return make_error(ErrorKind::invalid_argument, fmt::format("cannot attach {}: no program was given", spec.str()));
   if (bpf_program__fd(program) < 0)
-    return make_error(fmt::format("cannot attach {}: program \"{}\" is not loaded; load its object first", spec.str(),
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("cannot attach {}: program \"{}\" is not loaded; load its object first", spec.str(),
                                   bpf_program__name(program)));
   if (options.pid >= 0 && !scoped_by_pid(spec.kind))
     log::debug("{}: attach cannot be scoped to pid {}; the program sees every process", spec.str(), options.pid);
@@ -223,7 +226,7 @@ Result<Link> attach_program(bpf_program* program, const Spec& spec, const Attach
     case Kind::sk_skb:
       return detail::attach_sockmap(program, spec, options.object);
   }
-  return make_error(fmt::format("cannot attach {}: unsupported kind", spec.str()));
+  return make_error(ErrorKind::not_supported, fmt::format("cannot attach {}: unsupported kind", spec.str()));
 }
 
 }  // namespace ebpfrun::attach

@@ -90,19 +90,19 @@ Result<std::string> tracefs() {
     }
   }
   if (!is_dir(kTracefs))
-    return make_error(
-        fmt::format("this kernel has no tracefs ({} does not exist), so tracepoints cannot be "
-                    "attached; use raw_tracepoint/NAME or tp_btf/NAME instead",
-                    kTracefs));
+    return make_error(ErrorKind::not_supported,
+                      fmt::format("this kernel has no tracefs ({} does not exist), so tracepoints cannot be "
+                                  "attached; use raw_tracepoint/NAME or tp_btf/NAME instead",
+                                  kTracefs));
   if (::geteuid() != 0)
     return make_error(
+        ErrorKind::permission,
         fmt::format("tracefs is not mounted; mount it as root with `mount -t tracefs tracefs {}`", kTracefs));
   if (::mount("tracefs", kTracefs, "tracefs", 0, nullptr) != 0) {
     int err = errno;
-    return make_error(
-        fmt::format("tracefs is not mounted and mounting it failed ({}); mount it with "
-                    "`mount -t tracefs tracefs {}`",
-                    std::strerror(err), kTracefs));
+    return make_errno_error(err, fmt::format("tracefs is not mounted and mounting it failed ({}); mount it with "
+                                             "`mount -t tracefs tracefs {}`",
+                                             std::strerror(err), kTracefs));
   }
   log::info("mounted tracefs at {} (tracepoints need it)", kTracefs);
   return std::string(kTracefs);
@@ -139,7 +139,8 @@ Status check_tracepoint(const std::string& tracefs_dir, const Spec& spec) {
   }
   std::string hint = suggestions.empty() ? std::string("no existing tracepoint is close")
                                          : fmt::format("did you mean {}?", join_alternatives(suggestions));
-  return make_error(fmt::format("{}; {} (all tracepoints are listed in {}/available_events)", what, hint, tracefs_dir));
+  return make_error(ErrorKind::not_found,
+                    fmt::format("{}; {} (all tracepoints are listed in {}/available_events)", what, hint, tracefs_dir));
 }
 
 std::string raw_tracepoint_suggestion(const std::string& name) {
@@ -193,10 +194,10 @@ Error kprobes_unavailable(const Spec& spec) {
                                  "trace this with a tracepoint (listed in /sys/kernel/tracing/available_events), "
                                  "raw_tracepoint or tp_btf program instead")
                            : fmt::format("use {} instead", join_alternatives(instead, "tracepoint/"));
-  return make_error(
-      fmt::format("cannot attach {}: kprobes are not available on this kernel (it was built "
-                  "without CONFIG_KPROBES); {}",
-                  spec.str(), advice));
+  return make_error(ErrorKind::not_supported,
+                    fmt::format("cannot attach {}: kprobes are not available on this kernel (it was built "
+                                "without CONFIG_KPROBES); {}",
+                                spec.str(), advice));
 }
 
 }  // namespace ebpfrun::attach

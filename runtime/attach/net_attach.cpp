@@ -39,10 +39,10 @@ Error not_cgroup2(const Spec& spec) {
                           ? "cgroup2 is not mounted: mount it with `mount -t cgroup2 none /sys/fs/cgroup/unified` "
                             "and use a directory inside it"
                           : fmt::format("cgroup2 is mounted at {}: use a directory inside it", mounted);
-  return make_error(
-      fmt::format("cannot attach {}: {} is not a cgroup v2 directory, and BPF cgroup programs need "
-                  "one ({})",
-                  spec.str(), spec.cgroup_path, where));
+  return make_error(ErrorKind::invalid_argument,
+                    fmt::format("cannot attach {}: {} is not a cgroup v2 directory, and BPF cgroup programs need "
+                                "one ({})",
+                                spec.str(), spec.cgroup_path, where));
 }
 
 int dup_fd(int fd) { return ::fcntl(fd, F_DUPFD_CLOEXEC, 3); }
@@ -66,11 +66,13 @@ Result<int> find_map(bpf_program* program, const Spec& spec, bpf_object* object)
       bpf_object__for_each_map(each, object) names.emplace_back(bpf_map__name(each));
       auto close = nearest(spec.map, names);
       return make_error(
+          ErrorKind::not_found,
           fmt::format("cannot attach {}: the object has no map named \"{}\"{}", spec.str(), spec.map,
                       close.empty() ? "" : fmt::format("; did you mean {}?", join_alternatives(close, "\"", "\""))));
     }
     if (bpf_map__fd(map) < 0)
       return make_error(
+          ErrorKind::invalid_argument,
           fmt::format("cannot attach {}: map \"{}\" is not created yet; load the object first", spec.str(), spec.map));
     return dup_fd(bpf_map__fd(map));
   }
@@ -93,10 +95,10 @@ Result<int> find_map(bpf_program* program, const Spec& spec, bpf_object* object)
     if (map_name_of(fd, nullptr) == wanted) return fd;
     ::close(fd);
   }
-  return make_error(
-      fmt::format("cannot attach {}: program \"{}\" does not use a map named \"{}\"; pass the "
-                  "program's object (AttachOptions.object) to find maps in it by name",
-                  spec.str(), bpf_program__name(program), spec.map));
+  return make_error(ErrorKind::not_found,
+                    fmt::format("cannot attach {}: program \"{}\" does not use a map named \"{}\"; pass the "
+                                "program's object (AttachOptions.object) to find maps in it by name",
+                                spec.str(), bpf_program__name(program), spec.map));
 }
 
 }  // namespace
@@ -105,10 +107,12 @@ Result<Link> attach_cgroup(bpf_program* program, const Spec& spec) {
   const CgroupType* type = find_cgroup_type(spec.cgroup_type);
   if (!type)
     return make_error(
+        ErrorKind::invalid_argument,
         fmt::format("cannot attach {}: unknown cgroup attach type (known: {})", spec.str(), cgroup_type_names()));
   if (bpf_program__type(program) != type->prog_type) return wrong_program_type(program, spec, type->section);
   if (bpf_program__expected_attach_type(program) != type->attach_type)
     return make_error(
+        ErrorKind::invalid_argument,
         fmt::format("cannot attach {} as {}: it was loaded for the {} attach point; declare it with "
                     "SEC(\"{}\")",
                     describe(program), spec.str(),
@@ -118,10 +122,10 @@ Result<Link> attach_cgroup(bpf_program* program, const Spec& spec) {
   if (fd < 0) {
     int err = errno;
     if (err == ENOENT)
-      return make_error(
-          fmt::format("cannot attach {}: the cgroup directory {} does not exist; create it with mkdir "
-                      "inside a cgroup v2 mount",
-                      spec.str(), spec.cgroup_path));
+      return make_error(ErrorKind::not_found,
+                        fmt::format("cannot attach {}: the cgroup directory {} does not exist; create it with mkdir "
+                                    "inside a cgroup v2 mount",
+                                    spec.str(), spec.cgroup_path));
     if (err == ENOTDIR) return not_cgroup2(spec);
     return attach_failed(spec, err, fmt::format("opening {} failed", spec.cgroup_path));
   }
@@ -149,10 +153,10 @@ Result<Link> attach_sockmap(bpf_program* program, const Spec& spec, bpf_object* 
   if (map_type != BPF_MAP_TYPE_SOCKMAP && map_type != BPF_MAP_TYPE_SOCKHASH) {
     ::close(*map_fd);
     const char* name = libbpf_bpf_map_type_str(map_type);
-    return make_error(
-        fmt::format("cannot attach {}: map \"{}\" is a {} map; {} programs attach to a sockmap or "
-                    "sockhash",
-                    spec.str(), spec.map, name ? name : "unknown", msg ? "sk_msg" : "sk_skb"));
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("cannot attach {}: map \"{}\" is a {} map; {} programs attach to a sockmap or "
+                                  "sockhash",
+                                  spec.str(), spec.map, name ? name : "unknown", msg ? "sk_msg" : "sk_skb"));
   }
   // Own copies of both fds: the attachment must be removable even after the
   // object that created them is closed.

@@ -24,20 +24,22 @@ class LinkAttachment : public loader::Attachment {
 
 Result<Link*> attach_in(loader::Object& object, std::string_view program_name, std::string_view spec,
                         AttachOptions options) {
-  if (!object.loaded()) return make_error(fmt::format("BPF object {} is not loaded", object.name()));
+  if (!object.loaded())
+    return make_error(ErrorKind::invalid_argument, fmt::format("BPF object {} is not loaded", object.name()));
   bpf_program* program = object.find_program(program_name);
   if (!program) {
     std::string names;
     for (const auto& p : object.programs()) names += (names.empty() ? "" : ", ") + p.name;
-    return make_error(
-        fmt::format("BPF object {} has no program '{}'; its programs are: {}", object.name(), program_name, names));
+    return make_error(ErrorKind::not_found, fmt::format("BPF object {} has no program '{}'; its programs are: {}",
+                                                        object.name(), program_name, names));
   }
   std::string chosen(spec);
   if (chosen.empty()) {
     auto implied = spec_from_section(bpf_program__section_name(program));
     if (!implied)
-      return make_error(fmt::format("program '{}' (section {}) needs an attach spec: {}", program_name,
-                                    bpf_program__section_name(program), implied.error()));
+      return implied.error_info().with_message(fmt::format("program '{}' (section {}) needs an attach spec: {}",
+                                                           program_name, bpf_program__section_name(program),
+                                                           implied.error()));
     chosen = *implied;
   }
   if (!options.object) options.object = object.raw();

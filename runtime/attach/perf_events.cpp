@@ -58,24 +58,27 @@ int perf_event_open(perf_event_attr* attr, int pid, int cpu) {
 Error open_failed(const Spec& spec, const PerfEventKind& kind, int err) {
   if (err == ENOENT || err == EOPNOTSUPP || err == ENODEV || (err == EINVAL && kind.type == PERF_TYPE_HARDWARE)) {
     if (kind.type == PERF_TYPE_HARDWARE)
-      return make_error(
-          fmt::format("cannot attach {}: the hardware event {} is not supported on this machine "
-                      "(virtual machines often expose no PMU); use a software event such as "
-                      "perf_event/cpu-clock instead",
-                      spec.str(), kind.name));
+      return make_error(ErrorKind::not_supported,
+                        fmt::format("cannot attach {}: the hardware event {} is not supported on this machine "
+                                    "(virtual machines often expose no PMU); use a software event such as "
+                                    "perf_event/cpu-clock instead",
+                                    spec.str(), kind.name));
     return make_error(
+        ErrorKind::not_supported,
         fmt::format("cannot attach {}: this kernel does not support the perf event {}", spec.str(), kind.name));
   }
   if (std::string why = system::explain_refusal(system::Feature::perf_events, err); !why.empty())
-    return make_error(fmt::format("cannot attach {}: {}", spec.str(), why));
+    return make_error(ErrorKind::permission, fmt::format("cannot attach {}: {}", spec.str(), why), err);
   if (err == EINVAL)
-    return make_error(
-        fmt::format("cannot attach {}: the kernel rejected the sampling setting {}={} "
-                    "(check kernel.perf_event_max_sample_rate)",
-                    spec.str(), spec.use_frequency ? "freq" : "period", spec.sample));
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("cannot attach {}: the kernel rejected the sampling setting {}={} "
+                                  "(check kernel.perf_event_max_sample_rate)",
+                                  spec.str(), spec.use_frequency ? "freq" : "period", spec.sample));
   if (err == ESRCH)
-    return make_error(fmt::format("cannot attach {}: the process to sample does not exist", spec.str()));
-  return make_error(fmt::format("cannot attach {}: perf_event_open failed: {}", spec.str(), std::strerror(err)));
+    return make_error(ErrorKind::not_found,
+                      fmt::format("cannot attach {}: the process to sample does not exist", spec.str()));
+  return make_errno_error(err,
+                          fmt::format("cannot attach {}: perf_event_open failed: {}", spec.str(), std::strerror(err)));
 }
 
 }  // namespace
@@ -89,7 +92,7 @@ Result<PerfEventKind> find_perf_event(const std::string& name) {
   auto close = nearest(name, names);
   std::string hint = close.empty() ? fmt::format("known events are {}", join_alternatives(names))
                                    : fmt::format("did you mean {}?", join_alternatives(close));
-  return make_error(fmt::format("unknown perf event \"{}\"; {}", name, hint));
+  return make_error(ErrorKind::invalid_argument, fmt::format("unknown perf event \"{}\"; {}", name, hint));
 }
 
 Result<std::vector<int>> online_cpus() {
@@ -116,7 +119,7 @@ Result<std::vector<int>> online_cpus() {
 
 Result<std::vector<bpf_link*>> attach_perf_event(bpf_program* program, const Spec& spec, int pid) {
   auto kind = find_perf_event(spec.event);
-  if (!kind) return make_error(fmt::format("cannot attach {}: {}", spec.str(), kind.error()));
+  if (!kind) return kind.error_info().with_message(fmt::format("cannot attach {}: {}", spec.str(), kind.error()));
   std::vector<int> targets = {-1};  // one event following the process on any CPU
   if (pid < 0) {
     auto cpus = online_cpus();
@@ -152,8 +155,8 @@ Result<std::vector<bpf_link*>> attach_perf_event(bpf_program* program, const Spe
       int err = errno;
       ::close(fd);
       unwind();
-      return make_error(fmt::format("cannot attach {}: attaching the program to the perf event failed: {}", spec.str(),
-                                    std::strerror(err)));
+      return make_errno_error(err, fmt::format("cannot attach {}: attaching the program to the perf event failed: {}",
+                                               spec.str(), std::strerror(err)));
     }
     links.push_back(link);  // the link now owns fd
   }

@@ -45,7 +45,8 @@ constexpr std::string_view kSyscallPrefix = "__x64_sys_";
 #endif
 
 Error malformed(std::string_view text, std::string_view why) {
-  return make_error(fmt::format("malformed attach spec \"{}\": {}. Accepted forms:\n{}", text, why, accepted_forms()));
+  return make_error(ErrorKind::invalid_argument,
+                    fmt::format("malformed attach spec \"{}\": {}. Accepted forms:\n{}", text, why, accepted_forms()));
 }
 
 // A name that may appear in a spec: not empty and no blanks or slashes.
@@ -291,10 +292,10 @@ std::string Spec::str() const {
 
 Result<std::string> spec_from_section(std::string_view section) {
   auto no_default = [section](std::string_view form) {
-    return make_error(
-        fmt::format("SEC(\"{}\") does not say where to attach, so the program cannot be attached "
-                    "automatically; attach it with an explicit spec such as {}",
-                    section, form));
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("SEC(\"{}\") does not say where to attach, so the program cannot be attached "
+                                  "automatically; attach it with an explicit spec such as {}",
+                                  section, form));
   };
   for (const auto& type : kCgroupTypes)
     if (section == type.section) return no_default(fmt::format("cgroup/{}:CGROUP_PATH", type.name));
@@ -320,10 +321,10 @@ Result<std::string> spec_from_section(std::string_view section) {
     if (spec) return spec->str();
     return no_default(p.form);
   }
-  return make_error(
-      fmt::format("SEC(\"{}\") is not a kind ebpfrun can attach automatically; attach the program "
-                  "with an explicit spec. Accepted forms:\n{}",
-                  section, accepted_forms()));
+  return make_error(ErrorKind::invalid_argument,
+                    fmt::format("SEC(\"{}\") is not a kind ebpfrun can attach automatically; attach the program "
+                                "with an explicit spec. Accepted forms:\n{}",
+                                section, accepted_forms()));
 }
 
 }  // namespace ebpfrun::attach

@@ -41,17 +41,18 @@ class ElfFile {
  public:
   static Result<ElfFile> open(const std::string& path) {
     if (elf_version(EV_CURRENT) == EV_NONE)
-      return make_error("libelf is too old for this program (elf_version failed)");
+      return make_error(ErrorKind::not_supported, "libelf is too old for this program (elf_version failed)");
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
       int err = errno;
-      return make_error(fmt::format("cannot open {}: {}", path, std::strerror(err)));
+      return make_errno_error(err, fmt::format("cannot open {}: {}", path, std::strerror(err)));
     }
     Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
     if (!elf || elf_kind(elf) != ELF_K_ELF) {
       if (elf) elf_end(elf);
       ::close(fd);
-      return make_error(fmt::format("{} is not an ELF executable or shared library", path));
+      return make_error(ErrorKind::invalid_argument,
+                        fmt::format("{} is not an ELF executable or shared library", path));
     }
     return ElfFile(fd, elf);
   }
@@ -160,9 +161,10 @@ void for_each_section(Elf* elf, const std::function<void(const GElf_Shdr&, Elf_S
 Result<std::string> resolve_binary(const std::string& name) {
   if (name.find('/') != std::string::npos) {
     std::error_code ec;
-    if (!fs::exists(name, ec)) return make_error(fmt::format("binary {} does not exist", name));
+    if (!fs::exists(name, ec)) return make_error(ErrorKind::not_found, fmt::format("binary {} does not exist", name));
     if (!fs::is_regular_file(name, ec))
-      return make_error(fmt::format("{} is not a regular file (an ELF binary is needed)", name));
+      return make_error(ErrorKind::invalid_argument,
+                        fmt::format("{} is not a regular file (an ELF binary is needed)", name));
     // Absolute, so that the probe does not depend on our working directory.
     auto absolute = fs::absolute(name, ec);
     return ec ? name : absolute.string();
@@ -171,10 +173,10 @@ Result<std::string> resolve_binary(const std::string& name) {
   std::string found = library_like ? find_library(name) : find_in_path(name);
   if (found.empty() && !library_like) found = find_library(name);
   if (!found.empty()) return found;
-  return make_error(
-      fmt::format("cannot find \"{}\": it is not in the dynamic linker cache (ldconfig -p), the "
-                  "standard library directories or $PATH; give the binary's full path",
-                  name));
+  return make_error(ErrorKind::not_found,
+                    fmt::format("cannot find \"{}\": it is not in the dynamic linker cache (ldconfig -p), the "
+                                "standard library directories or $PATH; give the binary's full path",
+                                name));
 }
 
 Result<std::vector<std::string>> function_symbols(const std::string& path) {
@@ -212,7 +214,7 @@ Status check_function_symbol(const std::string& path, const std::string& symbol)
   std::string hint = close.empty() ? fmt::format("it has {} function symbols and none is close{}", names->size(),
                                                  names->empty() ? " (is the binary stripped?)" : "")
                                    : fmt::format("did you mean {}?", join_alternatives(close, "\"", "\""));
-  return make_error(fmt::format("function \"{}\" is not defined in {}; {}", bare, path, hint));
+  return make_error(ErrorKind::not_found, fmt::format("function \"{}\" is not defined in {}; {}", bare, path, hint));
 }
 
 Result<std::vector<UsdtProbe>> usdt_probes(const std::string& path) {
@@ -220,7 +222,8 @@ Result<std::vector<UsdtProbe>> usdt_probes(const std::string& path) {
   if (!file) return std::move(file).take_error();
   Elf* elf = file->get();
   size_t strings = 0;
-  if (elf_getshdrstrndx(elf, &strings) != 0) return make_error(fmt::format("{} has no section names", path));
+  if (elf_getshdrstrndx(elf, &strings) != 0)
+    return make_error(ErrorKind::invalid_argument, fmt::format("{} has no section names", path));
   const size_t address_size = gelf_getclass(elf) == ELFCLASS32 ? 4 : 8;
   std::vector<UsdtProbe> out;
   for_each_section(elf, [&](const GElf_Shdr& shdr, Elf_Scn* scn) {
@@ -258,12 +261,13 @@ Status check_usdt_probe(const std::string& path, const std::string& provider, co
   all.erase(std::unique(all.begin(), all.end()), all.end());
   if (all.empty())
     return make_error(
+        ErrorKind::not_found,
         fmt::format("{} has no USDT probes (no .note.stapsdt section); was it built with <sys/sdt.h> probes?", path));
   auto close = nearest(provider + ":" + name, all);
   if (close.empty() && all.size() <= 5) close = all;
   std::string hint = close.empty() ? fmt::format("it has {} probes and none is close", all.size())
                                    : fmt::format("did you mean {}?", join_alternatives(close, "\"", "\""));
-  return make_error(fmt::format("USDT probe {}:{} is not in {}; {}", provider, name, path, hint));
+  return make_error(ErrorKind::not_found, fmt::format("USDT probe {}:{} is not in {}; {}", provider, name, path, hint));
 }
 
 }  // namespace ebpfrun::attach

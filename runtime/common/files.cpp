@@ -13,7 +13,7 @@ namespace ebpfrun::files {
 
 Result<std::string> read(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+  if (fd < 0) return make_errno_error(errno, fmt::format("cannot open {}: {}", path, std::strerror(errno)));
   std::string out;
   struct stat st {};
   if (::fstat(fd, &st) == 0 && st.st_size > 0) out.reserve(static_cast<size_t>(st.st_size));
@@ -24,7 +24,7 @@ Result<std::string> read(const std::string& path) {
       if (errno == EINTR) continue;
       int saved = errno;
       ::close(fd);
-      return make_error(fmt::format("cannot read {}: {}", path, std::strerror(saved)));
+      return make_errno_error(saved, fmt::format("cannot read {}: {}", path, std::strerror(saved)));
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
@@ -36,7 +36,7 @@ Result<std::string> read(const std::string& path) {
 Status write_atomic(const std::string& path, std::string_view contents, unsigned mode) {
   std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return make_error(fmt::format("cannot create {}: {}", tmp, std::strerror(errno)));
+  if (fd < 0) return make_errno_error(errno, fmt::format("cannot create {}: {}", tmp, std::strerror(errno)));
   const char* p = contents.data();
   size_t left = contents.size();
   while (left > 0) {
@@ -46,7 +46,7 @@ Status write_atomic(const std::string& path, std::string_view contents, unsigned
       int saved = errno;
       ::close(fd);
       ::unlink(tmp.c_str());
-      return make_error(fmt::format("cannot write {}: {}", tmp, std::strerror(saved)));
+      return make_errno_error(saved, fmt::format("cannot write {}: {}", tmp, std::strerror(saved)));
     }
     p += n;
     left -= static_cast<size_t>(n);
@@ -54,7 +54,7 @@ Status write_atomic(const std::string& path, std::string_view contents, unsigned
   if (::close(fd) != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
     int saved = errno;
     ::unlink(tmp.c_str());
-    return make_error(fmt::format("cannot write {}: {}", path, std::strerror(saved)));
+    return make_errno_error(saved, fmt::format("cannot write {}: {}", path, std::strerror(saved)));
   }
   return ok_status();
 }
@@ -67,11 +67,11 @@ Status make_dirs(const std::string& path, unsigned mode) {
     std::string prefix = path.substr(0, pos);
     if (prefix.empty()) continue;
     if (::mkdir(prefix.c_str(), mode) != 0 && errno != EEXIST)
-      return make_error(fmt::format("cannot create directory {}: {}", prefix, std::strerror(errno)));
+      return make_errno_error(errno, fmt::format("cannot create directory {}: {}", prefix, std::strerror(errno)));
   }
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    return make_error(fmt::format("{} exists but is not a directory", path));
+    return make_error(ErrorKind::busy, fmt::format("{} exists but is not a directory", path));
   return ok_status();
 }
 

@@ -8,10 +8,10 @@
 
 #include <fmt/format.h>
 
+#include "btf/vmlinux_header.h"
 #include "common/files.h"
 #include "common/hash.h"
 #include "common/log.h"
-#include "compiler/btf.h"
 #include "compiler/embedded_headers.h"
 #include "compiler/internal/backend_loader.h"
 #include "compiler/object_cache.h"
@@ -67,13 +67,6 @@ std::string join(const std::vector<std::string>& items) {
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
-bool mentions_pch(const std::vector<Diagnostic>& diagnostics) {
-  for (const auto& d : diagnostics)
-    if (d.message.find("precompiled header") != std::string::npos || d.message.find("PCH") != std::string::npos)
-      return true;
-  return false;
-}
-
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
@@ -83,7 +76,7 @@ Status ensure_vmlinux_header(const std::string& btf_dir, const std::string& btf_
   const std::string header = btf_dir + "/vmlinux.h";
   if (files::exists(header)) return ok_status();
   if (auto made = files::make_dirs(btf_dir, 0700); !made) return made;
-  auto text = generate_vmlinux_header(btf_path);
+  auto text = types::generate_vmlinux_header(btf_path);
   if (!text) return std::move(text).take_error();
   stats.vmlinux_generated = true;
   log::debug("generated {} from {}", header, btf_path);
@@ -103,21 +96,30 @@ std::string CompileOutput::error_message() const {
   return text.empty() ? "compilation failed without a diagnostic" : text;
 }
 
+Error CompileOutput::error() const {
+  if (!failure.empty()) return make_error(failure_kind, failure, failure_errno);
+  return make_error(ErrorKind::compile, error_message());
+}
+
 CompileOutput compile(std::string_view source, const std::string& path, const CompileOptions& options) {
   const auto start = Clock::now();
   CompileOutput out;
   auto& stats = out.stats;
   const std::string main_path = absolute(path);
-  const std::string btf_path = options.btf_path.empty() ? kKernelBtfPath : options.btf_path;
+  const std::string btf_path = options.btf_path.empty() ? types::kKernelBtfPath : options.btf_path;
 
-  auto btf = identify_btf(btf_path);
+  auto btf = types::identify_btf(btf_path);
   if (!btf) {
     out.failure = btf.error();
+    out.failure_kind = btf.error_kind();
+    out.failure_errno = btf.error_info().err_no;
     return out;
   }
   auto cache = ObjectCache::open(options.cache_dir.empty() ? ObjectCache::default_dir() : options.cache_dir);
   if (!cache) {
     out.failure = cache.error();
+    out.failure_kind = cache.error_kind();
+    out.failure_errno = cache.error_info().err_no;
     return out;
   }
 
@@ -156,6 +158,8 @@ CompileOutput compile(std::string_view source, const std::string& path, const Co
   const std::string btf_dir = cache->btf_dir(btf->hash);
   if (auto made = ensure_vmlinux_header(btf_dir, btf_path, stats); !made) {
     out.failure = made.error();
+    out.failure_kind = made.error_kind();
+    out.failure_errno = made.error_info().err_no;
     return out;
   }
 
@@ -185,7 +189,7 @@ CompileOutput compile(std::string_view source, const std::string& path, const Co
 
   BackendResult result;
   compile_in_child(request, result);
-  if (!result.ok && use_pch && mentions_pch(result.diagnostics)) {
+  if (!result.ok && use_pch && result.pch_unreadable) {
     // A PCH goes stale when a header it was built from changes (a libbpf
     // upgrade) or when it was damaged; build it again once.
     log::debug("precompiled header {} is unusable; rebuilding it", request.pch_path);
@@ -227,6 +231,8 @@ CompileOutput compile_file(const std::string& path, const CompileOptions& option
   if (!source) {
     CompileOutput out;
     out.failure = source.error();
+    out.failure_kind = source.error_kind();
+    out.failure_errno = source.error_info().err_no;
     return out;
   }
   return compile(*source, path, options);

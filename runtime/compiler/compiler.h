@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/result.h"
 #include "compiler/diagnostics.h"
 
 namespace ebpfrun::compiler {
@@ -36,14 +37,20 @@ struct CompileStats {
 };
 
 struct CompileOutput {
-  std::string object;                   // the BPF ELF; empty on failure
-  std::vector<Diagnostic> diagnostics;  // warnings on success, errors on failure
-  std::string failure;                  // a failure that is not a diagnostic (no BTF, no compiler library)
+  std::string object;                         // the BPF ELF; empty on failure
+  std::vector<Diagnostic> diagnostics;        // warnings on success, errors on failure
+  std::string failure;                        // a failure that is not a diagnostic (no BTF, no compiler library)
+  ErrorKind failure_kind = ErrorKind::other;  // the kind of `failure`
+  int failure_errno = 0;                      // and its errno, when it has one
   CompileStats stats;
 
   bool ok() const { return !object.empty(); }
   // One message for the user: the failure, or the rendered diagnostics.
   std::string error_message() const;
+  // The same message as an Error: kind compile when the diagnostics hold the
+  // errors (the source is wrong), else failure_kind (no BTF: not_found, no
+  // compiler library: not_supported, ...).
+  Error error() const;
 };
 
 // Compiles `source`. `path` names it: includes in quotes are resolved relative

@@ -50,7 +50,7 @@ std::string ObjectCache::default_dir() {
 
 Result<ObjectCache> ObjectCache::open(std::string dir) {
   if (auto made = files::make_dirs(dir + "/objects", 0700); !made)
-    return make_error(
+    return made.error_info().with_message(
         fmt::format("cannot use cache directory {}: {} (use --no-cache or set XDG_CACHE_HOME)", dir, made.error()));
   return ObjectCache(std::move(dir));
 }

@@ -32,7 +32,8 @@ Status watch(int epoll_fd, int fd, uint64_t data, const char* what) {
   ev.data.u64 = data;
   if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
     int err = errno;
-    return make_error(fmt::format("cannot watch the {} in the event loop (epoll_ctl): {}.", what, std::strerror(err)));
+    return make_errno_error(
+        err, fmt::format("cannot watch the {} in the event loop (epoll_ctl): {}.", what, std::strerror(err)));
   }
   return ok_status();
 }
@@ -114,12 +115,13 @@ Result<EventLoop> EventLoop::create(LoopOptions options) {
   impl->epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
   if (!impl->epoll.valid()) {
     int err = errno;
-    return make_error(fmt::format("cannot create the event loop (epoll_create1): {}.", std::strerror(err)));
+    return make_errno_error(err, fmt::format("cannot create the event loop (epoll_create1): {}.", std::strerror(err)));
   }
   impl->stop_event.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!impl->stop_event.valid()) {
     int err = errno;
-    return make_error(fmt::format("cannot create the event loop's stop event (eventfd): {}.", std::strerror(err)));
+    return make_errno_error(
+        err, fmt::format("cannot create the event loop's stop event (eventfd): {}.", std::strerror(err)));
   }
   if (auto s = watch(impl->epoll.get(), impl->stop_event.get(), tag(Kind::stop), "stop event"); !s)
     return std::move(s).take_error();
@@ -161,9 +163,12 @@ Result<ReaderId> EventLoop::add(PerfBufReader reader) {
 }
 
 Result<ReaderId> EventLoop::add(std::unique_ptr<EventSource> reader) {
-  if (!impl_) return make_error("the event loop was moved from; add readers to the loop that replaced it.");
+  if (!impl_)
+    return make_error(ErrorKind::invalid_argument,
+                      "the event loop was moved from; add readers to the loop that replaced it.");
   if (!reader || reader->epoll_fd() < 0)
-    return make_error("this event reader is closed (moved from or failed to open) and cannot be added to a loop.");
+    return make_error(ErrorKind::invalid_argument,
+                      "this event reader is closed (moved from or failed to open) and cannot be added to a loop.");
   const ReaderId id = impl_->next_id++;
   if (auto s = watch(impl_->epoll.get(), reader->epoll_fd(), tag(Kind::reader, id), reader->name().c_str()); !s)
     return std::move(s).take_error();
@@ -174,7 +179,7 @@ Result<ReaderId> EventLoop::add(std::unique_ptr<EventSource> reader) {
 
 Status EventLoop::remove(ReaderId id) {
   Impl::Source* s = impl_ ? impl_->find(id) : nullptr;
-  if (!s) return make_error(fmt::format("the event loop has no reader with id {}.", id));
+  if (!s) return make_error(ErrorKind::not_found, fmt::format("the event loop has no reader with id {}.", id));
   ::epoll_ctl(impl_->epoll.get(), EPOLL_CTL_DEL, s->reader->epoll_fd(), nullptr);
   impl_->sources.erase(impl_->sources.begin() + (s - impl_->sources.data()));
   impl_->next_source = 0;
@@ -193,17 +198,17 @@ const EventSource* EventLoop::reader(ReaderId id) const {
 }
 
 Status EventLoop::set_tick(std::chrono::milliseconds every) {
-  if (!impl_) return make_error("the event loop was moved from.");
+  if (!impl_) return make_error(ErrorKind::invalid_argument, "the event loop was moved from.");
   return impl_->tick->arm(every, every);
 }
 
 Status EventLoop::set_deadline(std::chrono::milliseconds after) {
-  if (!impl_) return make_error("the event loop was moved from.");
+  if (!impl_) return make_error(ErrorKind::invalid_argument, "the event loop was moved from.");
   return impl_->deadline->arm(after, {});
 }
 
 Result<Wake> EventLoop::poll(std::chrono::milliseconds timeout) {
-  if (!impl_) return make_error("the event loop was moved from.");
+  if (!impl_) return make_error(ErrorKind::invalid_argument, "the event loop was moved from.");
   using Clock = std::chrono::steady_clock;
   const bool forever = timeout.count() < 0;
   const auto end = Clock::now() + (forever ? std::chrono::milliseconds(0) : timeout);
@@ -220,7 +225,7 @@ Result<Wake> EventLoop::poll(std::chrono::milliseconds timeout) {
     int n = ::epoll_wait(impl_->epoll.get(), ready, 16, wait_ms);
     if (n < 0 && errno != EINTR) {
       int err = errno;
-      return make_error(fmt::format("waiting for events failed (epoll_wait): {}.", std::strerror(err)));
+      return make_errno_error(err, fmt::format("waiting for events failed (epoll_wait): {}.", std::strerror(err)));
     }
     for (int i = 0; i < n; ++i) impl_->handle(ready[i], wake);
     impl_->fill();

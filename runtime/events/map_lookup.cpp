@@ -23,8 +23,8 @@ Result<bpf_map_info> map_info(int fd, const std::string& name) {
   uint32_t length = sizeof info;
   if (bpf_obj_get_info_by_fd(fd, &info, &length) != 0) {
     int err = errno;
-    return make_error(fmt::format("cannot query BPF map {} (fd {}): {}; pass the fd of a live BPF map.", name, fd,
-                                  std::strerror(err)));
+    return make_errno_error(err, fmt::format("cannot query BPF map {} (fd {}): {}; pass the fd of a live BPF map.",
+                                             name, fd, std::strerror(err)));
   }
   return info;
 }
@@ -33,7 +33,7 @@ Result<UniqueFd> duplicate_fd(int fd, const std::string& name) {
   int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
   if (copy < 0) {
     int err = errno;
-    return make_error(fmt::format("cannot duplicate the fd of BPF map {}: {}.", name, std::strerror(err)));
+    return make_errno_error(err, fmt::format("cannot duplicate the fd of BPF map {}: {}.", name, std::strerror(err)));
   }
   return UniqueFd(copy);
 }
@@ -41,7 +41,8 @@ Result<UniqueFd> duplicate_fd(int fd, const std::string& name) {
 Result<int> find_map_fd(const loader::Object& object, const std::string& name, bpf_map_type type) {
   bpf_object* raw = object.raw();
   if (!raw)
-    return make_error(fmt::format("BPF object {} is closed, so its map {} cannot be read.", object.name(), name));
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("BPF object {} is closed, so its map {} cannot be read.", object.name(), name));
   bpf_map* map = bpf_object__find_map_by_name(raw, name.c_str());
   if (!map) {
     std::string candidates;
@@ -51,18 +52,20 @@ Result<int> find_map_fd(const loader::Object& object, const std::string& name, b
       candidates += candidates.empty() ? "" : ", ";
       candidates += bpf_map__name(m);
     }
-    return make_error(fmt::format("BPF object {} has no map named {}; its {} maps are: {}.", object.name(), name,
+    return make_error(ErrorKind::not_found,
+                      fmt::format("BPF object {} has no map named {}; its {} maps are: {}.", object.name(), name,
                                   map_type_name(type), candidates.empty() ? "none" : candidates));
   }
   if (bpf_map__type(map) != type)
-    return make_error(fmt::format("map {} of BPF object {} is a {} map, not a {} map.", name, object.name(),
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("map {} of BPF object {} is a {} map, not a {} map.", name, object.name(),
                                   map_type_name(bpf_map__type(map)), map_type_name(type)));
   int fd = bpf_map__fd(map);
   if (fd < 0)
-    return make_error(
-        fmt::format("BPF object {} is not loaded, so its map {} does not exist yet; load the object "
-                    "before reading events from it.",
-                    object.name(), name));
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("BPF object {} is not loaded, so its map {} does not exist yet; load the object "
+                                  "before reading events from it.",
+                                  object.name(), name));
   return fd;
 }
 

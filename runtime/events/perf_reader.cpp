@@ -52,15 +52,16 @@ Result<PerfBufReader> PerfBufReader::open(const loader::Object& object, const st
 
 Result<PerfBufReader> PerfBufReader::from_fd(const std::string& name, int map_fd, size_t pages_per_cpu) {
   if (!power_of_two(pages_per_cpu))
-    return make_error(fmt::format("perf buffer {}: {} pages per CPU is not a power of two; use 1, 2, 4, ... pages.",
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("perf buffer {}: {} pages per CPU is not a power of two; use 1, 2, 4, ... pages.",
                                   name, pages_per_cpu));
   auto info = map_info(map_fd, name);
   if (!info) return std::move(info).take_error();
   if (info->type != BPF_MAP_TYPE_PERF_EVENT_ARRAY)
-    return make_error(
-        fmt::format("map {} is a {} map, not a perf_event_array map; read it with the reader for its "
-                    "type.",
-                    name, map_type_name(info->type)));
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("map {} is a {} map, not a perf_event_array map; read it with the reader for its "
+                                  "type.",
+                                  name, map_type_name(info->type)));
   PerfBufReader reader;
   reader.name_ = name;
   auto copy = duplicate_fd(map_fd, name);
@@ -71,10 +72,10 @@ Result<PerfBufReader> PerfBufReader::from_fd(const std::string& name, int map_fd
       perf_buffer__new(reader.map_fd_.get(), pages_per_cpu, on_sample, on_lost, reader.state_.get(), nullptr);
   if (!reader.buffer_) {
     int err = errno;
-    return make_error(
-        fmt::format("cannot open perf buffer {} ({} pages per CPU): {}; perf buffers need CAP_PERFMON "
-                    "(or root) and locked memory (ulimit -l).",
-                    name, pages_per_cpu, std::strerror(err)));
+    return make_errno_error(
+        err, fmt::format("cannot open perf buffer {} ({} pages per CPU): {}; perf buffers need CAP_PERFMON "
+                         "(or root) and locked memory (ulimit -l).",
+                         name, pages_per_cpu, std::strerror(err)));
   }
   log::debug("reading perf buffer {} ({} CPUs, {} pages each)", name, reader.buffer_count(), pages_per_cpu);
   return reader;
@@ -114,14 +115,17 @@ int PerfBufReader::epoll_fd() const { return buffer_ ? perf_buffer__epoll_fd(buf
 size_t PerfBufReader::buffer_count() const { return buffer_ ? perf_buffer__buffer_cnt(buffer_) : 0; }
 
 Result<bool> PerfBufReader::consume(BatchQueue& queue, ReaderId id) {
-  if (!buffer_) return make_error(fmt::format("perf buffer reader {} was moved from or closed.", name_));
+  if (!buffer_)
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("perf buffer reader {} was moved from or closed.", name_));
   state_->queue = &queue;
   state_->id = id;
   const size_t count = perf_buffer__buffer_cnt(buffer_);
   int failed = 0;
   for (size_t i = 0; i < count && failed == 0; ++i) failed = perf_buffer__consume_buffer(buffer_, i);
   state_->queue = nullptr;
-  if (failed < 0) return make_error(fmt::format("reading perf buffer {} failed: {}.", name_, std::strerror(-failed)));
+  if (failed < 0)
+    return make_errno_error(failed, fmt::format("reading perf buffer {} failed: {}.", name_, std::strerror(-failed)));
   return true;
 }
 

@@ -47,10 +47,12 @@ Status check_drop_counter(const std::string& name, int fd) {
   auto info = map_info(fd, name);
   if (!info) return std::move(info).take_error();
   if (info->type != BPF_MAP_TYPE_PERCPU_ARRAY || info->key_size != 4 || info->value_size != 8 || info->max_entries < 1)
-    return make_error(fmt::format(
-        "map {} is not a drop counter: it must be a percpu_array of one __u64 (it is a {} map with {}-byte "
-        "values); declare the ring buffer with EBPFRUN_RINGBUF_WITH_DROPS from ebpfrun_events.h, or rename the map.",
-        name, map_type_name(info->type), info->value_size));
+    return make_error(
+        ErrorKind::invalid_argument,
+        fmt::format("map {} is not a drop counter: it must be a percpu_array of one __u64 (it is a {} map with {}-byte "
+                    "values); declare the ring buffer with EBPFRUN_RINGBUF_WITH_DROPS from ebpfrun_events.h, or rename "
+                    "the map.",
+                    name, map_type_name(info->type), info->value_size));
   return ok_status();
 }
 
@@ -67,7 +69,8 @@ Result<RingBufReader> RingBufReader::from_fds(const std::string& name, int ring_
   auto info = map_info(ring_fd, name);
   if (!info) return std::move(info).take_error();
   if (info->type != BPF_MAP_TYPE_RINGBUF)
-    return make_error(fmt::format("map {} is a {} map, not a ringbuf map; read it with the reader for its type.", name,
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("map {} is a {} map, not a ringbuf map; read it with the reader for its type.", name,
                                   map_type_name(info->type)));
   RingBufReader reader;
   reader.name_ = name;
@@ -85,8 +88,9 @@ Result<RingBufReader> RingBufReader::from_fds(const std::string& name, int ring_
   reader.ring_ = ring_buffer__new(reader.ring_fd_.get(), on_sample, reader.state_.get(), nullptr);
   if (!reader.ring_) {
     int err = errno;
-    return make_error(fmt::format("cannot map ring buffer {}: {}; reading ring buffers needs CAP_BPF (or root).", name,
-                                  std::strerror(err)));
+    return make_errno_error(
+        err, fmt::format("cannot map ring buffer {}: {}; reading ring buffers needs CAP_BPF (or root).", name,
+                         std::strerror(err)));
   }
   log::debug("reading ring buffer {} ({} bytes){}", name, info->max_entries,
              reader.counts_drops() ? ", drops counted in " + name + "_drops" : "");
@@ -127,14 +131,16 @@ void RingBufReader::release() {
 int RingBufReader::epoll_fd() const { return ring_ ? ring_buffer__epoll_fd(ring_) : -1; }
 
 Result<bool> RingBufReader::consume(BatchQueue& queue, ReaderId id) {
-  if (!ring_) return make_error(fmt::format("ring buffer reader {} was moved from or closed.", name_));
+  if (!ring_)
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("ring buffer reader {} was moved from or closed.", name_));
   state_->queue = &queue;
   state_->id = id;
   state_->stopped_full = false;
   int n = ring_buffer__consume(ring_);
   state_->queue = nullptr;
   if (state_->stopped_full) return false;
-  if (n < 0) return make_error(fmt::format("reading ring buffer {} failed: {}.", name_, std::strerror(-n)));
+  if (n < 0) return make_errno_error(n, fmt::format("reading ring buffer {} failed: {}.", name_, std::strerror(-n)));
   return true;
 }
 

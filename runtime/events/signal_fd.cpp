@@ -19,14 +19,14 @@ Result<SignalFd> SignalFd::block(const std::vector<int>& signals) {
   sigemptyset(&wanted);
   for (int sig : signals) {
     if (sig == SIGKILL || sig == SIGSTOP || sigaddset(&wanted, sig) != 0)
-      return make_error(
-          fmt::format("signal {} cannot be handled by the event loop; use catchable signals such as "
-                      "SIGINT and SIGTERM.",
-                      sig));
+      return make_error(ErrorKind::invalid_argument,
+                        fmt::format("signal {} cannot be handled by the event loop; use catchable signals such as "
+                                    "SIGINT and SIGTERM.",
+                                    sig));
   }
   sigset_t previous;
   if (int err = pthread_sigmask(SIG_BLOCK, &wanted, &previous); err != 0)
-    return make_error(fmt::format("cannot block signals for the event loop: {}.", std::strerror(err)));
+    return make_errno_error(err, fmt::format("cannot block signals for the event loop: {}.", std::strerror(err)));
 
   SignalFd out;
   sigemptyset(&out.added_);
@@ -37,7 +37,7 @@ Result<SignalFd> SignalFd::block(const std::vector<int>& signals) {
   int fd = ::signalfd(-1, &wanted, SFD_NONBLOCK | SFD_CLOEXEC);
   if (fd < 0) {
     int err = errno;
-    return make_error(fmt::format("cannot create a signalfd for the event loop: {}.", std::strerror(err)));
+    return make_errno_error(err, fmt::format("cannot create a signalfd for the event loop: {}.", std::strerror(err)));
   }
   out.fd_.reset(fd);
   return out;

@@ -25,20 +25,21 @@ Result<TimerFd> TimerFd::create() {
   int fd = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   if (fd < 0) {
     int err = errno;
-    return make_error(fmt::format("cannot create a timer (timerfd_create): {}.", std::strerror(err)));
+    return make_errno_error(err, fmt::format("cannot create a timer (timerfd_create): {}.", std::strerror(err)));
   }
   return TimerFd(UniqueFd(fd));
 }
 
 Status TimerFd::arm(std::chrono::nanoseconds first, std::chrono::nanoseconds interval) {
   if (first.count() < 0 || interval.count() < 0)
-    return make_error("a timer cannot be set to a negative duration; use a positive number of milliseconds.");
+    return make_error(ErrorKind::invalid_argument,
+                      "a timer cannot be set to a negative duration; use a positive number of milliseconds.");
   itimerspec spec{};
   spec.it_value = to_timespec(first);
   spec.it_interval = to_timespec(interval);
   if (::timerfd_settime(fd_.get(), 0, &spec, nullptr) != 0) {
     int err = errno;
-    return make_error(fmt::format("cannot set a timer (timerfd_settime): {}.", std::strerror(err)));
+    return make_errno_error(err, fmt::format("cannot set a timer (timerfd_settime): {}.", std::strerror(err)));
   }
   // The kernel also resets the expiration count here, so ticks of an old
   // setting are never reported under the new one.

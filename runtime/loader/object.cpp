@@ -44,7 +44,9 @@ Result<Object> Object::open(std::string_view elf, const std::string& name, const
   bpf_object* object = open_elf(elf, name, pin_directory);
   if (!object) {
     int err = errno;
-    return make_error(fmt::format("cannot open BPF object {}: {} (is it a BPF ELF file?)", name, std::strerror(err)));
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("cannot open BPF object {}: {} (is it a BPF ELF file?)", name, std::strerror(err)),
+                      err);
   }
   return Object(object, name, std::string(elf), options);
 }
@@ -89,7 +91,8 @@ std::string Object::pin_directory() const { return options_.pin_root + "/" + opt
 Status Object::reopen() {
   bpf_object__close(object_);
   object_ = open_elf(elf_, name_, pin_directory());
-  if (!object_) return make_error(fmt::format("cannot reopen BPF object {}: {}", name_, std::strerror(errno)));
+  if (!object_)
+    return make_errno_error(errno, fmt::format("cannot reopen BPF object {}: {}", name_, std::strerror(errno)));
   return ok_status();
 }
 
@@ -106,7 +109,7 @@ Status Object::check_pinned_maps() const {
 }
 
 Status Object::load(const LoadOptions& options) {
-  if (!object_) return make_error(fmt::format("BPF object {} is closed", name_));
+  if (!object_) return make_error(ErrorKind::invalid_argument, fmt::format("BPF object {} is closed", name_));
   if (loaded_) return ok_status();
   if (auto pins = check_pinned_maps(); !pins) return pins;
 
@@ -140,7 +143,7 @@ Status Object::load(const LoadOptions& options) {
       std::string hint = (err == -EPERM || err == -EACCES)
                              ? " (loading BPF programs needs CAP_BPF and CAP_PERFMON, or root)"
                              : " (run with -v for libbpf's details)";
-      return make_error(fmt::format("loading BPF object {} failed: {}{}", name_, std::strerror(-err), hint));
+      return make_errno_error(err, fmt::format("loading BPF object {} failed: {}{}", name_, std::strerror(-err), hint));
     }
     std::string log(failed_log);
     const bool truncated = log.size() + 1 >= log_size;
@@ -161,7 +164,9 @@ Status Object::load(const LoadOptions& options) {
     message +=
         log::level() <= log::Level::debug ? "full verifier log:\n" + log : "(run with -v for the full verifier log)";
     bpf_object__for_each_program(prog, object_) bpf_program__set_log_buf(prog, nullptr, 0);
-    return make_error(message);
+    Error rejected = make_error(ErrorKind::verifier, message, err);
+    rejected.log = std::move(log);
+    return rejected;
   }
 }
 

@@ -35,7 +35,8 @@ int Map::possible_cpus() {
 
 Result<Map> Map::from_object_map(const bpf_map* map, const struct btf* btf) {
   int fd = bpf_map__fd(map);
-  if (fd < 0) return make_error(fmt::format("map '{}' is not loaded yet", bpf_map__name(map)));
+  if (fd < 0)
+    return make_error(ErrorKind::invalid_argument, fmt::format("map '{}' is not loaded yet", bpf_map__name(map)));
   MapInfo info;
   info.name = bpf_map__name(map);
   info.type = bpf_map__type(map);
@@ -57,12 +58,12 @@ Result<Map> Map::from_object_map(const bpf_map* map, const struct btf* btf) {
 
 Result<Map> Map::open_pinned(const std::string& path) {
   int fd = bpf_obj_get(path.c_str());
-  if (fd < 0) return make_error(fmt::format("cannot open pinned map {}: {}", path, std::strerror(errno)));
+  if (fd < 0) return make_errno_error(errno, fmt::format("cannot open pinned map {}: {}", path, std::strerror(errno)));
   bpf_map_info kernel{};
   uint32_t len = sizeof kernel;
   if (bpf_obj_get_info_by_fd(fd, &kernel, &len) != 0) {
     ::close(fd);
-    return make_error(fmt::format("{} is pinned but is not a BPF map", path));
+    return make_error(ErrorKind::invalid_argument, fmt::format("{} is pinned but is not a BPF map", path));
   }
   MapInfo info;
   info.name = kernel.name;
@@ -106,37 +107,43 @@ size_t Map::user_value_size() const {
 
 Result<std::optional<std::string>> Map::lookup(std::string_view key) const {
   if (key.size() != info_.key_size)
-    return make_error(fmt::format("key for map '{}' must be {} bytes, got {}", info_.name, info_.key_size, key.size()));
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("key for map '{}' must be {} bytes, got {}", info_.name, info_.key_size, key.size()));
   std::string value(user_value_size(), '\0');
   if (bpf_map_lookup_elem(fd_, key.data(), value.data()) != 0) {
     if (errno == ENOENT) return std::optional<std::string>();
-    return make_error(errno_text(info_, "lookup"));
+    return make_errno_error(errno, errno_text(info_, "lookup"));
   }
   return std::optional<std::string>(std::move(value));
 }
 
 Status Map::update(std::string_view key, std::string_view value, uint64_t flags) const {
   if (key.size() != info_.key_size || value.size() != user_value_size())
-    return make_error(fmt::format("map '{}' takes {}-byte keys and {}-byte values, got {} and {}", info_.name,
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("map '{}' takes {}-byte keys and {}-byte values, got {} and {}", info_.name,
                                   info_.key_size, user_value_size(), key.size(), value.size()));
   if (bpf_map_update_elem(fd_, key.data(), value.data(), flags) != 0) {
-    if (errno == E2BIG) return make_error(fmt::format("map '{}' is full ({} entries)", info_.name, info_.max_entries));
-    if (errno == EEXIST) return make_error(fmt::format("key already exists in map '{}'", info_.name));
-    return make_error(errno_text(info_, "update"));
+    if (errno == E2BIG)
+      return make_error(ErrorKind::resource,
+                        fmt::format("map '{}' is full ({} entries)", info_.name, info_.max_entries));
+    if (errno == EEXIST) return make_error(ErrorKind::busy, fmt::format("key already exists in map '{}'", info_.name));
+    return make_errno_error(errno, errno_text(info_, "update"));
   }
   return ok_status();
 }
 
 Result<bool> Map::erase(std::string_view key) const {
   if (key.size() != info_.key_size)
-    return make_error(fmt::format("key for map '{}' must be {} bytes, got {}", info_.name, info_.key_size, key.size()));
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("key for map '{}' must be {} bytes, got {}", info_.name, info_.key_size, key.size()));
   if (is_array(info_.type)) {
     return make_error(
+        ErrorKind::invalid_argument,
         fmt::format("map '{}' is an array, whose elements cannot be deleted; update it with zeros", info_.name));
   }
   if (bpf_map_delete_elem(fd_, key.data()) != 0) {
     if (errno == ENOENT) return false;
-    return make_error(errno_text(info_, "delete"));
+    return make_errno_error(errno, errno_text(info_, "delete"));
   }
   return true;
 }
@@ -148,7 +155,7 @@ Result<std::vector<std::string>> Map::keys() const {
   for (;;) {
     if (bpf_map_get_next_key(fd_, previous, next.data()) != 0) {
       if (errno == ENOENT) return out;
-      return make_error(errno_text(info_, "iterate"));
+      return make_errno_error(errno, errno_text(info_, "iterate"));
     }
     out.push_back(next);
     key = next;
@@ -206,7 +213,7 @@ Result<std::vector<Entry>> Map::entries_by_batch(bool and_delete, bool& unsuppor
         if (unsupported) return out;
       }
       errno = saved;
-      return make_error(errno_text(info_, and_delete ? "batch lookup-and-delete" : "batch lookup"));
+      return make_errno_error(errno, errno_text(info_, and_delete ? "batch lookup-and-delete" : "batch lookup"));
     }
     in_batch = out_batch;
     first = false;
@@ -244,13 +251,14 @@ std::vector<uint64_t> Map::sum_per_cpu_u64(std::string_view value) const {
 
 Status Map::pin(const std::string& path) const {
   if (bpf_obj_pin(fd_, path.c_str()) != 0)
-    return make_error(fmt::format("cannot pin map '{}' at {}: {}", info_.name, path, std::strerror(errno)));
+    return make_errno_error(errno,
+                            fmt::format("cannot pin map '{}' at {}: {}", info_.name, path, std::strerror(errno)));
   return ok_status();
 }
 
 Status Map::unpin(const std::string& path) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-    return make_error(fmt::format("cannot unpin {}: {}", path, std::strerror(errno)));
+    return make_errno_error(errno, fmt::format("cannot unpin {}: {}", path, std::strerror(errno)));
   return ok_status();
 }
 

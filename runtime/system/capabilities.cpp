@@ -14,7 +14,8 @@ Result<Capabilities> parse_cap_hex(std::string_view hex) {
   while (!hex.empty() && (hex.back() == '\n' || hex.back() == ' ' || hex.back() == '\t')) hex.remove_suffix(1);
   while (!hex.empty() && (hex.front() == ' ' || hex.front() == '\t')) hex.remove_prefix(1);
   if (hex.empty() || hex.size() > 16)
-    return make_error(fmt::format("cannot read the capability mask '{}': expected 1 to 16 hexadecimal digits", hex));
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("cannot read the capability mask '{}': expected 1 to 16 hexadecimal digits", hex));
   uint64_t mask = 0;
   for (char ch : hex) {
     int digit;
@@ -25,7 +26,8 @@ Result<Capabilities> parse_cap_hex(std::string_view hex) {
     else if (ch >= 'A' && ch <= 'F')
       digit = ch - 'A' + 10;
     else
-      return make_error(fmt::format("cannot read the capability mask '{}': '{}' is not a hexadecimal digit", hex, ch));
+      return make_error(ErrorKind::invalid_argument,
+                        fmt::format("cannot read the capability mask '{}': '{}' is not a hexadecimal digit", hex, ch));
     mask = (mask << 4) | static_cast<uint64_t>(digit);
   }
   return Capabilities{mask};
@@ -41,12 +43,13 @@ Result<Capabilities> parse_status_capabilities(std::string_view status_text) {
     if (line.substr(0, kKey.size()) == kKey) return parse_cap_hex(line.substr(kKey.size()));
     pos = end + 1;
   }
-  return make_error("the process status has no CapEff line; is /proc mounted?");
+  return make_error(ErrorKind::not_supported, "the process status has no CapEff line; is /proc mounted?");
 }
 
 Result<Capabilities> current_capabilities() {
   auto text = files::read("/proc/self/status");
-  if (!text) return make_error(fmt::format("cannot read the process capabilities: {}", text.error()));
+  if (!text)
+    return text.error_info().with_message(fmt::format("cannot read the process capabilities: {}", text.error()));
   return parse_status_capabilities(*text);
 }
 

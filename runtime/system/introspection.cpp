@@ -47,13 +47,14 @@ Status describe_ids(const std::vector<uint32_t>& ids, const char* what, Open ope
     int fd = open_by_id(id);
     if (fd < 0) {
       int err = errno;
-      if (err == ENOENT) return make_error(fmt::format("BPF {} id {} no longer exists", what, id));
+      if (err == ENOENT)
+        return make_error(ErrorKind::not_found, fmt::format("BPF {} id {} no longer exists", what, id));
       if (err == EPERM)
-        return make_error(
-            fmt::format("cannot open BPF {} id {}: opening BPF objects by id needs CAP_SYS_ADMIN; run "
-                        "as root",
-                        what, id));
-      return make_error(fmt::format("cannot open BPF {} id {}: {}", what, id, std::strerror(err)));
+        return make_error(ErrorKind::permission,
+                          fmt::format("cannot open BPF {} id {}: opening BPF objects by id needs CAP_SYS_ADMIN; run "
+                                      "as root",
+                                      what, id));
+      return make_errno_error(err, fmt::format("cannot open BPF {} id {}: {}", what, id, std::strerror(err)));
     }
     auto report = describe_fd(fd);
     ::close(fd);
@@ -94,7 +95,8 @@ Result<ProgramReport> describe_program(int fd) {
   struct bpf_prog_info info {};
   uint32_t len = sizeof info;
   if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
-    return make_error(fmt::format("cannot read the BPF program behind fd {}: {}", fd, std::strerror(errno)));
+    return make_errno_error(errno,
+                            fmt::format("cannot read the BPF program behind fd {}: {}", fd, std::strerror(errno)));
 
   // Second call for the variable-length parts: map ids and the first func_info
   // record (whose BTF type is the program's function).
@@ -111,7 +113,8 @@ Result<ProgramReport> describe_program(int fd) {
   }
   len = sizeof info;
   if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
-    return make_error(fmt::format("cannot read the BPF program behind fd {}: {}", fd, std::strerror(errno)));
+    return make_errno_error(errno,
+                            fmt::format("cannot read the BPF program behind fd {}: {}", fd, std::strerror(errno)));
 
   ProgramReport report;
   report.id = info.id;
@@ -133,7 +136,7 @@ Result<MapReport> describe_map(int fd) {
   struct bpf_map_info info {};
   uint32_t len = sizeof info;
   if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
-    return make_error(fmt::format("cannot read the BPF map behind fd {}: {}", fd, std::strerror(errno)));
+    return make_errno_error(errno, fmt::format("cannot read the BPF map behind fd {}: {}", fd, std::strerror(errno)));
   MapReport report;
   report.id = info.id;
   report.type = or_number(libbpf_bpf_map_type_str(static_cast<bpf_map_type>(info.type)), info.type);

@@ -20,13 +20,14 @@ Result<KernelVersion> parse_kernel_release(const std::string& release) {
   KernelVersion v;
   v.release = release;
   if (std::sscanf(release.c_str(), "%d.%d.%d", &v.major, &v.minor, &v.patch) < 2)
-    return make_error(fmt::format("cannot read the kernel version from the release string '{}'", release));
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("cannot read the kernel version from the release string '{}'", release));
   return v;
 }
 
 Result<KernelVersion> kernel_version() {
   struct utsname u {};
-  if (::uname(&u) != 0) return make_error(fmt::format("uname failed: {}", std::strerror(errno)));
+  if (::uname(&u) != 0) return make_errno_error(errno, fmt::format("uname failed: {}", std::strerror(errno)));
   auto v = parse_kernel_release(u.release);
   if (v) v->machine = u.machine;
   return v;

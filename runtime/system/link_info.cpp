@@ -244,7 +244,7 @@ Result<LinkReport> describe_link(int fd) {
   uint32_t len = sizeof info;
   // First ask for the type: which union member to hand name buffers to.
   if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
-    return make_error(fmt::format("cannot read the BPF link behind fd {}: {}", fd, std::strerror(errno)));
+    return make_errno_error(errno, fmt::format("cannot read the BPF link behind fd {}: {}", fd, std::strerror(errno)));
   const uint32_t type = info.type;
   char name[PATH_MAX] = {};
   std::memset(&info, 0, sizeof info);
@@ -270,7 +270,7 @@ Result<LinkReport> describe_link(int fd) {
   }
   len = sizeof info;
   if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0)
-    return make_error(fmt::format("cannot read the BPF link behind fd {}: {}", fd, std::strerror(errno)));
+    return make_errno_error(errno, fmt::format("cannot read the BPF link behind fd {}: {}", fd, std::strerror(errno)));
 
   LinkReport report;
   report.id = info.id;

@@ -65,7 +65,7 @@ std::vector<MountEntry> parse_mounts(std::string_view text) {
 
 Result<std::vector<MountEntry>> read_mounts(const std::string& path) {
   auto text = files::read(path);
-  if (!text) return make_error(fmt::format("cannot list mounted file systems: {}", text.error()));
+  if (!text) return text.error_info().with_message(fmt::format("cannot list mounted file systems: {}", text.error()));
   return parse_mounts(*text);
 }
 
@@ -98,7 +98,7 @@ Status mount_file_system(const FileSystemNeed& need) {
   const std::string& target = need.targets.front();
   if (::mount(need.fstype.c_str(), target.c_str(), need.fstype.c_str(), 0, nullptr) != 0) {
     int err = errno;
-    return make_error(fmt::format("cannot mount {} at {}: {}", need.fstype, target, std::strerror(err)));
+    return make_errno_error(err, fmt::format("cannot mount {} at {}: {}", need.fstype, target, std::strerror(err)));
   }
   return ok_status();
 }

@@ -67,7 +67,12 @@ Result<std::vector<Check>> preflight_for_run(const PreflightOptions& options) {
   run_options.probe_features = false;
   auto checks = run_preflight(run_options);
   for (const auto& c : checks)
-    if (is_blocking_failure(c)) return make_error(fmt::format("{} (`ebpfrun doctor` lists every check.)", c.detail));
+    if (is_blocking_failure(c))
+      // Missing capabilities are a matter of privilege; every other blocking
+      // check (kernel version, BTF, tracefs) is something this kernel lacks.
+      return make_error(
+          c.name == "capabilities" || c.name.starts_with("CAP_") ? ErrorKind::permission : ErrorKind::not_supported,
+          fmt::format("{} (`ebpfrun doctor` lists every check.)", c.detail));
   return checks;
 }
 

@@ -32,7 +32,11 @@ std::string explain_enable_failure(int err) {
 
 Result<StatsSession> StatsSession::enable() {
   int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-  if (fd < 0) return make_error(explain_enable_failure(errno));
+  if (fd < 0) {
+    int err = errno;
+    return make_error(err == EINVAL ? ErrorKind::not_supported : error_kind_from_errno(err),
+                      explain_enable_failure(err), err);
+  }
   log::debug("BPF run-time statistics enabled (fd {})", fd);
   return StatsSession(fd);
 }

@@ -71,7 +71,7 @@ std::string quote(std::string_view value) {
 }
 
 Error invalid(std::string_view field, std::string_view value, std::string_view why) {
-  return make_error(fmt::format("invalid {} filter {}: {}", field, quote(value), why));
+  return make_error(ErrorKind::invalid_argument, fmt::format("invalid {} filter {}: {}", field, quote(value), why));
 }
 
 template <typename T>
@@ -220,8 +220,8 @@ Status add_filter_value(FilterSpec& spec, std::string_view field, std::string_vi
   if (field == "comm_prefix") return add_comm(spec.comm_prefixes, field, value);
   if (field == "cgroup") return add_cgroup(spec.cgroup_ids, value);
   if (field == "exclude_pid") return add_u32(spec.exclude_pids, field, value);
-  return make_error(fmt::format("unknown filter field {}; known fields are: {}", quote(field),
-                                fmt::join(known_filter_fields(), ", ")));
+  return make_error(ErrorKind::invalid_argument, fmt::format("unknown filter field {}; known fields are: {}",
+                                                             quote(field), fmt::join(known_filter_fields(), ", ")));
 }
 
 std::string render_filter(const FilterSpec& spec) {
@@ -280,7 +280,8 @@ Result<std::string> apply_filter(std::string_view source, const FilterSpec& spec
   out.append(source.substr(pos));
 
   if (count == 0 && !spec.empty())
-    return make_error(fmt::format("{} has no {} placeholder, so the filter ({}) cannot be applied", source_name,
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("{} has no {} placeholder, so the filter ({}) cannot be applied", source_name,
                                   kPlaceholder, fmt::join(set_fields(spec), ", ")));
   log::debug("{}: filled {} {} placeholder(s)", source_name, count, kPlaceholder);
   return out;

@@ -155,7 +155,8 @@ function M.attach(state)
 end
 
 -- Compiles, loads and attaches one collector. Returns a state table, or nil
--- and a one-line reason.
+-- and the error (an ebpf error object: err.kind says why, tostring(err) the
+-- whole message).
 function M.open(def, opts)
   local state, err = M.load(def, opts)
   if not state then return nil, err end
@@ -243,6 +244,32 @@ local function first_line(text)
   return (tostring(text):match("^[^\n]*"))
 end
 
+-- Why a collector is disabled, decided by the error's kind (never its text):
+-- what this machine lacks or forbids is said in one line; a collector that
+-- does not compile or that the verifier refuses is a defect, so its whole
+-- report follows even when several collectors run.
+local DISABLED_BECAUSE = {
+  not_supported = "not supported by this kernel",
+  not_found = "a probe point or file it needs is missing",
+  permission = "not enough privileges",
+  verifier = "rejected by the kernel's verifier",
+  compile = "its BPF C does not compile",
+}
+local DEFECT = { verifier = true, compile = true, internal = true }
+
+local function report_disabled(name, err, alone)
+  local kind = type(err) == "table" and err.kind or nil
+  local because = DISABLED_BECAUSE[kind]
+  io.stderr:write(("ebpfrun: %s disabled: %s%s\n"):format(name, first_line(err),
+                                                          because and (" [" .. because .. "]") or ""))
+  -- One collector alone, or a defect in it: the rest of its error too (the
+  -- first line is already out), so that nothing is printed twice.
+  if alone or DEFECT[kind] then
+    local rest = tostring(err):match("^[^\n]*\n(.*)$")
+    if rest and rest ~= "" then io.stderr:write(rest, rest:sub(-1) == "\n" and "" or "\n") end
+  end
+end
+
 local function print_interval(state, out, final)
   local rows = state.def.collect(state)
   local now = os.date("%H:%M:%S")
@@ -303,11 +330,7 @@ function M.run(defs, opts)
   local loaded, enabled, wanted, unwanted = {}, {}, {}, {}
   for _, n in ipairs(opts.enable or {}) do wanted[n] = true end
   for _, n in ipairs(opts.disable or {}) do unwanted[n] = true end
-  local function disable(def, err)
-    -- One collector: its whole error, once; several: one line each.
-    local text = #defs == 1 and tostring(err) or first_line(err)
-    io.stderr:write(("ebpfrun: %s disabled: %s\n"):format(def.name, text))
-  end
+  local function disable(def, err) report_disabled(def.name, err, #defs == 1) end
   -- Every collector is compiled before any is attached: the compiler runs in
   -- a child process, which would otherwise be traced by the collectors
   -- already attached.

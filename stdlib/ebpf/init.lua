@@ -149,7 +149,7 @@ function Map:info() return self.info_table end
 -- and_delete = true reads and resets (hash maps: removes; arrays: zeroes).
 function Map:pairs(and_delete)
   local keys, values = self.raw:entries(and_delete)
-  if not keys then error(values, 2) end
+  if not keys then error(tostring(values), 2) end
   local i = 0
   return function()
     i = i + 1
@@ -317,7 +317,7 @@ function M.run(opts)
     if drained and coalesce_us > 0 then ffi.C.ebpfrun_usleep(coalesce_us) end
     drained = false
     local events, ticks, deadline, signal, stopped = core.poll(1000)
-    if events == nil then error(ticks, 2) end
+    if events == nil then error(tostring(ticks), 2) end
     if events then
       local batch = core.take_batch()
       while batch do

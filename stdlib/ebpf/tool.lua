@@ -52,13 +52,13 @@ function M.stream(spec)
   local obj, err = ebpf.compile { file = collector.bpf_path(spec.source), filter = spec.filter,
                                   defines = spec.defines }
   if not obj then
-    io.stderr:write(name, ": ", err, "\n")
+    io.stderr:write(name, ": ", tostring(err), "\n")
     return 1
   end
   if spec.loaded then spec.loaded(obj) end
   local ok, aerr = obj:attach_all()
   if not ok then
-    io.stderr:write(name, ": ", aerr, "\n")
+    io.stderr:write(name, ": ", tostring(aerr), "\n")
     return 1
   end
   local events = assert(obj:ringbuf(spec.ring or "events", spec.type))

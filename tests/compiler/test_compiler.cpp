@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cerrno>
 #include <filesystem>
 #include <set>
 
@@ -113,6 +114,8 @@ TEST_CASE("compile errors come back as diagnostics with file, line and column", 
   CHECK(d.message.find("undeclared_thing") != std::string::npos);
   CHECK(d.source_line == "    return undeclared_thing + 1;");
   CHECK(out.error_message().find("broken.bpf.c:5:12: error:") != std::string::npos);
+  CHECK(out.error().kind == ErrorKind::compile);
+  CHECK(out.error().message == out.error_message());
 }
 
 TEST_CASE("#line directives map diagnostics to another file (inline C in Lua)", "[compiler]") {
@@ -252,6 +255,9 @@ TEST_CASE("a missing BTF file is one clear error", "[compiler]") {
   auto out = compiler::compile(kProbe, dir.file("p.bpf.c"), options);
   REQUIRE_FALSE(out.ok());
   CHECK(out.failure.find("no-such-btf") != std::string::npos);
+  // Not a compile error: the file is missing (ENOENT), whatever the source says.
+  CHECK(out.error().kind == ErrorKind::not_found);
+  CHECK(out.error().err_no == ENOENT);
 }
 
 TEST_CASE("a --btf PATH file supplies kernel types from that file", "[compiler]") {

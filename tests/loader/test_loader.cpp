@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 
 #include "loader/object.h"
@@ -72,6 +74,10 @@ TEST_CASE("a verifier rejection names the program, the C line and the verifier's
   // The full log survived the tiny first buffer: it starts at instruction 0.
   CHECK(object->verifier_log().size() > 64);
   CHECK(object->verifier_log().find("0: R1=ctx") != std::string::npos);
+  // The error itself says why (kind, errno) and carries that whole log.
+  CHECK(loaded.error_kind() == ErrorKind::verifier);
+  CHECK(loaded.error_info().err_no == EACCES);
+  CHECK(loaded.error_info().log == object->verifier_log());
   object->close();
   CHECK_FALSE(test::kernel_has_program("ldr_rejected"));
 }
@@ -101,7 +107,9 @@ TEST_CASE("bad pin namespaces and non-BPF input are clear errors", "[loader]") {
       "x", options);
   REQUIRE_FALSE(bad);
   CHECK(bad.error().find("invalid pin namespace") != std::string::npos);
+  CHECK(bad.error_kind() == ErrorKind::invalid_argument);
   auto garbage = loader::Object::open("not an elf at all", "garbage");
   REQUIRE_FALSE(garbage);
   CHECK(garbage.error().find("cannot open BPF object garbage") != std::string::npos);
+  CHECK(garbage.error_kind() == ErrorKind::invalid_argument);
 }

@@ -32,8 +32,9 @@ function M.kernel_has_program(name)
   return out:find("name " .. name:sub(1, 15) .. "%s") ~= nil
 end
 
--- Runs ebpfrun on a script text; returns exit code, stdout, stderr.
-function M.run_script(text, args)
+-- Runs ebpfrun on a script text; returns exit code, stdout, stderr. `wrapper`
+-- (optional) is a command ebpfrun runs under, e.g. "setpriv ...".
+function M.run_script(text, args, wrapper)
   local dir = os.tmpname()
   os.remove(dir)
   os.execute("mkdir -p " .. dir)
@@ -41,8 +42,8 @@ function M.run_script(text, args)
   local f = assert(io.open(path, "w"))
   f:write(text)
   f:close()
-  local cmd = ("%s %s %s >%s/out 2>%s/err; echo $? >%s/rc"):format(os.getenv("EBPFRUN_BIN") or "ebpfrun", path,
-    args or "", dir, dir, dir)
+  local cmd = ("%s %s %s %s >%s/out 2>%s/err; echo $? >%s/rc"):format(wrapper or "", os.getenv("EBPFRUN_BIN") or "ebpfrun",
+    path, args or "", dir, dir, dir)
   os.execute(cmd)
   local function slurp(name)
     local h = io.open(dir .. "/" .. name)

@@ -158,6 +158,7 @@ TEST_CASE("a pinned map outlives its object, is reused, and an incompatible pin 
     CHECK(loaded.error().find("does not match map 'maps_pinned'") != std::string::npos);
     CHECK(loaded.error().find("32 entries") != std::string::npos);
     CHECK(loaded.error().find("64 entries") != std::string::npos);
+    CHECK(loaded.error_kind() == ErrorKind::busy);
   }
   REQUIRE(maps::Map::unpin(pin));
   ::rmdir(("/sys/fs/bpf/ebpfrun/" + options.pin_namespace).c_str());

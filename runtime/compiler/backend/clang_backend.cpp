@@ -17,6 +17,8 @@
 #include <vector>
 
 #include <clang/Basic/Diagnostic.h>
+#include <clang/Basic/DiagnosticFrontend.h>
+#include <clang/Basic/DiagnosticIDs.h>
 #include <clang/Basic/DiagnosticOptions.h>
 #include <clang/Basic/SourceManager.h>
 #include <clang/Basic/Version.h>
@@ -53,15 +55,26 @@ double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
+// True for the diagnostics of a precompiled header clang cannot read: the AST
+// reader's own (stale, damaged, not a PCH) and the frontend's "unable to load
+// PCH file". Decided by diagnostic id, so the host never matches message text.
+bool is_pch_read_failure(unsigned id) {
+  return (id >= clang::diag::DIAG_START_SERIALIZATION && id < clang::diag::DIAG_START_LEX) ||
+         id == clang::diag::err_fe_unable_to_load_pch;
+}
+
 // Records every clang diagnostic as a structured Diagnostic. Locations are
 // "presumed" locations, so `#line` directives in the source are honoured: the
 // Lua bindings use them to point diagnostics of inline C at the Lua file.
 class DiagnosticCollector : public clang::DiagnosticConsumer {
  public:
-  explicit DiagnosticCollector(std::vector<Diagnostic>& out) : out_(out) {}
+  explicit DiagnosticCollector(std::vector<Diagnostic>& out, bool* pch_unreadable = nullptr)
+      : out_(out), pch_unreadable_(pch_unreadable) {}
 
   void HandleDiagnostic(clang::DiagnosticsEngine::Level level, const clang::Diagnostic& info) override {
     clang::DiagnosticConsumer::HandleDiagnostic(level, info);
+    if (pch_unreadable_ && level >= clang::DiagnosticsEngine::Error && is_pch_read_failure(info.getID()))
+      *pch_unreadable_ = true;
     Diagnostic d;
     switch (level) {
       case clang::DiagnosticsEngine::Ignored:
@@ -108,6 +121,7 @@ class DiagnosticCollector : public clang::DiagnosticConsumer {
   }
 
   std::vector<Diagnostic>& out_;
+  bool* pch_unreadable_;
 };
 
 // Collects every file the compile read, system headers and PCH inputs included,
@@ -218,7 +232,7 @@ void compile(const BackendRequest& request, BackendResult& result) {
   }();
   (void)targets_ready;
 
-  DiagnosticCollector collector(result.diagnostics);
+  DiagnosticCollector collector(result.diagnostics, &result.pch_unreadable);
   auto diag_options = llvm::makeIntrusiveRefCnt<clang::DiagnosticOptions>();
   clang::DiagnosticsEngine diags(llvm::makeIntrusiveRefCnt<clang::DiagnosticIDs>(), diag_options.get(), &collector,
                                  /*ShouldOwnClient=*/false);

@@ -14,7 +14,7 @@
 namespace ebpfrun::compiler {
 
 // Bumped whenever BackendRequest or BackendResult change shape.
-inline constexpr int kBackendAbiVersion = 1;
+inline constexpr int kBackendAbiVersion = 2;
 
 struct VirtualFile {
   std::string path;  // absolute path inside the compiler's in-memory file system
@@ -41,6 +41,7 @@ struct BackendResult {
   std::vector<Diagnostic> diagnostics;
   std::vector<std::string> dependencies;  // real files read, for cache validation
   std::string failure;                    // a failure that is not a diagnostic
+  bool pch_unreadable = false;            // clang could not read the precompiled header (stale or damaged)
   bool pch_built = false;
   bool pch_used = false;
   double pch_build_ms = 0;

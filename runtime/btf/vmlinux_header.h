@@ -1,6 +1,6 @@
-// Kernel types for BPF C: identifies a BTF blob (for cache keys) and turns it
-// into a vmlinux.h with libbpf's btf_dump, the same output as
-// `bpftool btf dump file … format c`.
+// runtime/btf vmlinux_header — kernel types for BPF C: identifies a BTF blob
+// (its hash keys the compiler's object cache) and turns it into a vmlinux.h
+// with libbpf's btf_dump, the same output as `bpftool btf dump file … format c`.
 #pragma once
 
 #include <cstdint>
@@ -8,7 +8,7 @@
 
 #include "common/result.h"
 
-namespace ebpfrun::compiler {
+namespace ebpfrun::types {
 
 inline constexpr const char* kKernelBtfPath = "/sys/kernel/btf/vmlinux";
 
@@ -24,4 +24,4 @@ Result<BtfIdentity> identify_btf(const std::string& path);
 // Generates vmlinux.h text from the BTF file at `path`.
 Result<std::string> generate_vmlinux_header(const std::string& path);
 
-}  // namespace ebpfrun::compiler
+}  // namespace ebpfrun::types

@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "bindings/btf_ffi.h"
+#include "btf/ffi_declarations.h"
 #include "loader/object.h"
 #include "support/test_support.h"
 
 using namespace ebpfrun;
-using bindings::FfiDeclarer;
+using types::FfiDeclarer;
 
 namespace {
 
@@ -267,10 +267,10 @@ std::string pattern(size_t size) {
 }
 
 // Declares `c_name`, runs the cdef in Lua and checks size, offsets and values.
-bindings::FfiType check_type(Lua& lua, FfiDeclarer& declarer, const btf* b, const std::string& c_name,
-                             const std::set<std::string>& missing = {}) {
+types::FfiType check_type(Lua& lua, FfiDeclarer& declarer, const btf* b, const std::string& c_name,
+                          const std::set<std::string>& missing = {}) {
   INFO(c_name);
-  auto id = bindings::find_type(b, c_name);
+  auto id = types::find_type(b, c_name);
   REQUIRE(id);
   auto type = declarer.declare(b, *id);
   INFO((type ? type->cdef : type.error()));
@@ -344,17 +344,17 @@ TEST_CASE("names, typedefs, enums, pointers and padding are spelled as documente
   CHECK(event->cdef.find("uint64_t fn;") != std::string::npos);
   CHECK(event->cdef.find("struct ebpfrun_o9_t_inner inners[3];") != std::string::npos);
 
-  auto kinds = bindings::enum_values(b, *bindings::find_type(b, "enum t_kind"));
+  auto kinds = types::enum_values(b, *types::find_type(b, "enum t_kind"));
   REQUIRE(kinds);
   CHECK(*kinds == std::vector<std::pair<std::string, int64_t>>{{"T_KIND_A", 1}, {"T_KIND_B", 7}, {"T_KIND_NEG", -3}});
-  auto big = bindings::enum_values(b, *bindings::find_type(b, "enum t_big"));
+  auto big = types::enum_values(b, *types::find_type(b, "enum t_big"));
   REQUIRE(big);
   REQUIRE(big->size() == 2);
   CHECK(static_cast<uint64_t>((*big)[1].second) == 0xfedcba9876543210ULL);
-  auto small = bindings::enum_values(b, *bindings::find_type(b, "enum t_small"));
+  auto small = types::enum_values(b, *types::find_type(b, "enum t_small"));
   REQUIRE(small);
   CHECK((*small)[1] == std::pair<std::string, int64_t>{"T_SMALL_Y", 200});
-  CHECK_FALSE(bindings::enum_values(b, *bindings::find_type(b, "struct t_node")));
+  CHECK_FALSE(types::enum_values(b, *types::find_type(b, "struct t_node")));
 }
 
 TEST_CASE("bitfields read back what C++ wrote with clang's layout", "[btf_ffi]") {

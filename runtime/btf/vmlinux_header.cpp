@@ -1,4 +1,4 @@
-#include "compiler/btf.h"
+#include "btf/vmlinux_header.h"
 
 #include <bpf/btf.h>
 #include <fcntl.h>
@@ -15,16 +15,19 @@
 
 #include "common/hash.h"
 
-namespace ebpfrun::compiler {
+namespace ebpfrun::types {
 namespace {
 
-std::string missing_btf_message(const std::string& path, int err) {
+Error missing_btf(const std::string& path, int err) {
   if (path == kKernelBtfPath && err == ENOENT)
-    return fmt::format(
-        "no kernel BTF at {}: this kernel was built without CONFIG_DEBUG_INFO_BTF, so kernel types are unknown; "
-        "pass --btf PATH with a BTF file for this kernel (for example from btfhub)",
-        path);
-  return fmt::format("cannot read BTF file {}: {}", path, std::strerror(err));
+    return make_error(
+        ErrorKind::not_supported,
+        fmt::format(
+            "no kernel BTF at {}: this kernel was built without CONFIG_DEBUG_INFO_BTF, so kernel types are unknown; "
+            "pass --btf PATH with a BTF file for this kernel (for example from btfhub)",
+            path),
+        err);
+  return make_errno_error(err, fmt::format("cannot read BTF file {}: {}", path, std::strerror(err)));
 }
 
 void append_printf(void* ctx, const char* format, va_list args) {
@@ -49,11 +52,11 @@ void append_printf(void* ctx, const char* format, va_list args) {
 
 Result<BtfIdentity> identify_btf(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error(missing_btf_message(path, errno));
+  if (fd < 0) return missing_btf(path, errno);
   struct stat st {};
   if (::fstat(fd, &st) != 0 || st.st_size <= 0) {
     ::close(fd);
-    return make_error(fmt::format("BTF file {} is empty or unreadable", path));
+    return make_error(ErrorKind::invalid_argument, fmt::format("BTF file {} is empty or unreadable", path));
   }
   BtfIdentity identity{path, 0, static_cast<uint64_t>(st.st_size)};
   // sysfs files cannot be mmap'ed, so read them in chunks into one buffer.
@@ -67,14 +70,15 @@ Result<BtfIdentity> identify_btf(const std::string& path) {
     filled += static_cast<size_t>(n);
   }
   ::close(fd);
-  if (filled != data.size()) return make_error(fmt::format("short read of BTF file {}", path));
+  if (filled != data.size())
+    return make_error(ErrorKind::invalid_argument, fmt::format("short read of BTF file {}", path));
   identity.hash = xxh64(data);
   return identity;
 }
 
 Result<std::string> generate_vmlinux_header(const std::string& path) {
   struct btf* btf = btf__parse(path.c_str(), nullptr);
-  if (!btf) return make_error(missing_btf_message(path, errno));
+  if (!btf) return missing_btf(path, errno);
   std::string out =
       "#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n"
       "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n"
@@ -85,15 +89,15 @@ Result<std::string> generate_vmlinux_header(const std::string& path) {
   if (!dump) {
     int err = errno;
     btf__free(btf);
-    return make_error(fmt::format("cannot generate vmlinux.h from {}: {}", path, std::strerror(err)));
+    return make_errno_error(err, fmt::format("cannot generate vmlinux.h from {}: {}", path, std::strerror(err)));
   }
   const __u32 count = btf__type_cnt(btf);
   for (__u32 id = 1; id < count; ++id) {
     if (int err = btf_dump__dump_type(dump, id); err != 0) {
       btf_dump__free(dump);
       btf__free(btf);
-      return make_error(
-          fmt::format("cannot generate vmlinux.h from {}: type {} failed: {}", path, id, std::strerror(-err)));
+      return make_errno_error(
+          err, fmt::format("cannot generate vmlinux.h from {}: type {} failed: {}", path, id, std::strerror(-err)));
     }
   }
   btf_dump__free(dump);
@@ -104,4 +108,4 @@ Result<std::string> generate_vmlinux_header(const std::string& path) {
   return out;
 }
 
-}  // namespace ebpfrun::compiler
+}  // namespace ebpfrun::types
