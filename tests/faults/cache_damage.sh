@@ -162,8 +162,15 @@ done
 sleep 0.3
 kill -9 $victim
 wait $victim 2>/dev/null
-sleep 0.5
-if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
+# Alive means running: a killed child may stay a zombie until its new parent reaps it.
+running() { [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+for _ in $(seq 1 50); do
+  [ -n "$child" ] && running "$child" || break
+  sleep 0.1
+done
+if [ -z "$child" ]; then
+  fail "kill -9: the compile child was never seen"
+elif running "$child"; then
   fail "kill -9: the compile child $child outlived ebpfrun"
   kill -9 "$child" 2>/dev/null
 else
