@@ -23,7 +23,9 @@ class TypeAnchorConsumer : public clang::ASTConsumer {
   void Initialize(clang::ASTContext& context) override { context_ = &context; }
 
   void HandleTagDeclDefinition(clang::TagDecl* tag) override {
-    if (context_ && is_program_type(*tag)) tags_.push_back(tag);
+    // Filtered at the end: the typedef name of `typedef struct { ... } name_t;`
+    // is attached only after the struct's definition is complete.
+    if (context_) tags_.push_back(tag);
   }
 
   void HandleTranslationUnit(clang::ASTContext& context) override {
@@ -31,6 +33,7 @@ class TypeAnchorConsumer : public clang::ASTConsumer {
     clang::TranslationUnitDecl* unit = context.getTranslationUnitDecl();
     unsigned index = 0;
     for (clang::TagDecl* tag : tags_) {
+      if (!is_program_type(*tag)) continue;
       clang::QualType type = anchored_type(context, *tag);
       if (type.isNull()) continue;
       clang::QualType pointer = context.getPointerType(type);
