@@ -93,19 +93,22 @@ using CompileFn = void (*)(const BackendRequest*, BackendResult*);
   ::_exit(0);
 }
 
-// The last lines the child wrote to stderr (LLVM's fatal errors go there), for
-// the message when it died without a result.
-std::string stderr_tail(int fd) {
-  if (fd < 0) return {};
+// What the child wrote to stderr (LLVM's fatal errors go there).
+std::string read_all(int fd) {
   std::string text;
   char buf[4096];
-  for (off_t offset = 0;;) {
+  for (off_t offset = 0; fd >= 0;) {
     ssize_t n = ::pread(fd, buf, sizeof buf, offset);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     text.append(buf, static_cast<size_t>(n));
     offset += n;
   }
+  return text;
+}
+
+// The end of the child's stderr, for the message when it died without a result.
+std::string tail_of(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   if (text.size() > 2000) text = "..." + text.substr(text.size() - 2000);
   return text.empty() ? text : ":\n" + text;
@@ -155,8 +158,9 @@ void compile_in_child(const BackendRequest& request, BackendResult& result) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  std::string details = stderr_tail(err_fd);
+  std::string child_stderr = read_all(err_fd);
   if (err_fd >= 0) ::close(err_fd);
+  const std::string details = tail_of(child_stderr);
   if (WIFSIGNALED(status)) {
     result = BackendResult{};
     result.failure =
@@ -168,7 +172,11 @@ void compile_in_child(const BackendRequest& request, BackendResult& result) {
     result = BackendResult{};
     result.failure = fmt::format("the BPF compiler exited (status {}) without a result while compiling {}{}",
                                  WIFEXITED(status) ? WEXITSTATUS(status) : -1, request.main_path, details);
+    return;
   }
+  // A child that finished normally but printed something (LD_DEBUG, an LLVM
+  // warning) is passed through, as if it had written to our stderr itself.
+  if (!child_stderr.empty()) std::fwrite(child_stderr.data(), 1, child_stderr.size(), stderr);
 }
 
 }  // namespace ebpfrun::compiler
