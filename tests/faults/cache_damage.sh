@@ -35,7 +35,8 @@ compile() {
     >"$WORK/stdout" 2>"$WORK/stderr"
 }
 warnings() { grep -c "without the cache" "$WORK/stderr"; }
-artefact() { find "$1/ebpfrun" -name "$2" -type f | head -1; }
+# The newest file of a kind: for object entries, the last compile's.
+artefact() { find "$1/ebpfrun" -name "$2" -type f -printf '%T@ %p\n' | sort -rn | head -1 | cut -d' ' -f2-; }
 
 # --- damaged artefacts ---------------------------------------------------------
 home=$WORK/damage
@@ -162,6 +163,7 @@ done
 sleep 0.3
 kill -9 $victim
 wait $victim 2>/dev/null
+true
 # Alive means running: a killed child may stay a zombie until its new parent reaps it.
 running() { [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 for _ in $(seq 1 50); do
