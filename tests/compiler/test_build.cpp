@@ -158,7 +158,7 @@ TEST_CASE("a binary file is refused with one message that does not echo its byte
   CHECK_FALSE(out.stats.backend_loaded);
 }
 
-TEST_CASE("--no-cache reads and writes no cached artefact at all", "[compiler][build][cache]") {
+TEST_CASE("compiling with use_cache off (--no-cache) reads and writes no cached artefact", "[compiler][build][cache]") {
   test::TempDir dir;
   auto request = request_in(dir);
   request.text = kInlineAsm;
