@@ -17,6 +17,10 @@
 #include "loader/object.h"
 #include "template/filter.h"
 
+namespace ebpfrun::attach {
+class Link;
+}
+
 namespace ebpfrun::bindings {
 
 inline constexpr const char* kObjectType = "ebpf.object";
@@ -65,8 +69,15 @@ void register_object_bindings(lua_State* L);
 void register_map_bindings(lua_State* L);
 void register_loop_bindings(lua_State* L);
 
+// Called by register_object_bindings: ebpf.link's metatable, and
+// ebpf.compile / ebpf.load set on the module table at the top of the stack.
+void register_link_bindings(lua_State* L);
+void register_compile_bindings(lua_State* L);
+
 // Pushes a new object userdata for `state` (object bindings).
 void push_object(lua_State* L, std::shared_ptr<ObjectState> state);
+// Pushes a link userdata for a link owned by `owner`'s object (link bindings).
+void push_link(lua_State* L, const std::shared_ptr<ObjectState>& owner, attach::Link* link);
 
 }  // namespace ebpfrun::bindings
 

@@ -1,26 +1,16 @@
-// ebpf.object and ebpf.link userdata: compile/load, attach, detach, close.
+// ebpf.object userdata: attach, info, types from the object's BTF, close.
+// Objects are made by ebpf.compile / ebpf.load (compile_binding.cpp); the links
+// attach returns are in link_binding.cpp.
 #include <bpf/libbpf.h>
-#include <unistd.h>
-
-#include <regex>
-#include <set>
 
 #include <fmt/format.h>
 
 #include "attach/object_links.h"
 #include "bindings/host_context.h"
 #include "bindings/lua_support.h"
-#include "common/files.h"
-#include "common/log.h"
 
 namespace ebpfrun::bindings {
 namespace {
-
-struct LinkBox {
-  std::shared_ptr<ObjectState> owner;
-  attach::Link* link = nullptr;  // owned by owner->object; valid while it is open
-  std::string spec;
-};
 
 ObjectState* open_state(Call& call, int index) {
   auto* box = static_cast<ObjectBox*>(call.udata_arg(index, kObjectType, "object"));
@@ -37,191 +27,6 @@ const struct btf* object_btf(const ObjectState& state) { return bpf_object__btf(
 Error no_btf_error(const ObjectState& state) {
   return make_error(ErrorKind::not_found,
                     fmt::format("BPF object {} has no BTF, so its types are unknown", state.object.name()));
-}
-
-// Reads the string values of t[field] (a string or a list of strings).
-bool string_list(Call& call, int table, const char* field, std::vector<std::string>& out) {
-  lua_getfield(call.L, table, field);
-  bool ok = true;
-  if (lua_type(call.L, -1) == LUA_TSTRING) {
-    out.emplace_back(lua_tostring(call.L, -1));
-  } else if (lua_istable(call.L, -1)) {
-    for (int i = 1;; ++i) {
-      lua_rawgeti(call.L, -1, i);
-      if (lua_isnil(call.L, -1)) {
-        lua_pop(call.L, 1);
-        break;
-      }
-      if (!lua_isstring(call.L, -1))
-        ok = false;
-      else
-        out.emplace_back(lua_tostring(call.L, -1));
-      lua_pop(call.L, 1);
-    }
-    if (!ok) call.raise(fmt::format("ebpf.compile: '{}' must be a string or a list of strings", field));
-  } else if (!lua_isnil(call.L, -1)) {
-    call.raise(fmt::format("ebpf.compile: '{}' must be a string or a list of strings", field));
-    ok = false;
-  }
-  lua_pop(call.L, 1);
-  return ok;
-}
-
-// filter = { pid = 1 | {1, 2}, comm = "x", ... } into a FilterSpec.
-std::string read_filter(Call& call, int table, tmpl::FilterSpec& spec) {
-  lua_getfield(call.L, table, "filter");
-  std::string error;
-  if (lua_istable(call.L, -1)) {
-    lua_pushnil(call.L);
-    while (error.empty() && lua_next(call.L, -2)) {
-      std::string field = lua_isstring(call.L, -2) ? lua_tostring(call.L, -2) : "?";
-      auto add = [&](int index) {
-        if (!lua_isstring(call.L, index)) {
-          error = fmt::format("filter field '{}' takes numbers or strings", field);
-          return;
-        }
-        if (auto added = tmpl::add_filter_value(spec, field, lua_tostring(call.L, index)); !added)
-          error = added.error();
-      };
-      if (lua_istable(call.L, -1)) {
-        for (int i = 1; error.empty(); ++i) {
-          lua_rawgeti(call.L, -1, i);
-          if (lua_isnil(call.L, -1)) {
-            lua_pop(call.L, 1);
-            break;
-          }
-          add(-1);
-          lua_pop(call.L, 1);
-        }
-      } else {
-        add(-1);
-      }
-      lua_pop(call.L, 1);
-    }
-    if (!error.empty()) lua_pop(call.L, 1);  // the key left by lua_next
-  } else if (!lua_isnil(call.L, -1)) {
-    error = "ebpf.compile: 'filter' must be a table";
-  }
-  lua_pop(call.L, 1);
-  return error;
-}
-
-// Clang's BTF holds only types reachable from globals, maps and function
-// signatures, so an event struct used only through a ring-buffer pointer would
-// be missing and obj:ringbuf(name, "struct event") could not type it. A static
-// pointer per struct/union/enum defined in the source, in a section libbpf
-// skips, puts each of them into BTF at no cost to the loaded program.
-// Appended at the end so that no line moves.
-void add_type_anchors(std::string& source) {
-  static const std::regex definition(R"(\b(struct|union|enum)\s+([A-Za-z_]\w*)\s*\{)");
-  std::set<std::string> seen;
-  std::string anchors;
-  for (auto it = std::sregex_iterator(source.begin(), source.end(), definition); it != std::sregex_iterator(); ++it) {
-    std::string type = (*it)[1].str() + " " + (*it)[2].str();
-    if (!seen.insert(type).second) continue;
-    anchors += fmt::format("static {} *__ebpfrun_type_{}_{} __attribute__((section(\".ebpfrun.types\"), used));\n",
-                           type, (*it)[1].str(), (*it)[2].str());
-  }
-  if (!anchors.empty()) source += "\n" + anchors;
-}
-
-void merge(tmpl::FilterSpec& into, const tmpl::FilterSpec& from) {
-  auto add = [](auto& a, const auto& b) {
-    for (const auto& v : b)
-      if (std::find(a.begin(), a.end(), v) == a.end()) a.push_back(v);
-  };
-  add(into.pids, from.pids);
-  add(into.tids, from.tids);
-  add(into.comms, from.comms);
-  add(into.comm_prefixes, from.comm_prefixes);
-  add(into.uids, from.uids);
-  add(into.cgroup_ids, from.cgroup_ids);
-}
-
-// Loads an ELF into a new object userdata, or returns nil, err.
-int load_elf(Call& call, const std::string& elf, const std::string& name) {
-  HostContext& host = host_context(call.L);
-  loader::OpenOptions open_options;
-  open_options.pin_namespace = host.pin_namespace;
-  auto object = loader::Object::open(elf, name, open_options);
-  if (!object) return call.fail(object.error_info());
-  if (auto loaded = object->load(); !loaded) return call.fail(loaded.error_info());
-  auto state =
-      std::make_shared<ObjectState>(std::move(object).value(), fmt::format("ebpfrun_o{}_", host.next_object++));
-  host.objects.insert(state);
-  push_object(call.L, std::move(state));
-  return 1;
-}
-
-int compile(lua_State* L) {
-  return guarded(L, [](Call& call) -> int {
-    if (!lua_istable(call.L, 1)) return call.raise("ebpf.compile takes a table: { text = ... } or { file = ... }");
-    HostContext& host = host_context(call.L);
-    lua_getfield(call.L, 1, "text");
-    lua_getfield(call.L, 1, "file");
-    lua_getfield(call.L, 1, "name");
-    lua_getfield(call.L, 1, "line");
-    std::string text = lua_isstring(call.L, -4) ? lua_tostring(call.L, -4) : "";
-    std::string file = lua_isstring(call.L, -3) ? lua_tostring(call.L, -3) : "";
-    std::string name = lua_isstring(call.L, -2) ? lua_tostring(call.L, -2) : "";
-    long long line = lua_isnumber(call.L, -1) ? static_cast<long long>(lua_tonumber(call.L, -1)) : 0;
-    lua_pop(call.L, 4);
-    if (text.empty() == file.empty()) return call.raise("ebpf.compile needs exactly one of 'text' or 'file'");
-    compiler::CompileOptions options = host.compile;
-    if (!string_list(call, 1, "defines", options.defines) || !string_list(call, 1, "includes", options.include_dirs))
-      return 0;
-    tmpl::FilterSpec spec;
-    if (std::string error = read_filter(call, 1, spec); !error.empty())
-      return call.fail(make_error(ErrorKind::invalid_argument, error));
-    merge(spec, host.global_filter);
-
-    std::string path = file;
-    std::string source;
-    if (!file.empty()) {
-      auto read = files::read(file);
-      if (!read) return call.fail(read.error_info());
-      source = std::move(*read);
-    } else {
-      source = text;
-      path = name.empty() ? "inline.bpf.c" : name;
-    }
-    auto filtered = tmpl::apply_filter(source, spec, file.empty() ? (name.empty() ? "inline C" : name) : file);
-    if (!filtered) return call.fail(filtered.error_info());
-    source = std::move(*filtered);
-    if (file.empty() && !name.empty() && line > 1) {
-      // Inline C in a Lua file: pad it so that C line numbers are the Lua
-      // file's, and compile it under the Lua file's name. Diagnostics, BTF line
-      // info and the verifier's quoted source lines then all point at the Lua
-      // file consistently (a #line directive would renumber the lines but the
-      // verifier would quote the wrong text).
-      source.insert(0, std::string(static_cast<size_t>(line - 1), '\n'));
-    }
-    add_type_anchors(source);
-    auto out = compiler::compile(source, path, options);
-    if (!out.ok()) return call.fail(out.error());
-    // -v: how the object was obtained and how long it took.
-    const auto& s = out.stats;
-    log::debug("compiled {} in {:.1f} ms ({}{}{})", path, s.total_ms,
-               s.cache_hit ? "object cache hit" : (options.use_cache ? "compiled" : "compiled, cache disabled"),
-               s.pch_built ? ", built precompiled header" : "",
-               s.pch_used && !s.cache_hit ? ", used precompiled header" : "");
-    std::string object_name = file.empty() ? (name.empty() ? "inline" : name) : file;
-    return load_elf(call, out.object, object_name);
-  });
-}
-
-int load(lua_State* L) {
-  return guarded(L, [](Call& call) -> int {
-    std::string path;
-    if (!call.string_arg(1, path, "path")) return 0;
-    auto elf = files::read(path);
-    if (!elf) return call.fail(elf.error_info());
-    return load_elf(call, *elf, path);
-  });
-}
-
-void push_link(lua_State* L, const std::shared_ptr<ObjectState>& owner, attach::Link* link) {
-  push_udata<LinkBox>(L, kLinkType, LinkBox{owner, link, link->spec()});
 }
 
 int object_attach(lua_State* L) {
@@ -368,46 +173,12 @@ int object_enum_values(lua_State* L) {
   });
 }
 
-int link_detach(lua_State* L) {
-  return guarded(L, [](Call& call) -> int {
-    auto* box = static_cast<LinkBox*>(call.udata_arg(1, kLinkType, "link"));
-    if (!box) return 0;
-    if (box->link && box->owner && box->owner->object.is_open()) box->link->detach();
-    box->link = nullptr;
-    return 0;
-  });
-}
-
-int link_info(lua_State* L) {
-  return guarded(L, [](Call& call) -> int {
-    auto* box = static_cast<LinkBox*>(call.udata_arg(1, kLinkType, "link"));
-    if (!box) return 0;
-    bool attached = box->link && box->owner && box->owner->object.is_open() && box->link->attached();
-    lua_createtable(call.L, 0, 3);
-    set_string(call.L, "spec", box->spec);
-    set_bool(call.L, "attached", attached);
-    set_number(call.L, "id", attached ? box->link->id() : 0);
-    return 1;
-  });
-}
-
-int link_gc(lua_State* L) {
-  if (auto* box = static_cast<LinkBox*>(lua_touserdata(L, 1))) box->~LinkBox();
-  return 0;
-}
-
 int object_tostring(lua_State* L) {
   auto* box = static_cast<ObjectBox*>(lua_touserdata(L, 1));
   if (box && box->state)
     lua_pushfstring(L, "ebpf.object(%s)", box->state->object.name().c_str());
   else
     lua_pushliteral(L, "ebpf.object(closed)");
-  return 1;
-}
-
-int link_tostring(lua_State* L) {
-  auto* box = static_cast<LinkBox*>(lua_touserdata(L, 1));
-  lua_pushfstring(L, "ebpf.link(%s)", box ? box->spec.c_str() : "?");
   return 1;
 }
 
@@ -432,21 +203,8 @@ void register_object_bindings(lua_State* L) {
   lua_setfield(L, -2, "__tostring");
   lua_pop(L, 1);
 
-  static const luaL_Reg link_methods[] = {{"detach", link_detach}, {"info", link_info}, {nullptr, nullptr}};
-  luaL_newmetatable(L, kLinkType);
-  lua_newtable(L);
-  luaL_register(L, nullptr, link_methods);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, link_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, link_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pop(L, 1);
-
-  lua_pushcfunction(L, compile);
-  lua_setfield(L, -2, "compile");
-  lua_pushcfunction(L, load);
-  lua_setfield(L, -2, "load");
+  register_link_bindings(L);
+  register_compile_bindings(L);
 }
 
 void HostContext::close_all() {

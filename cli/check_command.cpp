@@ -3,9 +3,9 @@
 // verifier on this kernel before it is deployed.
 #include <fmt/format.h>
 
+#include "build/build.h"
 #include "cli/commands.h"
 #include "common/log.h"
-#include "loader/object.h"
 
 namespace ebpfrun::cli {
 
@@ -28,13 +28,15 @@ void register_check(CLI::App& app, const GlobalFlags& global) {
         "compiled {}: {} bytes of BPF ELF, {} in {:.1f} ms\n", flags->file, out.object.size(),
         s.cache_hit ? "from the object cache" : (s.pch_used ? "compiled with the precompiled header" : "compiled"),
         s.total_ms);
-    auto object = loader::Object::open(out.object, flags->file);
+    auto object = build::load(out.object, flags->file);
     if (!object) {
       log::error("{}", object.error());
       throw CLI::RuntimeError(kExitRuntimeError);
     }
-    if (auto loaded = object->load(); !loaded) {
-      log::error("{}", loaded.error());
+    // An object without programs passes nothing through the verifier: an
+    // empty file (or /dev/null) is not a successful check.
+    if (object->programs().empty()) {
+      log::error("{} has no BPF programs (no function in a SEC(\"...\") section): nothing to check", flags->file);
       throw CLI::RuntimeError(kExitRuntimeError);
     }
     for (const auto& p : object->programs())

@@ -3,10 +3,10 @@
 
 #include <fmt/format.h>
 
+#include "build/build.h"
 #include "cli/commands.h"
 #include "common/files.h"
 #include "common/log.h"
-#include "template/filter.h"
 
 namespace ebpfrun::cli {
 
@@ -28,36 +28,20 @@ void add_source_flags(CLI::App& command, SourceFlags& flags) {
 compiler::CompileOutput compile_source(const SourceFlags& flags, const GlobalFlags& global, int& exit_code) {
   compiler::CompileOutput out;
   exit_code = kExitRuntimeError;
-  tmpl::FilterSpec spec;
-  for (const auto& f : flags.filters) {
-    auto eq = f.find('=');
-    if (eq == std::string::npos) {
-      out.failure = fmt::format("--filter takes FIELD=VALUE, got '{}'", f);
-      exit_code = kExitUsage;
-      return out;
-    }
-    if (auto added = tmpl::add_filter_value(spec, f.substr(0, eq), f.substr(eq + 1)); !added) {
-      out.failure = added.error();
-      exit_code = kExitUsage;
-      return out;
-    }
-  }
-  auto source = files::read(flags.file);
-  if (!source) {
-    out.failure = source.error();
+  auto spec = build::parse_filter_flags(flags.filters);
+  if (!spec) {
+    out.failure = spec.error();
+    exit_code = kExitUsage;
     return out;
   }
-  auto filtered = tmpl::apply_filter(*source, spec, flags.file);
-  if (!filtered) {
-    out.failure = filtered.error();
-    return out;
-  }
-  compiler::CompileOptions options;
-  options.include_dirs = flags.include_dirs;
-  options.defines = flags.defines;
-  options.btf_path = global.btf_path;
-  options.use_cache = !global.no_cache;
-  out = compiler::compile(*filtered, flags.file, options);
+  build::BuildRequest request;
+  request.file = flags.file;
+  request.filter = std::move(*spec);
+  request.options.include_dirs = flags.include_dirs;
+  request.options.defines = flags.defines;
+  request.options.btf_path = global.btf_path;
+  request.options.use_cache = !global.no_cache;
+  out = build::compile(request);
   if (out.ok()) {
     exit_code = kExitOk;
     // Warnings still go to the user, as clang would print them.

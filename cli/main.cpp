@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "common/log.h"
+#include "loader/object.h"
 
 #ifndef EBPFRUN_VERSION
 #define EBPFRUN_VERSION "unknown"
@@ -34,12 +35,14 @@ bool is_subcommand_invocation(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   using namespace ebpfrun;
+  loader::raise_open_file_limit();
   if (!is_subcommand_invocation(argc, argv)) return cli::run_script_mode(argc, argv);
   CLI::App app{"ebpfrun — embedded scripting runtime for eBPF probes", "ebpfrun"};
   app.set_version_flag("--version", std::string("ebpfrun ") + EBPFRUN_VERSION);
   cli::GlobalFlags global;
   app.add_flag("-v,--verbose", global.verbose, "show details: compile timings, cache decisions, libbpf messages");
-  app.add_flag("--no-cache", global.no_cache, "neither read nor write the compiled-object cache");
+  app.add_flag("--no-cache", global.no_cache,
+               "use no cached artefact: compiled objects, vmlinux.h, precompiled header");
   app.add_option("--btf", global.btf_path, "kernel BTF file to take types from (default /sys/kernel/btf/vmlinux)")
       ->type_name("PATH");
   app.require_subcommand(1);

@@ -59,6 +59,7 @@ std::string encode_result(const BackendResult& r) {
   for (const auto& dep : r.dependencies) put(out, dep);
   put(out, r.failure);
   put(out, static_cast<uint64_t>(r.pch_unreadable));
+  put(out, r.pch_bytes);
   put(out, static_cast<uint64_t>(r.pch_built));
   put(out, static_cast<uint64_t>(r.pch_used));
   put(out, r.pch_build_ms);
@@ -85,6 +86,7 @@ bool decode_result(std::string_view bytes, BackendResult& r) {
   for (uint64_t i = 0; in.ok && i < count; ++i) r.dependencies.push_back(in.string());
   r.failure = in.string();
   r.pch_unreadable = in.scalar<uint64_t>() != 0;
+  r.pch_bytes = in.string();
   r.pch_built = in.scalar<uint64_t>() != 0;
   r.pch_used = in.scalar<uint64_t>() != 0;
   r.pch_build_ms = in.scalar<double>();

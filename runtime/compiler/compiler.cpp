@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <regex>
 
 #include <fmt/format.h>
@@ -14,6 +15,7 @@
 #include "common/log.h"
 #include "compiler/embedded_headers.h"
 #include "compiler/internal/backend_loader.h"
+#include "compiler/internal/cache_artifacts.h"
 #include "compiler/object_cache.h"
 
 #ifndef EBPFRUN_CLANG_VERSION
@@ -31,7 +33,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr const char* kVirtualRoot = "/ebpfrun/";
 constexpr const char* kVirtualIncludeDir = "/ebpfrun/include";
+// vmlinux.h and the PCH reach clang only through its in-memory file system,
+// from bytes that were verified first (see internal/cache_artifacts.h).
+constexpr const char* kVirtualBtfDir = "/ebpfrun/btf";
+constexpr const char* kVirtualPch = "/ebpfrun/pch/prelude.pch";
 constexpr const char* kPreludeName = "ebpfrun_prelude.h";
 
 // The headers nearly every CO-RE program includes; they go into the PCH.
@@ -71,16 +78,48 @@ double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// Makes sure <btf_dir>/vmlinux.h exists, generating it from BTF when it does not.
-Status ensure_vmlinux_header(const std::string& btf_dir, const std::string& btf_path, CompileStats& stats) {
+// vmlinux.h for this BTF: from the cache when its checksum holds, else
+// generated (and stored when a cache is in use and writable).
+Result<std::string> vmlinux_header(const ObjectCache* cache, const std::string& btf_dir, const std::string& btf_path,
+                                   CompileStats& stats) {
   const std::string header = btf_dir + "/vmlinux.h";
-  if (files::exists(header)) return ok_status();
-  if (auto made = files::make_dirs(btf_dir, 0700); !made) return made;
+  if (cache) {
+    if (auto stored = files::read(header)) {
+      std::string text;
+      if (unseal_header(*stored, text)) return text;
+      log::debug("{} is damaged; generating it again", header);
+    }
+  }
   auto text = types::generate_vmlinux_header(btf_path);
-  if (!text) return std::move(text).take_error();
+  if (!text) return text;
   stats.vmlinux_generated = true;
-  log::debug("generated {} from {}", header, btf_path);
-  return files::write_atomic(header, *text);
+  log::debug("generated vmlinux.h from {}", btf_path);
+  if (cache) {
+    Status written = files::make_dirs(btf_dir, 0700);
+    if (written) written = files::write_atomic(header, seal_header(*text), 0600);
+    if (!written) warn_cache_unusable(fmt::format("cannot write to the cache: {}", written.error()));
+  }
+  return text;
+}
+
+// The cached PCH for `path`, verified; empty when missing or damaged.
+std::string cached_pch(const std::string& path) {
+  auto stored = files::read(path);
+  if (!stored) return {};
+  std::string pch;
+  if (unwrap_pch(*stored, pch)) return pch;
+  log::debug("precompiled header {} is damaged; building it again", path);
+  return {};
+}
+
+// A vmlinux.h beside the source or in an -I directory wins over the generated
+// one, as it would in clang's include order; such a source compiles without
+// the PCH (which holds the generated vmlinux.h).
+bool has_own_vmlinux_header(const std::string& main_path, const std::vector<std::string>& include_dirs) {
+  if (files::exists(main_path.substr(0, main_path.rfind('/') + 1) + "vmlinux.h")) return true;
+  for (const auto& dir : include_dirs)
+    if (files::exists(dir + "/vmlinux.h")) return true;
+  return false;
 }
 
 }  // namespace
@@ -115,17 +154,20 @@ CompileOutput compile(std::string_view source, const std::string& path, const Co
     out.failure_errno = btf.error_info().err_no;
     return out;
   }
-  auto cache = ObjectCache::open(options.cache_dir.empty() ? ObjectCache::default_dir() : options.cache_dir);
-  if (!cache) {
-    out.failure = cache.error();
-    out.failure_kind = cache.error_kind();
-    out.failure_errno = cache.error_info().err_no;
-    return out;
+  // --no-cache bypasses every cached artefact; a cache that cannot be used
+  // degrades to the same in-memory compile with one warning.
+  std::optional<ObjectCache> cache;
+  if (options.use_cache) {
+    auto opened = ObjectCache::open(options.cache_dir.empty() ? ObjectCache::default_dir() : options.cache_dir);
+    if (opened)
+      cache.emplace(std::move(opened).value());
+    else
+      warn_cache_unusable(opened.error());
   }
 
   std::vector<std::string> include_dirs;
   for (const auto& dir : options.include_dirs) include_dirs.push_back(absolute(dir));
-  const bool use_pch = includes_vmlinux_header(source);
+  const bool use_pch = cache && includes_vmlinux_header(source) && !has_own_vmlinux_header(main_path, include_dirs);
 
   KeyHasher key;
   key.add("source", source)
@@ -140,7 +182,7 @@ CompileOutput compile(std::string_view source, const std::string& path, const Co
       .add("btf", btf->hash);
   stats.cache_key = key.hex();
 
-  if (options.use_cache) {
+  if (cache) {
     auto found = cache->find(stats.cache_key);
     if (found.state == ObjectCache::State::hit) {
       out.object = std::move(found.object);
@@ -153,13 +195,16 @@ CompileOutput compile(std::string_view source, const std::string& path, const Co
                                      found.state == ObjectCache::State::stale ? "stale" : "corrupt", found.detail);
       log::debug("{}", stats.cache_note);
     }
+    cache->remove_stale_temporaries();
   }
 
-  const std::string btf_dir = cache->btf_dir(btf->hash);
-  if (auto made = ensure_vmlinux_header(btf_dir, btf_path, stats); !made) {
-    out.failure = made.error();
-    out.failure_kind = made.error_kind();
-    out.failure_errno = made.error_info().err_no;
+  const std::string btf_dir = cache ? cache->btf_dir(btf->hash) : std::string();
+  const std::string virtual_btf_dir = fmt::format("{}/{}", kVirtualBtfDir, to_hex(btf->hash));
+  auto vmlinux = vmlinux_header(cache ? &*cache : nullptr, btf_dir, btf_path, stats);
+  if (!vmlinux) {
+    out.failure = vmlinux.error();
+    out.failure_kind = vmlinux.error_kind();
+    out.failure_errno = vmlinux.error_info().err_no;
     return out;
   }
 
@@ -172,30 +217,41 @@ CompileOutput compile(std::string_view source, const std::string& path, const Co
     request.virtual_files.push_back({fmt::format("{}/{}", kVirtualIncludeDir, h.name), std::string(h.contents)});
   request.prelude_path = fmt::format("{}/{}", kVirtualIncludeDir, kPreludeName);
   request.virtual_files.push_back({request.prelude_path, kPrelude});
+  request.virtual_files.push_back({virtual_btf_dir + "/vmlinux.h", std::move(*vmlinux)});
   request.include_dirs = include_dirs;
-  request.system_include_dirs = {kVirtualIncludeDir, btf_dir};
+  request.system_include_dirs = {kVirtualIncludeDir, virtual_btf_dir};
   request.after_include_dirs = {EBPFRUN_MULTIARCH_INCLUDE_DIR};
   request.defines = options.defines;
   request.base_defines = kBaseDefines;
   request.resource_dir = EBPFRUN_CLANG_RESOURCE_DIR;
-  if (use_pch)
-    request.pch_path = fmt::format("{}/prelude-{}.pch", btf_dir,
-                                   KeyHasher()
-                                       .add("clang", EBPFRUN_CLANG_VERSION)
-                                       .add("prelude", kPrelude)
-                                       .add("backend", backend_fingerprint())
-                                       .add("defines", join(kBaseDefines))
-                                       .hex());
+  std::string pch_file;
+  if (use_pch) {
+    pch_file = fmt::format("{}/prelude-{}.pch", btf_dir,
+                           KeyHasher()
+                               .add("clang", EBPFRUN_CLANG_VERSION)
+                               .add("prelude", kPrelude)
+                               .add("backend", backend_fingerprint())
+                               .add("defines", join(kBaseDefines))
+                               .hex());
+    request.pch_path = kVirtualPch;
+    request.pch_bytes = cached_pch(pch_file);
+    request.return_pch = request.pch_bytes.empty();
+  }
 
   BackendResult result;
   compile_in_child(request, result);
-  if (!result.ok && use_pch && result.pch_unreadable) {
+  if (!result.ok && use_pch && !result.pch_built && result.pch_unreadable) {
     // A PCH goes stale when a header it was built from changes (a libbpf
-    // upgrade) or when it was damaged; build it again once.
-    log::debug("precompiled header {} is unusable; rebuilding it", request.pch_path);
-    std::remove(request.pch_path.c_str());
+    // upgrade); build it again once.
+    log::debug("precompiled header {} is unusable; rebuilding it", pch_file);
+    request.pch_bytes.clear();
+    request.return_pch = true;
     result = BackendResult{};
     compile_in_child(request, result);
+  }
+  if (!result.pch_bytes.empty()) {
+    Status written = files::write_atomic(pch_file, wrap_pch(result.pch_bytes), 0600);
+    if (!written) warn_cache_unusable(fmt::format("cannot write to the cache: {}", written.error()));
   }
   stats.pch_built = result.pch_built;
   stats.pch_used = result.pch_used;
@@ -209,18 +265,16 @@ CompileOutput compile(std::string_view source, const std::string& path, const Co
   }
   out.object = std::move(result.object);
 
-  if (options.use_cache) {
+  if (cache) {
     // Files covered by the key itself (the source, built-in headers, vmlinux.h,
     // the PCH and clang's own headers) are not re-validated on lookup.
     std::vector<std::string> dependencies;
     for (const auto& dep : result.dependencies) {
-      if (dep == main_path || starts_with(dep, kVirtualIncludeDir) || starts_with(dep, btf_dir) ||
-          starts_with(dep, EBPFRUN_CLANG_RESOURCE_DIR))
-        continue;
+      if (dep == main_path || starts_with(dep, kVirtualRoot) || starts_with(dep, EBPFRUN_CLANG_RESOURCE_DIR)) continue;
       dependencies.push_back(dep);
     }
     if (auto stored = cache->store(stats.cache_key, out.object, dependencies); !stored)
-      log::warn("could not write the object cache: {}", stored.error());
+      warn_cache_unusable(fmt::format("cannot write to the cache: {}", stored.error()));
   }
   stats.total_ms = ms_since(start);
   return out;

@@ -1,7 +1,10 @@
 #include "compiler/object_cache.h"
 
+#include <dirent.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -39,7 +42,36 @@ std::string hash_file(const std::string& path) {
   return contents ? to_hex(xxh64(*contents)) : std::string("missing");
 }
 
+// True for "NAME.tmp.PID" when no process PID exists any more.
+bool is_abandoned_temporary(std::string_view name) {
+  size_t mark = name.rfind(".tmp.");
+  if (mark == std::string_view::npos) return false;
+  uint64_t pid = 0;
+  if (!parse_u64(name.substr(mark + 5), pid) || pid == 0 || pid > 0x7fffffff) return false;
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
+void remove_abandoned_in(const std::string& dir, int depth) {
+  DIR* listing = ::opendir(dir.c_str());
+  if (!listing) return;
+  while (const dirent* entry = ::readdir(listing)) {
+    std::string_view name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    std::string path = dir + "/" + std::string(name);
+    if (entry->d_type == DT_DIR && depth > 0)
+      remove_abandoned_in(path, depth - 1);
+    else if (is_abandoned_temporary(name) && ::unlink(path.c_str()) == 0)
+      log::debug("removed {}, left by a killed run", path);
+  }
+  ::closedir(listing);
+}
+
 }  // namespace
+
+void ObjectCache::remove_stale_temporaries() const {
+  remove_abandoned_in(dir_ + "/objects", 0);
+  remove_abandoned_in(dir_ + "/btf", 1);
+}
 
 std::string ObjectCache::default_dir() {
   if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/ebpfrun";
@@ -50,8 +82,7 @@ std::string ObjectCache::default_dir() {
 
 Result<ObjectCache> ObjectCache::open(std::string dir) {
   if (auto made = files::make_dirs(dir + "/objects", 0700); !made)
-    return made.error_info().with_message(
-        fmt::format("cannot use cache directory {}: {} (use --no-cache or set XDG_CACHE_HOME)", dir, made.error()));
+    return made.error_info().with_message(fmt::format("cannot use cache directory {}: {}", dir, made.error()));
   return ObjectCache(std::move(dir));
 }
 

@@ -35,6 +35,10 @@ class ObjectCache {
   Lookup find(const std::string& key) const;
   Status store(const std::string& key, std::string_view object, const std::vector<std::string>& dependencies) const;
 
+  // Removes temporary files (NAME.tmp.PID) whose writer is gone, left by a
+  // run that was killed while it wrote to the cache.
+  void remove_stale_temporaries() const;
+
   const std::string& dir() const { return dir_; }
   std::string entry_path(const std::string& key) const;
   // Directory for artifacts derived from one BTF blob (vmlinux.h, PCH).

@@ -2,10 +2,14 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include <fmt/format.h>
@@ -36,6 +40,17 @@ bpf_object* open_elf(std::string_view elf, const std::string& name, const std::s
 }
 
 }  // namespace
+
+unsigned long long raise_open_file_limit() {
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    struct rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return static_cast<unsigned long long>(limit.rlim_cur);
+}
 
 Result<Object> Object::open(std::string_view elf, const std::string& name, const OpenOptions& options) {
   log::route_libbpf_messages();
@@ -108,62 +123,130 @@ Status Object::check_pinned_maps() const {
   return any ? prepare_pin_directory(pin_directory()) : ok_status();
 }
 
+namespace {
+
+// Per-program log buffers for the first load, in one anonymous mapping that
+// is reserved but not committed: libbpf loads each program without a log and
+// asks the kernel for one only after a rejection, so only the pages of the
+// rejected program's log are ever touched. 5,000 programs cost address space,
+// not 1.3 GB of memory.
+class LazyLogs {
+ public:
+  LazyLogs(size_t programs, size_t each) : each_(each), size_(std::max<size_t>(programs, 1) * each) {
+    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    base_ = p == MAP_FAILED ? nullptr : static_cast<char*>(p);
+  }
+  ~LazyLogs() {
+    if (base_) ::munmap(base_, size_);
+  }
+  LazyLogs(const LazyLogs&) = delete;
+  LazyLogs& operator=(const LazyLogs&) = delete;
+  char* slot(size_t i) const { return base_ ? base_ + i * each_ : nullptr; }
+
+ private:
+  size_t each_;
+  size_t size_;
+  char* base_ = nullptr;
+};
+
+size_t program_count(bpf_object* object) {
+  size_t n = 0;
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, object)++ n;
+  return n;
+}
+
+std::string fd_exhaustion_message(const std::string& name, int err) {
+  struct rlimit limit {};
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  return fmt::format(
+      "loading BPF object {} failed: {}: every program and map takes a file descriptor and this process may open "
+      "{} (raise it with `ulimit -n`, up to the hard limit {})",
+      name, err == -ENFILE ? "the system is out of file descriptors" : "too many open files",
+      static_cast<unsigned long long>(limit.rlim_cur), static_cast<unsigned long long>(limit.rlim_max));
+}
+
+}  // namespace
+
 Status Object::load(const LoadOptions& options) {
   if (!object_) return make_error(ErrorKind::invalid_argument, fmt::format("BPF object {} is closed", name_));
   if (loaded_) return ok_status();
   if (auto pins = check_pinned_maps(); !pins) return pins;
 
+  auto clear_logs = [this] {
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, object_) bpf_program__set_log_buf(prog, nullptr, 0);
+  };
+  // First load: every program gets a lazily committed slot. A retry after a
+  // truncated log gives only the rejected program a (larger) buffer.
   size_t log_size = options.initial_log_size;
+  std::string retry_program;
   for (;;) {
-    std::vector<std::unique_ptr<char[]>> logs;
+    std::optional<LazyLogs> lazy;
+    std::unique_ptr<char[]> retry_log;
+    if (retry_program.empty())
+      lazy.emplace(program_count(object_), log_size);
+    else
+      retry_log.reset(new char[log_size]());
+    std::vector<char*> logs;
     bpf_program* prog;
     bpf_object__for_each_program(prog, object_) {
-      logs.push_back(std::make_unique<char[]>(log_size));
-      bpf_program__set_log_buf(prog, logs.back().get(), log_size);
+      char* log = retry_program.empty() ? lazy->slot(logs.size())
+                                        : (retry_program == bpf_program__name(prog) ? retry_log.get() : nullptr);
+      logs.push_back(log);
+      if (log) bpf_program__set_log_buf(prog, log, log_size);
     }
     int err = bpf_object__load(object_);
-    // libbpf keeps only a pointer to each buffer; drop them before they go away.
     size_t i = 0;
     const char* failed_log = nullptr;
     bpf_program* failed = nullptr;
     bpf_object__for_each_program(prog, object_) {
-      const char* log = logs[i++].get();
-      if (!failed && bpf_program__fd(prog) < 0 && bpf_program__autoload(prog) && log[0] != '\0') {
+      const char* log = logs[i++];
+      if (!failed && log && bpf_program__fd(prog) < 0 && bpf_program__autoload(prog) && log[0] != '\0') {
         failed = prog;
         failed_log = log;
       }
     }
     if (err == 0) {
-      bpf_object__for_each_program(prog, object_) bpf_program__set_log_buf(prog, nullptr, 0);
+      clear_logs();
       loaded_ = true;
       return ok_status();
     }
+    if (err == -EMFILE || err == -ENFILE) {
+      clear_logs();
+      return make_error(ErrorKind::resource, fd_exhaustion_message(name_, err), err);
+    }
     if (!failed) {
-      bpf_object__for_each_program(prog, object_) bpf_program__set_log_buf(prog, nullptr, 0);
+      clear_logs();
       std::string hint = (err == -EPERM || err == -EACCES)
                              ? " (loading BPF programs needs CAP_BPF and CAP_PERFMON, or root)"
                              : " (run with -v for libbpf's details)";
       return make_errno_error(err, fmt::format("loading BPF object {} failed: {}{}", name_, std::strerror(-err), hint));
     }
-    std::string log(failed_log);
-    const bool truncated = log.size() + 1 >= log_size;
+    std::string log(failed_log, ::strnlen(failed_log, log_size));
+    // The kernel says ENOSPC when the log did not fit; the verifier's own
+    // verdict is in the log, not in that errno.
+    const bool truncated = err == -ENOSPC || log.size() + 1 >= log_size;
     if (truncated && log_size < options.max_log_size) {
       log_size = std::min(log_size * 4, options.max_log_size);
-      log::debug("verifier log of {} was truncated; retrying with a {} KiB buffer", bpf_program__name(failed),
-                 log_size / 1024);
+      retry_program = bpf_program__name(failed);
+      log::debug("verifier log of {} was truncated; retrying with a {} KiB buffer", retry_program, log_size / 1024);
+      clear_logs();
       if (auto reopened = reopen(); !reopened) return reopened;
       continue;
     }
     verifier_log_ = log;
     auto summary = summarize_verifier_log(log);
-    std::string message =
-        fmt::format("the verifier rejected program '{}' (section {}) of {}: {}\n", bpf_program__name(failed),
-                    bpf_program__section_name(failed), name_, std::strerror(-err));
+    std::string reason = summary.reason.empty() ? std::string(std::strerror(-err)) : summary.reason;
+    std::string message = fmt::format("the verifier rejected program '{}' (section {}) of {}: {}\n",
+                                      bpf_program__name(failed), bpf_program__section_name(failed), name_, reason);
     if (!summary.source_line.empty()) message += fmt::format("  at: {}\n", summary.source_line);
     message += "verifier log (last lines):\n" + summary.tail;
+    if (truncated)
+      message += fmt::format("(the verifier log did not fit in {} bytes; these are its last lines)\n", log_size);
     message +=
         log::level() <= log::Level::debug ? "full verifier log:\n" + log : "(run with -v for the full verifier log)";
-    bpf_object__for_each_program(prog, object_) bpf_program__set_log_buf(prog, nullptr, 0);
+    clear_logs();
     Error rejected = make_error(ErrorKind::verifier, message, err);
     rejected.log = std::move(log);
     return rejected;

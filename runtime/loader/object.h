@@ -59,6 +59,12 @@ struct LoadOptions {
   size_t max_log_size = 64 * 1024 * 1024;
 };
 
+// Raises the soft RLIMIT_NOFILE to the hard limit, as bpftool and bpftrace
+// do at start: every program, map and link is a file descriptor, and a big
+// object (thousands of programs) would otherwise fail at the common soft
+// limit of 1024. Returns the new soft limit.
+unsigned long long raise_open_file_limit();
+
 // Something attached through an Object; destroyed before the Object's programs.
 class Attachment {
  public:

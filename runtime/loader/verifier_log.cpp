@@ -45,6 +45,12 @@ VerifierSummary summarize_verifier_log(std::string_view log, size_t max_lines) {
       break;
     }
   }
+  for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+    if (!starts_with(*it, "; ")) {
+      summary.reason = std::string(*it);
+      break;
+    }
+  }
   size_t first = lines.size() > max_lines ? lines.size() - max_lines : 0;
   for (size_t i = first; i < lines.size(); ++i) summary.tail += "  " + std::string(lines[i]) + "\n";
   return summary;

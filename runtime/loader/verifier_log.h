@@ -12,6 +12,7 @@ namespace ebpfrun::loader {
 struct VerifierSummary {
   std::string tail;         // last meaningful lines, each indented, newline-terminated
   std::string source_line;  // e.g. "e->pid = task->tgid; @ probe.bpf.c:17", or empty
+  std::string reason;       // the verifier's verdict (its last meaningful line), or empty
 };
 
 VerifierSummary summarize_verifier_log(std::string_view log, size_t max_lines = 8);

@@ -120,6 +120,25 @@ TEST_CASE("ebpfrun check loads the bundled example into the kernel and unloads i
   CHECK(r.out.find("unloaded") != std::string::npos);
 }
 
+TEST_CASE("ebpfrun check of an empty file (no programs) is an error, not a success", "[cli][kernel]") {
+  if (!test::have_root()) return;
+  test::TempDir dir;
+  auto r = run({test::ebpfrun_binary(), "check", "/dev/null"}, env_for(dir));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("/dev/null has no BPF programs") != std::string::npos);
+  CHECK(r.out.find("unloaded") == std::string::npos);
+}
+
+TEST_CASE("compiling a binary file is one clear error without its bytes", "[cli]") {
+  test::TempDir dir;
+  auto r = run({test::ebpfrun_binary(), "compile", test::ebpfrun_binary(), "-o", dir.file("x.o")}, env_for(dir));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("is not BPF C source: it contains binary data") != std::string::npos);
+  CHECK(r.err.find("ELF") == std::string::npos);
+  CHECK(r.err.size() < 400);
+  CHECK_FALSE(files::exists(dir.file("x.o")));
+}
+
 TEST_CASE("--help and --version", "[cli]") {
   auto help = run({test::ebpfrun_binary(), "--help"});
   CHECK(help.exit_code == 0);

@@ -230,22 +230,35 @@ TEST_CASE("a different source or define gives a different cache key", "[compiler
   CHECK(a.stats.cache_key != c.stats.cache_key);
 }
 
-TEST_CASE("a damaged precompiled header is rebuilt", "[compiler]") {
+TEST_CASE("a damaged precompiled header is detected by its checksum and rebuilt", "[compiler]") {
   test::TempDir dir;
   auto options = options_in(dir);
-  options.use_cache = false;
   auto first = compiler::compile(kProbe, dir.file("p.bpf.c"), options);
   REQUIRE(first.ok());
-  // Find the PCH and damage it.
+  // Find the PCH and damage it: truncated, then garbled in place.
   std::string pch;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(options.cache_dir))
     if (entry.path().extension() == ".pch") pch = entry.path();
   REQUIRE_FALSE(pch.empty());
-  REQUIRE(files::write_atomic(pch, "garbage"));
-  auto second = compiler::compile(kProbe, dir.file("p.bpf.c"), options);
+  auto bytes = files::read(pch);
+  REQUIRE(bytes);
+  REQUIRE(files::write_atomic(pch, bytes->substr(0, bytes->size() / 3)));
+  // Another source, so that the object cache misses and the PCH is needed.
+  auto second = compiler::compile(std::string(kProbe) + "\n// two\n", dir.file("p.bpf.c"), options);
   INFO(second.error_message());
   REQUIRE(second.ok());
   CHECK(second.stats.pch_built);
+  std::string garbled = *files::read(pch);
+  garbled[garbled.size() / 2] ^= 0x55;
+  REQUIRE(files::write_atomic(pch, garbled));
+  auto third = compiler::compile(std::string(kProbe) + "\n// three\n", dir.file("p.bpf.c"), options);
+  INFO(third.error_message());
+  REQUIRE(third.ok());
+  CHECK(third.stats.pch_built);
+  auto fourth = compiler::compile(std::string(kProbe) + "\n// four\n", dir.file("p.bpf.c"), options);
+  REQUIRE(fourth.ok());
+  CHECK_FALSE(fourth.stats.pch_built);
+  CHECK(fourth.stats.pch_used);
 }
 
 TEST_CASE("a missing BTF file is one clear error", "[compiler]") {

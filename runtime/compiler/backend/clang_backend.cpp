@@ -8,8 +8,10 @@
 // invocation with only the frontend action and input swapped: a PCH is refused
 // unless its language options match the compile exactly, and deriving both
 // from one invocation is the only robust way to guarantee that.
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -33,17 +35,26 @@
 #include <clang/Frontend/Utils.h>
 #include <clang/Lex/PreprocessorOptions.h>
 #include <llvm/ADT/SmallString.h>
+#include <llvm/Support/CommandLine.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/VirtualFileSystem.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include "compiler/backend/type_anchors.h"
 #include "compiler/internal/backend_api.h"
 
+// clang's cc1 registers every target with its target info, MC layer, asm
+// printer and asm parser (llvm::InitializeAll*); BPF is the only target this
+// backend generates code for, so it registers exactly that target's parts. The
+// asm parser is what inline `asm` in BPF C needs (the integrated assembler
+// parses it); the disassembler is registered too, as cc1's tools would.
 extern "C" {
 void LLVMInitializeBPFTargetInfo();
 void LLVMInitializeBPFTarget();
 void LLVMInitializeBPFTargetMC();
 void LLVMInitializeBPFAsmPrinter();
+void LLVMInitializeBPFAsmParser();
+void LLVMInitializeBPFDisassembler();
 }
 
 namespace ebpfrun::compiler {
@@ -131,8 +142,9 @@ class AllDependencies : public clang::DependencyCollector {
   bool needSystemDependencies() override { return true; }
 };
 
-llvm::IntrusiveRefCntPtr<llvm::vfs::FileSystem> make_file_system(const BackendRequest& request) {
-  auto memory = llvm::makeIntrusiveRefCnt<llvm::vfs::InMemoryFileSystem>();
+llvm::IntrusiveRefCntPtr<llvm::vfs::FileSystem> make_file_system(
+    const BackendRequest& request, llvm::IntrusiveRefCntPtr<llvm::vfs::InMemoryFileSystem>& memory) {
+  memory = llvm::makeIntrusiveRefCnt<llvm::vfs::InMemoryFileSystem>();
   // A fixed modification time keeps precompiled-header validation stable across
   // processes for headers that live only in memory.
   for (const auto& file : request.virtual_files)
@@ -204,22 +216,43 @@ bool run_action(std::shared_ptr<clang::CompilerInvocation> invocation,
   return instance.ExecuteAction(action) && !instance.getDiagnostics().hasErrorOccurred();
 }
 
+// Builds the PCH into an anonymous memory file (no file in the cache or in
+// /tmp can be left behind when the compile is killed) and returns its bytes.
 bool build_pch(const BackendRequest& request, const clang::CompilerInvocation& compile_invocation,
-               llvm::IntrusiveRefCntPtr<llvm::vfs::FileSystem> fs, clang::DiagnosticConsumer& consumer) {
+               llvm::IntrusiveRefCntPtr<llvm::vfs::FileSystem> fs, clang::DiagnosticConsumer& consumer,
+               std::string& pch) {
+  int fd = ::memfd_create("ebpfrun-pch", MFD_CLOEXEC);
+  if (fd < 0) return false;
   auto invocation = std::make_shared<clang::CompilerInvocation>(compile_invocation);
   auto& frontend = invocation->getFrontendOpts();
   frontend.ProgramAction = clang::frontend::GeneratePCH;
   frontend.Inputs = {clang::FrontendInputFile(request.prelude_path, clang::InputKind(clang::Language::C).getHeader())};
-  // Written beside its final name and renamed by the host-visible path, so that
-  // a concurrent compile never reads a half-written PCH.
-  std::string temporary = request.pch_path + ".tmp." + std::to_string(::getpid());
-  frontend.OutputFile = temporary;
+  frontend.OutputFile = "/proc/self/fd/" + std::to_string(fd);
   invocation->getPreprocessorOpts().ImplicitPCHInclude.clear();
-  if (!run_action<clang::GeneratePCHAction>(invocation, fs, consumer, nullptr, nullptr)) {
-    std::remove(temporary.c_str());
-    return false;
+  bool ok = run_action<clang::GeneratePCHAction>(invocation, fs, consumer, nullptr, nullptr);
+  if (ok) {
+    pch.clear();
+    char buffer[1 << 16];
+    for (off_t offset = 0;;) {
+      ssize_t n = ::pread(fd, buffer, sizeof buffer, offset);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      pch.append(buffer, static_cast<size_t>(n));
+      offset += n;
+    }
+    ok = !pch.empty();
   }
-  return std::rename(temporary.c_str(), request.pch_path.c_str()) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// What cc1 does with -mllvm options before it runs an action.
+void apply_llvm_options(const clang::CompilerInvocation& invocation) {
+  const auto& options = invocation.getFrontendOpts().LLVMArgs;
+  if (options.empty()) return;
+  std::vector<const char*> argv = {"clang (LLVM option parsing)"};
+  for (const auto& o : options) argv.push_back(o.c_str());
+  llvm::cl::ParseCommandLineOptions(static_cast<int>(argv.size()), argv.data());
 }
 
 void compile(const BackendRequest& request, BackendResult& result) {
@@ -228,6 +261,8 @@ void compile(const BackendRequest& request, BackendResult& result) {
     LLVMInitializeBPFTarget();
     LLVMInitializeBPFTargetMC();
     LLVMInitializeBPFAsmPrinter();
+    LLVMInitializeBPFAsmParser();
+    LLVMInitializeBPFDisassembler();
     return true;
   }();
   (void)targets_ready;
@@ -236,29 +271,35 @@ void compile(const BackendRequest& request, BackendResult& result) {
   auto diag_options = llvm::makeIntrusiveRefCnt<clang::DiagnosticOptions>();
   clang::DiagnosticsEngine diags(llvm::makeIntrusiveRefCnt<clang::DiagnosticIDs>(), diag_options.get(), &collector,
                                  /*ShouldOwnClient=*/false);
-  auto fs = make_file_system(request);
+  llvm::IntrusiveRefCntPtr<llvm::vfs::InMemoryFileSystem> memory;
+  auto fs = make_file_system(request, memory);
 
   auto invocation = make_invocation(request, /*with_user_defines=*/true, fs, diags);
   if (!invocation) {
     if (result.diagnostics.empty()) result.failure = "clang could not build a compile invocation";
     return;
   }
+  apply_llvm_options(*invocation);
 
+  std::string built;  // a PCH built here; the in-memory file system refers to it until the compile ends
   if (!request.pch_path.empty()) {
-    if (!llvm::sys::fs::exists(request.pch_path)) {
+    const std::string* pch = &request.pch_bytes;
+    if (pch->empty()) {
       // The PCH must not carry the user's -D macros: it is shared by every compile.
       auto pch_invocation = make_invocation(request, /*with_user_defines=*/false, fs, diags);
       auto start = Clock::now();
       std::vector<Diagnostic> pch_diagnostics;
       DiagnosticCollector pch_collector(pch_diagnostics);
-      if (!pch_invocation || !build_pch(request, *pch_invocation, fs, pch_collector)) {
+      if (!pch_invocation || !build_pch(request, *pch_invocation, fs, pch_collector, built)) {
         result.failure =
             "building the precompiled header of vmlinux.h and the libbpf headers failed:\n" + render(pch_diagnostics);
         return;
       }
       result.pch_built = true;
       result.pch_build_ms = ms_since(start);
+      pch = &built;
     }
+    memory->addFile(request.pch_path, 0, llvm::MemoryBuffer::getMemBuffer(*pch, request.pch_path, false));
     invocation->getPreprocessorOpts().ImplicitPCHInclude = request.pch_path;
     result.pch_used = true;
   }
@@ -266,14 +307,15 @@ void compile(const BackendRequest& request, BackendResult& result) {
   auto start = Clock::now();
   llvm::SmallVector<char, 0> object;
   auto dependencies = std::make_shared<AllDependencies>();
-  bool ok = run_action<clang::EmitObjAction>(invocation, fs, collector,
-                                             std::make_unique<llvm::raw_svector_ostream>(object), dependencies);
+  bool ok = run_action<AnchoringEmitObjAction>(invocation, fs, collector,
+                                               std::make_unique<llvm::raw_svector_ostream>(object), dependencies);
   result.compile_ms = ms_since(start);
   if (!ok) return;
   result.object.assign(object.begin(), object.end());
   for (const auto& dep : dependencies->getDependencies()) result.dependencies.push_back(dep);
   result.ok = !result.object.empty();
   if (!result.ok && result.failure.empty()) result.failure = "clang produced an empty object";
+  if (result.pch_built && request.return_pch) result.pch_bytes = std::move(built);
 }
 
 }  // namespace

@@ -32,7 +32,13 @@ struct BackendRequest {
   std::vector<std::string> base_defines;         // always set, also when building the PCH
   std::string resource_dir;                      // clang's builtin headers
   std::string prelude_path;                      // header the PCH is built from
-  std::string pch_path;                          // empty: compile without a PCH
+  // The precompiled header lives only in the compiler's in-memory file system
+  // at pch_path: clang never maps a cache file that another process could
+  // rewrite or truncate under it. pch_bytes is a PCH the host read and
+  // verified; when empty, the backend builds one first.
+  std::string pch_path;  // empty: compile without a PCH
+  std::string pch_bytes;
+  bool return_pch = false;  // send a PCH built here back for the cache
 };
 
 struct BackendResult {
@@ -42,6 +48,7 @@ struct BackendResult {
   std::vector<std::string> dependencies;  // real files read, for cache validation
   std::string failure;                    // a failure that is not a diagnostic
   bool pch_unreadable = false;            // clang could not read the precompiled header (stale or damaged)
+  std::string pch_bytes;                  // the PCH built by this compile, when the request asked for it
   bool pch_built = false;
   bool pch_used = false;
   double pch_build_ms = 0;

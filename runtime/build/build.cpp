@@ -1,0 +1,106 @@
+#include "build/build.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "common/files.h"
+#include "common/log.h"
+
+namespace ebpfrun::build {
+namespace {
+
+// A failure before the compiler ran, keeping the error's kind and errno.
+compiler::CompileOutput failed(const Error& error) {
+  compiler::CompileOutput out;
+  out.failure = error.message;
+  out.failure_kind = error.kind;
+  out.failure_errno = error.err_no;
+  return out;
+}
+
+bool is_binary_byte(unsigned char c) {
+  // Tab, newline, vertical tab, form feed, carriage return and escape occur in
+  // text; the other control characters do not.
+  return c < 0x20 && c != '\t' && c != '\n' && c != '\v' && c != '\f' && c != '\r' && c != 0x1b;
+}
+
+}  // namespace
+
+std::string object_name(const BuildRequest& request) {
+  if (!request.file.empty()) return request.file;
+  return request.name.empty() ? "inline" : request.name;
+}
+
+Status check_text(std::string_view source, const std::string& name) {
+  auto it =
+      std::find_if(source.begin(), source.end(), [](char c) { return is_binary_byte(static_cast<unsigned char>(c)); });
+  if (it == source.end()) return ok_status();
+  return make_error(ErrorKind::invalid_argument, fmt::format("{} is not BPF C source: it contains binary data (byte 0x{:02x} at offset {})", name,
+                                static_cast<unsigned char>(*it), it - source.begin()));
+}
+
+compiler::CompileOutput compile(const BuildRequest& request) {
+  std::string source;
+  std::string path;
+  if (!request.file.empty()) {
+    auto read = files::read(request.file);
+    if (!read) return failed(read.error_info());
+    source = std::move(*read);
+    path = request.file;
+  } else {
+    source = request.text;
+    path = request.name.empty() ? "inline.bpf.c" : request.name;
+  }
+  const std::string label = !request.file.empty() ? request.file : (request.name.empty() ? "inline C" : request.name);
+  if (auto text = check_text(source, label); !text) return failed(text.error_info());
+  auto filtered = tmpl::apply_filter(source, request.filter, label);
+  if (!filtered) return failed(filtered.error_info());
+  source = std::move(*filtered);
+  if (request.file.empty() && !request.name.empty() && request.first_line > 1)
+    source.insert(0, std::string(static_cast<size_t>(request.first_line - 1), '\n'));
+
+  auto out = compiler::compile(source, path, request.options);
+  if (out.ok()) {
+    const auto& s = out.stats;
+    log::debug("compiled {} in {:.1f} ms ({}{}{})", path, s.total_ms,
+               s.cache_hit ? "object cache hit" : (request.options.use_cache ? "compiled" : "compiled, cache disabled"),
+               s.pch_built ? ", built precompiled header" : "",
+               s.pch_used && !s.cache_hit ? ", used precompiled header" : "");
+    if (!s.cache_note.empty()) log::debug("{}", s.cache_note);
+  }
+  return out;
+}
+
+Result<loader::Object> load(std::string_view elf, const std::string& name, const loader::OpenOptions& options) {
+  auto object = loader::Object::open(elf, name, options);
+  if (!object) return object;
+  if (auto loaded = object->load(); !loaded) return std::move(loaded).take_error();
+  return object;
+}
+
+void merge_filter(tmpl::FilterSpec& into, const tmpl::FilterSpec& from) {
+  auto add = [](auto& a, const auto& b) {
+    for (const auto& v : b)
+      if (std::find(a.begin(), a.end(), v) == a.end()) a.push_back(v);
+  };
+  add(into.pids, from.pids);
+  add(into.tids, from.tids);
+  add(into.comms, from.comms);
+  add(into.comm_prefixes, from.comm_prefixes);
+  add(into.uids, from.uids);
+  add(into.cgroup_ids, from.cgroup_ids);
+}
+
+Result<tmpl::FilterSpec> parse_filter_flags(const std::vector<std::string>& flags) {
+  tmpl::FilterSpec spec;
+  for (const auto& f : flags) {
+    auto eq = f.find('=');
+    if (eq == std::string::npos) return make_error(fmt::format("--filter takes FIELD=VALUE, got '{}'", f));
+    if (auto added = tmpl::add_filter_value(spec, f.substr(0, eq), f.substr(eq + 1)); !added)
+      return std::move(added).take_error();
+  }
+  return spec;
+}
+
+}  // namespace ebpfrun::build
