@@ -36,7 +36,8 @@ Status check_text(std::string_view source, const std::string& name) {
   auto it =
       std::find_if(source.begin(), source.end(), [](char c) { return is_binary_byte(static_cast<unsigned char>(c)); });
   if (it == source.end()) return ok_status();
-  return make_error(ErrorKind::invalid_argument, fmt::format("{} is not BPF C source: it contains binary data (byte 0x{:02x} at offset {})", name,
+  return make_error(ErrorKind::invalid_argument,
+                    fmt::format("{} is not BPF C source: it contains binary data (byte 0x{:02x} at offset {})", name,
                                 static_cast<unsigned char>(*it), it - source.begin()));
 }
 
