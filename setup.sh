@@ -17,7 +17,7 @@ PACKAGES=(
   clang-16 libclang-cpp16-dev llvm-16-dev libclang-16-dev
   libfmt-dev catch2 libreadline-dev libcpp-httplib-dev libcli11-dev
   clang-format-16
-  bpftool bpftrace prometheus systemtap-sdt-dev tmux iproute2 luajit2 python3 util-linux
+  bpftool bpftrace prometheus prometheus-node-exporter systemtap-sdt-dev tmux iproute2 luajit2 python3 util-linux
 )
 
 deps() {
@@ -69,6 +69,7 @@ case "${1:-deps}" in
     "$ROOT/bench/compile.sh" "$BUILD"
     "$ROOT/bench/events.sh" "$BUILD"
     "$ROOT/bench/overhead.sh" "$BUILD"
+    "$ROOT/bench/agent.sh" "$BUILD"
     ;;
   *)
     echo "usage: $0 [deps|build|demo|test|bench]" >&2

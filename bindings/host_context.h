@@ -10,11 +10,13 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "bindings/btf_ffi.h"
 #include "compiler/compiler.h"
 #include "events/event_loop.h"
 #include "loader/object.h"
+#include "metrics/store.h"
 #include "template/filter.h"
 
 namespace ebpfrun::bindings {
@@ -49,6 +51,14 @@ struct HostContext {
   // and the run stops once it has exited (the loop also listens for SIGCHLD).
   std::function<void()> before_first_poll;
   std::function<bool()> command_exited;
+  // ebpfrun agent: where collectors publish their snapshots (null elsewhere),
+  // and the signals its event loop reports besides SIGINT/SIGTERM (SIGHUP).
+  metrics::SnapshotStore* metrics = nullptr;
+  std::vector<int> extra_signals;
+  // How this state's objects were obtained (the agent's self-monitoring).
+  double compile_cache_hits = 0;
+  double compile_cache_misses = 0;
+  double compile_seconds = 0;
 
   // Detaches and unloads everything the script loaded.
   void close_all();
@@ -64,6 +74,7 @@ void set_host_context(lua_State* L, HostContext* context);
 void register_object_bindings(lua_State* L);
 void register_map_bindings(lua_State* L);
 void register_loop_bindings(lua_State* L);
+void register_agent_bindings(lua_State* L);
 
 // Pushes a new object userdata for `state` (object bindings).
 void push_object(lua_State* L, std::shared_ptr<ObjectState> state);

@@ -199,6 +199,8 @@ int compile(lua_State* L) {
     if (!out.ok()) return call.fail(out.error_message());
     // -v: how the object was obtained and how long it took.
     const auto& s = out.stats;
+    (s.cache_hit ? host.compile_cache_hits : host.compile_cache_misses) += 1;
+    host.compile_seconds += s.total_ms / 1000.0;
     log::debug("compiled {} in {:.1f} ms ({}{}{})", path, s.total_ms,
                s.cache_hit ? "object cache hit" : (options.use_cache ? "compiled" : "compiled, cache disabled"),
                s.pch_built ? ", built precompiled header" : "",

@@ -25,7 +25,9 @@
  *   workload udploop PORT K      bind a UDP socket to 127.0.0.1:PORT; K times, send a 16-byte
  *                                datagram to it from a second (unconnected) socket with sendto()
  *                                and receive it with recvfrom()
- * Prints its pid on stdout first. */
+ * Prints its pid on stdout first. With WORKLOAD_LINGER_MS set, a run that succeeded
+ * sleeps that long before exiting (so that an agent reading its counters every
+ * second sees them before the process exits and its entries are evicted). */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <errno.h>
@@ -268,5 +270,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "workload: unknown mode %s\n", mode);
     return 2;
   }
+  const char *linger = getenv("WORKLOAD_LINGER_MS");
+  if (linger && atol(linger) > 0) usleep((useconds_t)(atol(linger) * 1000));
   return 0;
 }

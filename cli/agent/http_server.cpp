@@ -1,0 +1,171 @@
+#include "cli/agent/http_server.h"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+#include "metrics/exposition.h"
+
+namespace ebpfrun::cli::agent {
+namespace {
+
+// Enough workers that 20 keep-alive scrapers do not queue behind each other;
+// each is a mostly idle thread.
+constexpr size_t kWorkers = 16;
+
+std::string html_escape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+// Empty when ready; otherwise one line per reason.
+std::string not_ready_reasons(const metrics::SnapshotStore::View& view) {
+  if (!view.started) return "starting: collectors are being loaded\n";
+  std::string reasons;
+  for (const auto& c : view.collectors)
+    if (!c.up) reasons += fmt::format("collector {} is down: {}\n", c.name, c.reason);
+  return reasons;
+}
+
+std::string index_page(const metrics::SnapshotStore::View& view, const metrics::BuildInfo& build) {
+  std::string rows;
+  for (const auto& c : view.collectors)
+    rows += fmt::format("<tr><td>{}</td><td>{}</td><td>{:g} s</td><td>{:.1f} ms</td><td>{}</td></tr>\n",
+                        html_escape(c.name), c.up ? "up" : "down", c.interval, c.collect_seconds * 1000,
+                        html_escape(c.reason));
+  return fmt::format(
+      "<!DOCTYPE html>\n<html><head><title>ebpfrun agent</title></head><body>\n"
+      "<h1>ebpfrun agent</h1>\n<p>ebpfrun {} &middot; libbpf {} &middot; LLVM {} &middot; kernel {}</p>\n"
+      "<ul><li><a href=\"/metrics\">/metrics</a></li><li><a href=\"/-/healthy\">/-/healthy</a></li>"
+      "<li><a href=\"/-/ready\">/-/ready</a></li></ul>\n"
+      "<table border=\"1\"><tr><th>collector</th><th>state</th><th>interval</th><th>last collection</th>"
+      "<th>reason</th></tr>\n{}</table>\n</body></html>\n",
+      html_escape(build.version), html_escape(build.libbpf), html_escape(build.llvm), html_escape(build.kernel), rows);
+}
+
+}  // namespace
+
+bool ListenAddress::loopback() const { return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0; }
+
+std::string ListenAddress::text() const {
+  return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+}
+
+Result<ListenAddress> parse_listen(const std::string& text) {
+  ListenAddress address;
+  std::string port;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find("]:");
+    if (close == std::string::npos) return make_error(fmt::format("listen address '{}' is not [ADDR]:PORT", text));
+    address.host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string::npos) return make_error(fmt::format("listen address '{}' is not ADDR:PORT", text));
+    address.host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  if (address.host.empty()) address.host = "0.0.0.0";
+  char* end = nullptr;
+  long value = std::strtol(port.c_str(), &end, 10);
+  if (port.empty() || *end != '\0' || value < 0 || value > 65535)
+    return make_error(fmt::format("listen address '{}': '{}' is not a port number", text, port));
+  address.port = static_cast<int>(value);
+  return address;
+}
+
+struct HttpServer::Impl {
+  metrics::SnapshotStore* store = nullptr;
+  metrics::BuildInfo build;
+  metrics::ScrapeStats scrapes;
+  httplib::Server server;
+  std::thread thread;
+  int port = 0;
+
+  void serve_metrics(const httplib::Request& request, httplib::Response& response) {
+    auto started = std::chrono::steady_clock::now();
+    auto view = store->view();
+    std::vector<metrics::Family> self = metrics::self_metrics(view, build, scrapes);
+    std::vector<const metrics::Family*> families;
+    for (const auto& f : self) families.push_back(&f);
+    for (const auto& snapshot : view.snapshots)
+      for (const auto& f : *snapshot) families.push_back(&f);
+    metrics::Format format = metrics::negotiate(request.get_header_value("Accept"));
+    response.set_content(metrics::render(families, format), metrics::content_type(format));
+    scrapes.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+
+  void routes() {
+    server.new_task_queue = [] { return new httplib::ThreadPool(kWorkers); };
+    server.Get("/metrics", [this](const httplib::Request& rq, httplib::Response& rs) { serve_metrics(rq, rs); });
+    server.Get("/-/healthy", [](const httplib::Request&, httplib::Response& rs) {
+      rs.set_content("ebpfrun agent is healthy\n", "text/plain; charset=utf-8");
+    });
+    server.Get("/-/ready", [this](const httplib::Request&, httplib::Response& rs) {
+      std::string reasons = not_ready_reasons(store->view());
+      if (reasons.empty()) {
+        rs.set_content("ebpfrun agent is ready\n", "text/plain; charset=utf-8");
+      } else {
+        rs.status = 503;
+        rs.set_content(reasons, "text/plain; charset=utf-8");
+      }
+    });
+    server.Get("/", [this](const httplib::Request&, httplib::Response& rs) {
+      rs.set_content(index_page(store->view(), build), "text/html; charset=utf-8");
+    });
+  }
+};
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() {
+  if (!impl_) return;
+  impl_->server.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+int HttpServer::port() const { return impl_->port; }
+
+Result<std::unique_ptr<HttpServer>> HttpServer::start(const ListenAddress& address, metrics::SnapshotStore& store,
+                                                      metrics::BuildInfo build) {
+  auto impl = std::make_unique<Impl>();
+  impl->store = &store;
+  impl->build = std::move(build);
+  impl->routes();
+  if (address.port == 0) {
+    impl->port = impl->server.bind_to_any_port(address.host);
+    if (impl->port < 0) return make_error(fmt::format("cannot listen on {}: no free port", address.text()));
+  } else {
+    if (!impl->server.bind_to_port(address.host, address.port))
+      return make_error(fmt::format("cannot listen on {}: {} (is another agent running there?)", address.text(),
+                                    std::strerror(errno)));
+    impl->port = address.port;
+  }
+  Impl* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->server.listen_after_bind(); });
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+}  // namespace ebpfrun::cli::agent
