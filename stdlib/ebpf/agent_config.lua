@@ -190,7 +190,8 @@ function M.normalize(raw, check, resolve)
       if spec.labels ~= nil then
         for _, l in ipairs(check_drop(spec.labels, where .. ".labels", problems)) do drop[#drop + 1] = l end
       end
-      local interval = spec.interval == nil and cfg.interval or positive(spec.interval, where .. ".interval", problems)
+      local interval = spec.interval == nil and (cfg.interval or M.DEFAULTS.interval)
+                       or positive(spec.interval, where .. ".interval", problems)
       if spec.options ~= nil and type(spec.options) ~= "table" then
         problems[#problems + 1] = ("%s.options must be a table of the collector's flags"):format(where)
       end

@@ -109,7 +109,7 @@ TEST_CASE("name lint: the rules promtool check metrics applies", "[metrics]") {
   CHECK_THAT(one("ebpfrun_x", Type::gauge, {"__name"}), Catch::Contains("reserved"));
   CHECK_THAT(one("ebpfrun_x", Type::gauge, {}, ""), Catch::Contains("no help"));
   CHECK_THAT(one("ebpfrun_x_bucket", Type::gauge), Catch::Contains("_bucket"));
-  CHECK_THAT(one("ebpfrun_h_seconds", Type::histogram, {"le"}), Catch::Contains("\"le\""));
+  CHECK_THAT(one("ebpfrun_wait_seconds", Type::histogram, {"le"}), Catch::Contains("\"le\""));
   CHECK_THAT(one("ebpfrun_x:y", Type::gauge), Catch::Contains("':'"));
   CHECK_THAT(one("ebpfrun_events_counter_total", Type::counter), Catch::Contains("type"));
   CHECK_THAT(one("9lives", Type::gauge), Catch::Contains("not a valid metric name"));

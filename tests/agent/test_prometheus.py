@@ -101,7 +101,9 @@ scrape_configs:
 
     for expr, want, what in [
         (f'ebpfrun_syscalls_total{{pid="{pid_open}",syscall="openat"}}', N, f"N={N} openat calls"),
-        (f'ebpfrun_fileio_bytes_total{{pid="{pid_write}",op="write"}}', B, f"B={B} bytes written"),
+        # The workload also writes its pid line ("PID\n") to stdout.
+        (f'ebpfrun_fileio_bytes_total{{pid="{pid_write}",op="write"}}', B + len(str(pid_write)) + 1,
+         f"B={B} bytes written (+ the pid line)"),
         (f'ebpfrun_tcp_state_transitions_total{{pid="{pid_connect}",from="CLOSE",to="SYN_SENT"}}', K,
          f"K={K} connects"),
         (f'ebpfrun_tcp_state_transitions_total{{pid="{pid_connect}",from="SYN_SENT",to="ESTABLISHED"}}', K,
