@@ -1,6 +1,8 @@
 #include "metrics/exposition.h"
 
 #include <cmath>
+#include <cstdint>
+#include <iterator>
 #include <map>
 
 #include <fmt/format.h>
@@ -19,22 +21,47 @@ std::string_view family_name(const Family& family, Format format) {
   return name;
 }
 
+// Escapes straight into the output: a scrape of 10k series must not build
+// a temporary string per label.
+void append_escaped_label(std::string& out, std::string_view value) {
+  for (char c : value) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+}
+
+void append_value(std::string& out, double value) {
+  if (std::isnan(value)) {
+    out += "NaN";
+  } else if (std::isinf(value)) {
+    out += value > 0 ? "+Inf" : "-Inf";
+  } else if (value == std::floor(value) && std::fabs(value) < 9007199254740992.0) {
+    fmt::format_to(std::back_inserter(out), "{}", static_cast<int64_t>(value));
+  } else {
+    fmt::format_to(std::back_inserter(out), "{}", value);
+  }
+}
+
 void append_labels(std::string& out, const std::vector<std::string>& names, const std::vector<std::string>& values,
                    std::string_view extra_name = {}, std::string_view extra_value = {}) {
   size_t n = std::min(names.size(), values.size());
   if (n == 0 && extra_name.empty()) return;
   out += '{';
-  bool first = true;
   for (size_t i = 0; i < n; ++i) {
-    if (!first) out += ',';
-    first = false;
+    if (i > 0) out += ',';
     out += names[i];
     out += "=\"";
-    out += escape_label_value(values[i]);
+    append_escaped_label(out, values[i]);
     out += '"';
   }
   if (!extra_name.empty()) {
-    if (!first) out += ',';
+    if (n > 0) out += ',';
     out += extra_name;
     out += "=\"";
     out += extra_value;
@@ -50,7 +77,7 @@ void append_sample(std::string& out, std::string_view name, std::string_view suf
   out += suffix;
   append_labels(out, family.label_names, values, extra_name, extra_value);
   out += ' ';
-  out += format_value(value);
+  append_value(out, value);
   out += '\n';
 }
 
@@ -82,16 +109,7 @@ const char* content_type(Format format) {
 std::string escape_label_value(std::string_view value) {
   std::string out;
   out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '"')
-      out += "\\\"";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
+  append_escaped_label(out, value);
   return out;
 }
 
@@ -110,11 +128,10 @@ std::string escape_help(std::string_view help) {
 }
 
 std::string format_value(double value) {
-  if (std::isnan(value)) return "NaN";
-  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
   // Whole numbers (counts, bytes) print exactly, without an exponent.
-  if (value == std::floor(value) && std::fabs(value) < 9007199254740992.0) return fmt::format("{:.0f}", value);
-  return fmt::format("{}", value);
+  std::string out;
+  append_value(out, value);
+  return out;
 }
 
 std::string render(const std::vector<const Family*>& families, Format format) {

@@ -142,12 +142,17 @@ def value(samples, name, **labels):
 
 
 def programs_of(pid):
-    """Ids of the BPF programs process `pid` holds open (bpftool's pids column)."""
-    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=True).stdout
+    """Ids of the BPF programs process `pid` holds open (the prog_id line of
+    each fd's fdinfo: Debian's bpftool has no pids column)."""
     ids = set()
-    for prog in json.loads(out or "[]"):
-        if any(p.get("pid") == pid for p in prog.get("pids", [])):
-            ids.add(prog["id"])
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            pass
     return ids
 
 

@@ -20,7 +20,10 @@ def rss_kib(pid):
     return 0
 
 
-agent = Agent("return { interval = 0.5, collectors = { syscalls = true, scheduler = true, memory = true } }")
+# System-wide collectors, with a series limit that keeps each body a few
+# thousand lines (the clients parse every line).
+agent = Agent("""return { interval = 0.5, collectors = { syscalls = true, scheduler = true, memory = true },
+                         limits = { series_per_metric = 300 } }""")
 try:
     time.sleep(1.5)
     rss_before = rss_kib(agent.proc.pid)

@@ -35,6 +35,11 @@ agent = Agent(f"return {{ interval = 0.5, collectors = {{ {SYSCALLS} }} }}", env
 try:
     wait_for(lambda: heard("READY=1"), 10, "READY=1 on NOTIFY_SOCKET")
     check(True, "sd_notify READY=1 after start")
+    with open(f"/proc/{agent.proc.pid}/status") as f:
+        caps = {l.split(":")[0]: int(l.split()[1], 16) for l in f if l.startswith("Cap")}
+    kept = (1 << 38) | (1 << 39)  # CAP_PERFMON, CAP_BPF
+    check(caps["CapEff"] == kept and caps["CapPrm"] == kept and caps["CapBnd"] == kept,
+          f"capabilities dropped to CAP_BPF+CAP_PERFMON once attached ({caps})")
     syscalls_progs = programs_of(agent.proc.pid)
     check(len(syscalls_progs) > 0, f"syscalls loaded {len(syscalls_progs)} program(s)")
     workload("openat", 11, "/dev/null", linger_ms=1500)
