@@ -214,6 +214,15 @@ function Agent:collect(c, now)
     c.last_success = wall()
     local stats = core.object_stats(c.state.obj.raw)
     c.maps, c.programs = stats.maps, stats.programs
+    c.full_logged = c.full_logged or {}
+    for _, m in ipairs(c.maps) do
+      if m.entries and m.type:find("hash", 1, true) and m.entries >= m.max_entries and not c.full_logged[m.name] then
+        c.full_logged[m.name] = true
+        log("collector %s: map %s is full (%d entries): new keys are not recorded; narrow the collector with a "
+            .. "filter (comm, pid, cgroup) or raise the map's max_entries in its BPF source", c.name, m.name,
+            m.max_entries)
+      end
+    end
   end
   c.collect_seconds = monotonic() - started
   self:state_of(c)
@@ -262,7 +271,27 @@ function Agent:publish_self()
     local name, stage = key:match("^(.-)%z(.*)$")
     table.insert(failures.samples, { name, stage, value = n })
   end
-  local families = { dropped, active, entries, max_entries, load, failures }
+  local events = {}
+  local event_help = { received = "Events received from the collector's ring or perf buffer.",
+                       lost = "Events the kernel lost because the collector's perf buffer was full.",
+                       dropped = "Events the BPF side dropped because the collector's ring buffer was full.",
+                       bytes = "Bytes of events received from the collector's ring or perf buffer." }
+  for field, help in pairs(event_help) do
+    events[field] = { name = ("ebpfrun_events_%s_total"):format(field), type = "counter",
+                      labels = { "collector", "reader" }, samples = {}, help = help }
+  end
+  for id, reader in pairs(ebpf._readers()) do
+    for _, c in ipairs(self.collectors) do
+      if c.state and c.state.obj == reader.object then
+        local st = core.reader_stats(id)
+        if st then
+          for field, fam in pairs(events) do table.insert(fam.samples, { c.name, reader.name, value = st[field] }) end
+        end
+      end
+    end
+  end
+  local families = { dropped, active, entries, max_entries, load, failures, events.received, events.lost,
+                     events.dropped, events.bytes }
   if self.cfg.bpf_stats then
     families[#families + 1] = runs
     families[#families + 1] = run_time

@@ -216,7 +216,7 @@ local function open_reader(self, name, kind, type_name, opts)
     if not cdef then return nil, tname end
     ptrtype = ffi.typeof("const $ *", declare(cdef, tname))
   end
-  local reader = setmetatable({ id = id, name = name, kind = kind, ptrtype = ptrtype }, Reader)
+  local reader = setmetatable({ id = id, name = name, kind = kind, ptrtype = ptrtype, object = self }, Reader)
   readers[id] = reader
   return reader
 end
@@ -299,6 +299,8 @@ function M.stop() core.stop() end
 
 -- The open objects (for the REPL's :probes and :maps).
 function M._objects() return objects end
+-- The open readers by id (the agent exports their counters).
+function M._readers() return readers end
 
 -- ebpf.run{ duration = secs, every = secs, tick = fn, finish = fn, coalesce = secs, signal = fn }:
 -- delivers events to reader handlers until the duration passes, Ctrl-C /

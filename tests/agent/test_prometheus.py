@@ -26,9 +26,11 @@ return {
     syscalls = { filter = { comm = { "workload" } } },
     fileio = { filter = { comm = "workload" } },
     tcpstate = { filter = { comm = "workload" } },
+    opens_events = { script = "%s", filter = { comm = "workload" } },
   },
 }
-""", workdir=tmp)
+""" % os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "opens_events.lua"), args=["--bpf-stats"],
+              workdir=tmp)
 prometheus = None
 try:
     # promtool lints a live body in both formats.
@@ -112,6 +114,22 @@ scrape_configs:
         result = wait_for(lambda: exactly(expr, want) is True, 30, f"Prometheus to hold {what}: {expr}")
         check(result is True, f"Prometheus holds {what}")
     check(query('ebpfrun_collector_up{collector="syscalls"}') == [1.0], "ebpfrun_collector_up is 1")
+    # The custom collector: N events through its ring buffer, counted by the reader too.
+    expr = f'ebpfrun_test_open_events_total{{pid="{pid_open}"}}'
+    check(wait_for(lambda: exactly(expr, N) is True, 30, expr), f"custom collector: N={N} ring-buffer events")
+    received = query('ebpfrun_events_received_total{collector="opens_events",reader="events"}')
+    check(received and received[0] >= N, f"ebpfrun_events_received_total counts them ({received})")
+    check(query('ebpfrun_events_dropped_total{collector="opens_events"}') == [0.0], "no event dropped")
+    runs = query('sum(ebpfrun_program_run_count_total{collector="syscalls"})')
+    check(runs and runs[0] > 0, f"--bpf-stats: program run counts exported ({runs})")
+    # The other endpoints.
+    status, _, body = agent.get("/-/healthy")
+    check(status == 200, "/-/healthy 200")
+    status, _, body = agent.get("/-/ready")
+    check(status == 200 and "ready" in body, "/-/ready 200 with every collector up")
+    status, _, body = agent.get("/")
+    check(status == 200 and all(n in body for n in ("syscalls", "fileio", "tcpstate", "opens_events", "/metrics")),
+          "index page lists the collectors and links")
 finally:
     if prometheus:
         prometheus.terminate()

@@ -30,11 +30,20 @@ def heard(text):
 
 
 SYSCALLS = 'syscalls = { filter = { comm = "workload" } }'
-agent = Agent(f"return {{ interval = 0.5, collectors = {{ {SYSCALLS} }} }}", env={"NOTIFY_SOCKET": notify_path},
-              workdir=tmp)
+BROKEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "broken_tracepoint.lua")
+agent = Agent(f"return {{ interval = 0.5, collectors = {{ {SYSCALLS}, broken = {{ script = '{BROKEN}' }} }} }}",
+              env={"NOTIFY_SOCKET": notify_path}, workdir=tmp)
 try:
     wait_for(lambda: heard("READY=1"), 10, "READY=1 on NOTIFY_SOCKET")
     check(True, "sd_notify READY=1 after start")
+    # A collector that cannot attach is disabled with its reason; the others run.
+    status, _, body = agent.get("/-/ready")
+    check(status == 503 and "collector broken is down: attach:" in body, f"/-/ready 503 with the reason: {body!r}")
+    down = select(agent.metrics(), "ebpfrun_collector_up", collector="broken")
+    check(len(down) == 1 and down[0][1] == 0 and "attach:" in down[0][0]["reason"],
+          f"ebpfrun_collector_up{{collector=broken,reason}} 0: {down}")
+    check(value(agent.metrics(), "ebpfrun_collector_up", collector="syscalls") == 1, "syscalls still up")
+    check(agent.text().count("collector broken disabled") == 1, "the failure is logged once")
     with open(f"/proc/{agent.proc.pid}/status") as f:
         caps = {l.split(":")[0]: int(l.split()[1], 16) for l in f if l.startswith("Cap")}
     kept = (1 << 38) | (1 << 39)  # CAP_PERFMON, CAP_BPF
@@ -52,6 +61,7 @@ try:
     agent.signal(signal.SIGHUP)
     wait_for(lambda: value(agent.metrics(), "ebpfrun_collector_up", collector="memory") == 1, 60, "memory up")
     check(True, "added collector started")
+    check(agent.get("/-/ready")[0] == 200, "/-/ready 200 once the broken collector is removed")
     both = programs_of(agent.proc.pid)
     check(syscalls_progs < both, "syscalls kept its programs; memory added its own")
     after = value(agent.metrics(), "ebpfrun_syscalls_total", syscall="openat")
