@@ -79,4 +79,14 @@ r = run("--check", "--comm", "a_name_longer_than_15")
 check(r.returncode == 1 and "comm" in r.stderr, "--comm too long is refused")
 r = run(os.path.join(tmp, "missing.lua"))
 check(r.returncode == 1 and "does not exist" in r.stderr, "a missing file")
+# A missing capability is named (as root, drop to an unprivileged uid first).
+if os.geteuid() == 0:
+    scripts = os.environ.get("EBPFRUN_SCRIPTS_DIR", "")
+    for caps, missing in (([], "CAP_BPF"), (["--inh-caps=+bpf", "--ambient-caps=+bpf"], "CAP_PERFMON")):
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *caps, EBPFRUN, "agent",
+                            "--listen", "127.0.0.1:0", "--scripts-dir", scripts], capture_output=True, text=True,
+                           timeout=60)
+        lines = r.stderr.strip().splitlines()
+        check(r.returncode == 1 and len(lines) == 1 and f"needs {missing}" in lines[0],
+              f"without {missing}: exit 1, one line naming it: {lines}")
 print("PASS")
