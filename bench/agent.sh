@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench/agent: the agent (`ebpfrun agent`, six collectors, 5 s interval) under a
+# bench/agent: the agent (`ebpfrun agent`, six collectors, 5 s interval, filtered
+# to the workload's processes with --comm workload) under a
 # standard workload, side by side with Debian's prometheus-node-exporter
 # scraped the same way: CPU % of one core and peak RSS over DURATION seconds
 # (default 60) while both are scraped every 5 s, then /metrics latency p50/p99

@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -104,16 +105,50 @@ struct HttpServer::Impl {
   std::thread thread;
   int port = 0;
 
+  // The published snapshots change once per collection interval, scrapes
+  // come more often and often together: the rendered text of the latest set
+  // of snapshots is kept per format and reused until one of them changes.
+  // (The cache holds the snapshots themselves, so a pointer cannot be reused.)
+  struct RenderCache {
+    std::vector<std::shared_ptr<const metrics::Snapshot>> snapshots;
+    std::shared_ptr<const std::string> text[2];
+  };
+  std::mutex cache_mutex;
+  RenderCache cache;
+
+  std::shared_ptr<const std::string> collectors_text(const metrics::SnapshotStore::View& view, metrics::Format format) {
+    int slot = format == metrics::Format::openmetrics ? 1 : 0;
+    {
+      std::lock_guard lock(cache_mutex);
+      if (cache.snapshots == view.snapshots && cache.text[slot]) return cache.text[slot];
+    }
+    std::vector<const metrics::Family*> families;
+    for (const auto& snapshot : view.snapshots)
+      for (const auto& f : *snapshot) families.push_back(&f);
+    auto text = std::make_shared<const std::string>(metrics::render(families, format, false));
+    std::lock_guard lock(cache_mutex);
+    if (cache.snapshots != view.snapshots) {
+      cache.snapshots = view.snapshots;
+      cache.text[0].reset();
+      cache.text[1].reset();
+    }
+    cache.text[slot] = text;
+    return text;
+  }
+
   void serve_metrics(const httplib::Request& request, httplib::Response& response) {
     auto started = std::chrono::steady_clock::now();
     auto view = store->view();
+    metrics::Format format = metrics::negotiate(request.get_header_value("Accept"));
     std::vector<metrics::Family> self = metrics::self_metrics(view, build, scrapes);
     std::vector<const metrics::Family*> families;
     for (const auto& f : self) families.push_back(&f);
-    for (const auto& snapshot : view.snapshots)
-      for (const auto& f : *snapshot) families.push_back(&f);
-    metrics::Format format = metrics::negotiate(request.get_header_value("Accept"));
-    response.set_content(metrics::render(families, format), metrics::content_type(format));
+    std::string body = metrics::render(families, format, false);
+    auto rest = collectors_text(view, format);
+    body.reserve(body.size() + rest->size() + 8);
+    body += *rest;
+    if (format == metrics::Format::openmetrics) body += "# EOF\n";
+    response.set_content(std::move(body), metrics::content_type(format));
     scrapes.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
 

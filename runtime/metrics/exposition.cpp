@@ -134,7 +134,7 @@ std::string format_value(double value) {
   return out;
 }
 
-std::string render(const std::vector<const Family*>& families, Format format) {
+std::string render(const std::vector<const Family*>& families, Format format, bool terminate) {
   // Families of one name, in the order their first member appeared.
   std::vector<std::vector<const Family*>> groups;
   std::map<std::string_view, size_t> index;
@@ -168,7 +168,7 @@ std::string render(const std::vector<const Family*>& families, Format format) {
       }
     }
   }
-  if (format == Format::openmetrics) out += "# EOF\n";
+  if (terminate && format == Format::openmetrics) out += "# EOF\n";
   return out;
 }
 

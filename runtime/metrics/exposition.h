@@ -29,7 +29,8 @@ const char* content_type(Format format);
 
 // Renders the families (pointers into published snapshots) in order; families
 // sharing a name are merged under the first one's HELP/TYPE.
-std::string render(const std::vector<const Family*>& families, Format format);
+// `terminate` = false leaves out OpenMetrics' "# EOF", for a body rendered in parts.
+std::string render(const std::vector<const Family*>& families, Format format, bool terminate = true);
 
 // Escaping as the text formats define it: label values escape \ " and newline;
 // HELP text escapes \ and newline.

@@ -308,6 +308,9 @@ function Agent:publish_self()
                                 help = "Time spent obtaining BPF objects (compiling or reading the cache).",
                                 samples = { { value = cs.seconds } } }
   end
+  families[#families + 1] = { name = "ebpfrun_lua_memory_bytes", type = "gauge", labels = {},
+                              help = "Memory in use by the agent's Lua state (series state, rows, snapshots in the making).",
+                              samples = { { value = collectgarbage("count") * 1024 } } }
   core.metrics_publish(SELF, families)
 end
 
@@ -322,7 +325,13 @@ function Agent:tick()
       any = true
     end
   end
-  if any then self:publish_self() end
+  if any then
+    self:publish_self()
+    -- Each collection leaves its rows and exported tables behind: collect
+    -- them now, while the loop is idle, rather than let the heap grow to
+    -- twice its live size before the collector catches up.
+    collectgarbage("step", 0)
+  end
 end
 
 function Agent:start(cfg)
@@ -435,6 +444,7 @@ function M.main(args, host)
   -- The event loop first: from here on SIGHUP/SIGTERM wait for it instead of
   -- killing the agent while its collectors load.
   assert(core.set_tick(0))
+  collectgarbage("setpause", 120)
   local cfg, problems = load_config(args)
   if not cfg then
     for _, p in ipairs(problems) do io.stderr:write("ebpfrun agent: ", args.config and (args.config .. ": ") or "", p, "\n") end
