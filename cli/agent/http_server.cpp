@@ -2,9 +2,11 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -105,35 +107,74 @@ struct HttpServer::Impl {
   std::thread thread;
   int port = 0;
 
-  // The published snapshots change once per collection interval, scrapes
-  // come more often and often together: the rendered text of the latest set
-  // of snapshots is kept per format and reused until one of them changes.
-  // (The cache holds the snapshots themselves, so a pointer cannot be reused.)
-  struct RenderCache {
-    std::vector<std::shared_ptr<const metrics::Snapshot>> snapshots;
+  // Each source publishes once per collection interval, while scrapes come
+  // more often and often together: the rendered text of each snapshot is kept
+  // per format and reused until that source publishes again. (The cache holds
+  // the snapshots themselves, so a pointer cannot be reused meanwhile.) Only
+  // when two sources publish a family of the same name is everything rendered
+  // together, since a family must appear once.
+  struct Rendered {
+    std::shared_ptr<const metrics::Snapshot> snapshot;
     std::shared_ptr<const std::string> text[2];
   };
   std::mutex cache_mutex;
-  RenderCache cache;
+  std::vector<Rendered> cache;
 
-  std::shared_ptr<const std::string> collectors_text(const metrics::SnapshotStore::View& view, metrics::Format format) {
+  std::shared_ptr<const std::string> rendered(const std::shared_ptr<const metrics::Snapshot>& snapshot,
+                                              metrics::Format format) {
     int slot = format == metrics::Format::openmetrics ? 1 : 0;
     {
       std::lock_guard lock(cache_mutex);
-      if (cache.snapshots == view.snapshots && cache.text[slot]) return cache.text[slot];
+      for (const auto& r : cache)
+        if (r.snapshot == snapshot && r.text[slot]) return r.text[slot];
     }
     std::vector<const metrics::Family*> families;
-    for (const auto& snapshot : view.snapshots)
-      for (const auto& f : *snapshot) families.push_back(&f);
+    for (const auto& f : *snapshot) families.push_back(&f);
     auto text = std::make_shared<const std::string>(metrics::render(families, format, false));
     std::lock_guard lock(cache_mutex);
-    if (cache.snapshots != view.snapshots) {
-      cache.snapshots = view.snapshots;
-      cache.text[0].reset();
-      cache.text[1].reset();
-    }
-    cache.text[slot] = text;
+    for (auto& r : cache)
+      if (r.snapshot == snapshot) {
+        r.text[slot] = text;
+        return text;
+      }
+    Rendered entry{snapshot, {}};
+    entry.text[slot] = text;
+    cache.push_back(std::move(entry));
     return text;
+  }
+
+  // Drops cached text of snapshots no longer published.
+  void prune(const metrics::SnapshotStore::View& view) {
+    std::lock_guard lock(cache_mutex);
+    std::erase_if(cache, [&](const Rendered& r) {
+      return std::find(view.snapshots.begin(), view.snapshots.end(), r.snapshot) == view.snapshots.end();
+    });
+  }
+
+  void append_collectors(std::string& body, const metrics::SnapshotStore::View& view, metrics::Format format) {
+    std::unordered_set<std::string_view> names;
+    bool clash = false;
+    for (const auto& snapshot : view.snapshots) {
+      std::unordered_set<std::string_view> own;
+      for (const auto& f : *snapshot) own.insert(f.name);
+      for (auto name : own) clash = clash || !names.insert(name).second;
+    }
+    if (clash) {
+      std::vector<const metrics::Family*> families;
+      for (const auto& snapshot : view.snapshots)
+        for (const auto& f : *snapshot) families.push_back(&f);
+      body += metrics::render(families, format, false);
+      return;
+    }
+    std::vector<std::shared_ptr<const std::string>> parts;
+    size_t size = body.size();
+    for (const auto& snapshot : view.snapshots) {
+      parts.push_back(rendered(snapshot, format));
+      size += parts.back()->size();
+    }
+    prune(view);
+    body.reserve(size + 8);
+    for (const auto& part : parts) body += *part;
   }
 
   void serve_metrics(const httplib::Request& request, httplib::Response& response) {
@@ -144,9 +185,7 @@ struct HttpServer::Impl {
     std::vector<const metrics::Family*> families;
     for (const auto& f : self) families.push_back(&f);
     std::string body = metrics::render(families, format, false);
-    auto rest = collectors_text(view, format);
-    body.reserve(body.size() + rest->size() + 8);
-    body += *rest;
+    append_collectors(body, view, format);
     if (format == metrics::Format::openmetrics) body += "# EOF\n";
     response.set_content(std::move(body), metrics::content_type(format));
     scrapes.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
