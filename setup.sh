@@ -18,7 +18,7 @@ PACKAGES=(
   libfmt-dev catch2 libreadline-dev libcpp-httplib-dev libcli11-dev
   systemd python3-yaml strace
   clang-format-16
-  bpftool bpftrace prometheus systemtap-sdt-dev tmux iproute2 luajit2 python3 util-linux
+  bpftool bpftrace prometheus prometheus-node-exporter systemtap-sdt-dev tmux iproute2 luajit2 python3 util-linux
 )
 
 deps() {
@@ -71,6 +71,7 @@ case "${1:-deps}" in
     "$ROOT/bench/compile.sh" "$BUILD"
     "$ROOT/bench/events.sh" "$BUILD"
     "$ROOT/bench/overhead.sh" "$BUILD"
+    "$ROOT/bench/agent.sh" "$BUILD"
     ;;
   *)
     echo "usage: $0 [deps|build|demo|test|bench]" >&2

@@ -118,6 +118,9 @@ int compile(lua_State* L) {
     build::merge_filter(request.filter, host.global_filter);
 
     auto out = build::compile(request);
+    // How objects were obtained, for the agent's self-monitoring.
+    (out.stats.cache_hit ? host.compile_cache_hits : host.compile_cache_misses) += 1;
+    host.compile_seconds += out.stats.total_ms / 1000.0;
     if (!out.ok()) return call.fail(out.error());
     return load_elf(call, out.object, build::object_name(request));
   });

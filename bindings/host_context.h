@@ -10,11 +10,13 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "btf/ffi_declarations.h"
 #include "compiler/compiler.h"
 #include "events/event_loop.h"
 #include "loader/object.h"
+#include "metrics/store.h"
 #include "template/filter.h"
 
 namespace ebpfrun::attach {
@@ -53,6 +55,14 @@ struct HostContext {
   // and the run stops once it has exited (the loop also listens for SIGCHLD).
   std::function<void()> before_first_poll;
   std::function<bool()> command_exited;
+  // ebpfrun agent: where collectors publish their snapshots (null elsewhere),
+  // and the signals its event loop reports besides SIGINT/SIGTERM (SIGHUP).
+  metrics::SnapshotStore* metrics = nullptr;
+  std::vector<int> extra_signals;
+  // How this state's objects were obtained (the agent's self-monitoring).
+  double compile_cache_hits = 0;
+  double compile_cache_misses = 0;
+  double compile_seconds = 0;
 
   // Detaches and unloads everything the script loaded.
   void close_all();
@@ -68,6 +78,7 @@ void set_host_context(lua_State* L, HostContext* context);
 void register_object_bindings(lua_State* L);
 void register_map_bindings(lua_State* L);
 void register_loop_bindings(lua_State* L);
+void register_agent_bindings(lua_State* L);
 
 // Called by register_object_bindings: ebpf.link's metatable, and
 // ebpf.compile / ebpf.load set on the module table at the top of the stack.

@@ -180,6 +180,7 @@ Result<events::EventLoop*> HostContext::event_loop() {
   if (!loop) {
     events::LoopOptions options;
     if (command_exited) options.signals.push_back(SIGCHLD);
+    for (int signal : extra_signals) options.signals.push_back(signal);
     auto created = events::EventLoop::create(options);
     if (!created) return std::move(created).take_error();
     loop.emplace(std::move(created).value());

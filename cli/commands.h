@@ -44,6 +44,7 @@ void register_compile(CLI::App& app, const GlobalFlags& global);
 int run_script_mode(int argc, char** argv);
 void register_check(CLI::App& app, const GlobalFlags& global);
 void register_doctor(CLI::App& app, const GlobalFlags& global);
+void register_agent(CLI::App& app, const GlobalFlags& global);
 
 // The interactive REPL on an existing host; returns the exit code.
 int run_repl(bindings::LuaHost& host);

@@ -16,7 +16,7 @@ namespace {
 
 // The subcommands; anything else is script mode (a script, -e, -l, the REPL).
 bool is_subcommand_invocation(int argc, char** argv) {
-  static const char* const kSubcommands[] = {"compile", "check", "doctor"};
+  static const char* const kSubcommands[] = {"compile", "check", "doctor", "agent"};
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     if (arg == "--btf") {
@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   cli::register_compile(app, global);
   cli::register_check(app, global);
   cli::register_doctor(app, global);
+  cli::register_agent(app, global);
   app.parse_complete_callback([&global] {
     if (global.verbose) log::set_level(log::Level::debug);
   });

@@ -216,7 +216,7 @@ local function open_reader(self, name, kind, type_name, opts)
     if not cdef then return nil, tname end
     ptrtype = ffi.typeof("const $ *", declare(cdef, tname))
   end
-  local reader = setmetatable({ id = id, name = name, kind = kind, ptrtype = ptrtype }, Reader)
+  local reader = setmetatable({ id = id, name = name, kind = kind, ptrtype = ptrtype, object = self }, Reader)
   readers[id] = reader
   return reader
 end
@@ -299,10 +299,13 @@ function M.stop() core.stop() end
 
 -- The open objects (for the REPL's :probes and :maps).
 function M._objects() return objects end
+-- The open readers by id (the agent exports their counters).
+function M._readers() return readers end
 
--- ebpf.run{ duration = secs, every = secs, tick = fn, finish = fn, coalesce = secs }:
+-- ebpf.run{ duration = secs, every = secs, tick = fn, finish = fn, coalesce = secs, signal = fn }:
 -- delivers events to reader handlers until the duration passes, Ctrl-C /
--- SIGTERM, or ebpf.stop(). coalesce (default 0.001, 0 turns it off) bounds how
+-- SIGTERM, or ebpf.stop(); signal(signo), when given, sees each signal first and
+-- keeps the run going by returning true (the agent's SIGHUP). coalesce (default 0.001, 0 turns it off) bounds how
 -- late events may be delivered so that wakeups are shared (see above). Returns
 -- the reason: "duration", "signal", "stopped". Links are detached on the way
 -- out (maps stay readable); an error in a handler detaches and unloads
@@ -339,7 +342,7 @@ function M.run(opts)
       end
     end
     if deadline then reason = "duration"
-    elseif signal ~= 0 then reason = "signal"
+    elseif signal ~= 0 and not (opts.signal and opts.signal(signal)) then reason = "signal"
     elseif stopped then reason = "stopped" end
   end
   core.set_tick(0)

@@ -30,7 +30,9 @@
  *                                sends a 16-byte UDP datagram to 127.0.0.1:9, listens on a TCP
  *                                socket (an ephemeral port) and closes it, and exits: one new
  *                                entry per process in every collector's per-process map
- * Prints its pid on stdout first. */
+ * Prints its pid on stdout first. With WORKLOAD_LINGER_MS set, a run that succeeded
+ * sleeps that long before exiting (so that an agent reading its counters every
+ * second sees them before the process exits and its entries are evicted). */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <errno.h>
@@ -305,5 +307,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "workload: unknown mode %s\n", mode);
     return 2;
   }
+  const char *linger = getenv("WORKLOAD_LINGER_MS");
+  if (linger && atol(linger) > 0) usleep((useconds_t)(atol(linger) * 1000));
   return 0;
 }
