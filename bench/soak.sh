@@ -9,14 +9,16 @@
 #   - a syscall storm: bench/events/producer.c calling getppid() in a tight loop
 #     (about 1 M syscalls/s here when traced), restarted in rounds of ROUND calls.
 # Every 10 s (INTERVAL) it samples the ebpfrun process: RSS (VmRSS), open file
-# descriptors, the number of BPF maps it holds, and the fill of its hash maps
-# (entries / max_entries, read with `bpftool map dump`), the fullest one named.
+# descriptors and the number of BPF maps it holds; every 60 s (FILL_EVERY) also the fill of its hash maps (entries / max_entries,
+# counted from `bpftool map dump`, which takes seconds for full maps on a busy
+# machine), the fullest one named.
 # At the end it prints the sample table, the final fill of every hash map, the
 # drops and full-map reports ebpfrun printed, the processes spawned and the
-# syscall rate, and a verdict line: RSS growth from the first to the last
-# sample. The run counts as flat when RSS grew by less than MAX_GROWTH_KIB
-# (default 4096) and the fd count did not change; the script then exits 0,
-# else 1.
+# syscall rate, and a verdict line: RSS growth from the first sample after a
+# warm-up (WARMUP, default 30 s: the collectors' first interval tables and
+# Lua's heap settle) to the last sample. The run counts as flat when RSS grew
+# by less than MAX_GROWTH_KIB (default 4096) and the fd count did not change;
+# the script then exits 0, else 1.
 # Needs root, bpftool, jq, gcc. Leaves nothing loaded or running.
 # Usage: bench/soak.sh [SECONDS] [BUILD_DIR]
 set -euo pipefail
@@ -24,7 +26,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DURATION=${1:-600}
 BUILD=${2:-$ROOT/build}
 INTERVAL=${INTERVAL:-10}
-ROUND=${ROUND:-5000000}
+ROUND=${ROUND:-1000000}
+FILL_EVERY=${FILL_EVERY:-60}
+WARMUP=${WARMUP:-30}
 MAX_GROWTH_KIB=${MAX_GROWTH_KIB:-4096}
 EBPFRUN=$BUILD/ebpfrun
 
@@ -117,30 +121,36 @@ map_fill() {
   local id type max name entries
   while read -r id type max; do
     is_hash "$type" || continue
-    name=$(bpftool -j map show id "$id" 2>/dev/null | jq -r '.name // "?"')
+    # The map may be gone by now (ebpfrun exiting): never abort the report.
+    name=$(bpftool -j map show id "$id" 2>/dev/null | jq -r '.name // "?"' 2>/dev/null) || name="?"
     # One raw hex key array per entry; counting them with grep is much
     # cheaper than parsing megabytes of JSON.
-    entries=$(bpftool -j map dump id "$id" 2>/dev/null | grep -o '"key":\["0x' | wc -l || echo "?")
+    entries=$({ bpftool -j map dump id "$id" 2>/dev/null || true; } | { grep -o '"key":\["0x' || true; } | wc -l)
     echo "$name $entries $max"
   done < <(own_maps)
 }
 
 printf '%6s %9s %5s %5s %10s %s\n' "t_s" "rss_kib" "fds" "maps" "entries" "fullest hash map (entries/max)" | tee "$WORK/table"
-FIRST_RSS="" FIRST_FDS="" LAST_RSS="" LAST_FDS=""
+FIRST_RSS="" FIRST_FDS="" LAST_RSS="" LAST_FDS="" LAST_FILL=0
 while kill -0 "$EBPF_PID" 2>/dev/null; do
   sample_start=$SECONDS
   rss=$(awk '/^VmRSS:/ {print $2}' /proc/"$EBPF_PID"/status 2>/dev/null || true)
   [ -n "$rss" ] || break
-  fds=$(ls /proc/"$EBPF_PID"/fd 2>/dev/null | wc -l)
-  maps=$(own_maps | wc -l)
-  map_fill >"$WORK/fill"
-  total=$(awk '$2 ~ /^[0-9]+$/ {s += $2} END {print s + 0}' "$WORK/fill")
-  fullest=$(awk '$2 ~ /^[0-9]+$/ && $3 > 0 {printf "%.6f %s %d/%d\n", $2 / $3, $1, $2, $3}' "$WORK/fill" |
-    sort -rn | head -1 | cut -d' ' -f2-)
-  kill -0 "$EBPF_PID" 2>/dev/null || break
-  printf '%6d %9d %5d %5d %10d %s\n' $((SECONDS - START)) "$rss" "$fds" "$maps" "$total" "$fullest" | tee -a "$WORK/table"
-  cp "$WORK/fill" "$WORK/fill.last"
-  [ -n "$FIRST_RSS" ] || { FIRST_RSS=$rss FIRST_FDS=$fds; }
+  fds=$(ls /proc/"$EBPF_PID"/fd 2>/dev/null | wc -l) || break
+  maps=$(own_maps | wc -l) || break
+  now=$((SECONDS - START))
+  total="-" fullest=""
+  if [ $((now - LAST_FILL)) -ge "$FILL_EVERY" ]; then
+    LAST_FILL=$now
+    map_fill >"$WORK/fill"
+    kill -0 "$EBPF_PID" 2>/dev/null || break
+    cp "$WORK/fill" "$WORK/fill.last"
+    total=$(awk '$2 ~ /^[0-9]+$/ {s += $2} END {print s + 0}' "$WORK/fill")
+    fullest=$(awk '$2 ~ /^[0-9]+$/ && $3 > 0 {printf "%.6f %s %d/%d\n", $2 / $3, $1, $2, $3}' "$WORK/fill" |
+      sort -rn | head -1 | cut -d' ' -f2-)
+  fi
+  printf '%6d %9d %5d %5d %10s %s\n' "$now" "$rss" "$fds" "$maps" "$total" "$fullest" | tee -a "$WORK/table"
+  [ -n "$FIRST_RSS" ] || [ "$now" -lt "$WARMUP" ] || { FIRST_RSS=$rss FIRST_FDS=$fds FIRST_T=$now; }
   LAST_RSS=$rss LAST_FDS=$fds
   # Dumping full maps takes seconds on a busy machine: keep the period.
   rest=$((INTERVAL - (SECONDS - sample_start)))
@@ -161,10 +171,10 @@ read -r calls ns < <(awk '{c += $3; t += $2 - $1} END {printf "%d %d\n", c, t}' 
 rate=$(awk -v c="$calls" -v t="$ns" 'BEGIN {printf "%.0f", t > 0 ? c / (t / 1e9) : 0}')
 echo "load: ${spawned} processes spawned, ${calls} getppid calls at ${rate}/s while in the loop, over ${RAN} s"
 
-[ -n "$FIRST_RSS" ] || { echo "soak: no sample was taken" >&2; exit 1; }
+[ -n "$FIRST_RSS" ] || { echo "soak: no sample was taken after the ${WARMUP} s warm-up" >&2; exit 1; }
 growth=$((LAST_RSS - FIRST_RSS))
 pct=$(awk -v g="$growth" -v f="$FIRST_RSS" 'BEGIN {printf "%.1f", 100 * g / f}')
 verdict=flat
 if [ "$growth" -ge "$MAX_GROWTH_KIB" ] || [ "$LAST_FDS" != "$FIRST_FDS" ] || [ "$status" != 0 ]; then verdict="NOT flat"; fi
-echo "verdict: RSS ${FIRST_RSS} -> ${LAST_RSS} KiB (${growth} KiB, ${pct}%), fds ${FIRST_FDS} -> ${LAST_FDS} over ${RAN} s: ${verdict}"
+echo "verdict: RSS ${FIRST_RSS} -> ${LAST_RSS} KiB (${growth} KiB, ${pct}%), fds ${FIRST_FDS} -> ${LAST_FDS} from ${FIRST_T} s to the end of a ${RAN} s run: ${verdict}"
 [ "$verdict" = flat ]
