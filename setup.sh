@@ -57,10 +57,14 @@ build() {
 
 # --- Sanitizer and fuzz stages ---------------------------------------------
 # Budgets (CI: 90 minutes on a 2-core machine; .ci/run must stay under ~50 min,
-# with ~20 min kept for a kernel-VM matrix):
-#   normal build + full suite           ~10 min
-#   sanitize: ASan+UBSan build of the host code and the subset below    see README
-#   fuzz: build of the 4 targets + 20 s each                            see README
+# with ~20 min kept for a kernel-VM matrix), so these stages get ~20 min:
+#   build + suite    normal build and the full suite: ~10 min
+#   asan-build       the host code and the subset's executables with ASan+UBSan
+#                    (-O1): estimated ~1.5x the normal build's CPU time, i.e.
+#                    ~6-8 min cold on 2 idle cores (not yet measured end to end)
+#   asan-suite       the subset below; its budget is ~8 min
+#   fuzz-build       4 small targets, clang-16: 50 s of CPU (measured)
+#   fuzz             20 s per target + start-up: 1m41s for the four (measured)
 ASAN_BUILD=${EBPFRUN_ASAN_BUILD_DIR:-$ROOT/build-asan}
 FUZZ_BUILD=${EBPFRUN_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 # The sanitized subset: the unit, compiler, loader, events and bindings (BTF ->

@@ -7,18 +7,21 @@
 #   - process churn: a loop that spawns short-lived processes (/bin/true) as
 #     fast as it can, so that per-process map entries come and go;
 #   - a syscall storm: bench/events/producer.c calling getppid() in a tight loop
-#     (about 1 M syscalls/s here when traced), restarted in rounds of ROUND calls.
+#     (bench/events.sh measured ~1 M/s traced by one consumer; the rate reached
+#     here is printed), restarted in rounds of ROUND calls.
 # Every 10 s (INTERVAL) it samples the ebpfrun process: RSS (VmRSS), open file
-# descriptors and the number of BPF maps it holds; every 60 s (FILL_EVERY) also the fill of its hash maps (entries / max_entries,
-# counted from `bpftool map dump`, which takes seconds for full maps on a busy
-# machine), the fullest one named.
+# descriptors and the number of BPF maps it holds; every 60 s (FILL_EVERY)
+# also the fill of its hash maps (entries / max_entries, counted from
+# `bpftool map dump` in the background, since that takes seconds for full maps
+# on a busy machine), the fullest one named.
 # At the end it prints the sample table, the final fill of every hash map, the
 # drops and full-map reports ebpfrun printed, the processes spawned and the
 # syscall rate, and a verdict line: RSS growth from the first sample after a
-# warm-up (WARMUP, default 30 s: the collectors' first interval tables and
-# Lua's heap settle) to the last sample. The run counts as flat when RSS grew
-# by less than MAX_GROWTH_KIB (default 4096) and the fd count did not change;
-# the script then exits 0, else 1.
+# warm-up (WARMUP, default 30 s: the collectors print their tables every
+# REPORT_INTERVAL = 10 s, and the first ones grow Lua's heap to its working
+# size) to the last sample. The run counts as flat when RSS grew by less than
+# MAX_GROWTH_KIB (default 4096) and the fd count did not change; the script
+# then exits 0, else 1.
 # Needs root, bpftool, jq, gcc. Leaves nothing loaded or running.
 # Usage: bench/soak.sh [SECONDS] [BUILD_DIR]
 set -euo pipefail
@@ -29,6 +32,9 @@ INTERVAL=${INTERVAL:-10}
 ROUND=${ROUND:-1000000}
 FILL_EVERY=${FILL_EVERY:-60}
 WARMUP=${WARMUP:-30}
+# How often the collectors print their tables (and so read all their maps into
+# Lua): often, so that the Lua heap reaches its working size within the warm-up.
+REPORT_INTERVAL=${REPORT_INTERVAL:-10}
 MAX_GROWTH_KIB=${MAX_GROWTH_KIB:-4096}
 EBPFRUN=$BUILD/ebpfrun
 
@@ -80,7 +86,7 @@ storm() {
 
 # The load starts once the collectors are attached; --duration counts from
 # the attach, so the loaded time of the run is DURATION seconds.
-"$EBPFRUN" "$ROOT/scripts/collectors.lua" --duration "$DURATION" --interval 60 >"$WORK/ebpfrun.out" 2>"$WORK/ebpfrun.err" &
+"$EBPFRUN" "$ROOT/scripts/collectors.lua" --duration "$DURATION" --interval "$REPORT_INTERVAL" >"$WORK/ebpfrun.out" 2>"$WORK/ebpfrun.err" &
 EBPF_PID=$!
 PIDS+=("$EBPF_PID")
 
@@ -131,28 +137,39 @@ map_fill() {
 }
 
 printf '%6s %9s %5s %5s %10s %s\n' "t_s" "rss_kib" "fds" "maps" "entries" "fullest hash map (entries/max)" | tee "$WORK/table"
-FIRST_RSS="" FIRST_FDS="" LAST_RSS="" LAST_FDS="" LAST_FILL=0
+FIRST_RSS="" FIRST_FDS="" LAST_RSS="" LAST_FDS="" LAST_FILL=-$FILL_EVERY
 while kill -0 "$EBPF_PID" 2>/dev/null; do
   sample_start=$SECONDS
   rss=$(awk '/^VmRSS:/ {print $2}' /proc/"$EBPF_PID"/status 2>/dev/null || true)
   [ -n "$rss" ] || break
   fds=$(ls /proc/"$EBPF_PID"/fd 2>/dev/null | wc -l) || break
   maps=$(own_maps | wc -l) || break
+  # No maps left: ebpfrun is detaching at the end of its run.
+  [ "$maps" -gt 0 ] || break
   now=$((SECONDS - START))
   total="-" fullest=""
-  if [ $((now - LAST_FILL)) -ge "$FILL_EVERY" ]; then
+  # Map fill runs in the background (dumping full maps takes long on a busy
+  # machine) and is shown on the first sample after it completes.
+  if [ ! -e "$WORK/fill.running" ] && [ $((now - LAST_FILL)) -ge "$FILL_EVERY" ]; then
     LAST_FILL=$now
-    map_fill >"$WORK/fill"
-    kill -0 "$EBPF_PID" 2>/dev/null || break
-    cp "$WORK/fill" "$WORK/fill.last"
-    total=$(awk '$2 ~ /^[0-9]+$/ {s += $2} END {print s + 0}' "$WORK/fill")
-    fullest=$(awk '$2 ~ /^[0-9]+$/ && $3 > 0 {printf "%.6f %s %d/%d\n", $2 / $3, $1, $2, $3}' "$WORK/fill" |
+    touch "$WORK/fill.running"
+    (
+      map_fill >"$WORK/fill.new"
+      mv "$WORK/fill.new" "$WORK/fill.last"
+      touch "$WORK/fill.done"
+      rm -f "$WORK/fill.running"
+    ) &
+    PIDS+=("$!")
+  fi
+  if [ -e "$WORK/fill.done" ]; then
+    rm -f "$WORK/fill.done"
+    total=$(awk '$2 ~ /^[0-9]+$/ {s += $2} END {print s + 0}' "$WORK/fill.last")
+    fullest=$(awk '$2 ~ /^[0-9]+$/ && $3 > 0 {printf "%.6f %s %d/%d\n", $2 / $3, $1, $2, $3}' "$WORK/fill.last" |
       sort -rn | head -1 | cut -d' ' -f2-)
   fi
   printf '%6d %9d %5d %5d %10s %s\n' "$now" "$rss" "$fds" "$maps" "$total" "$fullest" | tee -a "$WORK/table"
   [ -n "$FIRST_RSS" ] || [ "$now" -lt "$WARMUP" ] || { FIRST_RSS=$rss FIRST_FDS=$fds FIRST_T=$now; }
   LAST_RSS=$rss LAST_FDS=$fds
-  # Dumping full maps takes seconds on a busy machine: keep the period.
   rest=$((INTERVAL - (SECONDS - sample_start)))
   [ "$rest" -le 0 ] || sleep "$rest"
 done
@@ -161,14 +178,15 @@ wait "$EBPF_PID" || status=$?
 RAN=$((SECONDS - START))
 
 echo
-echo "hash maps at the last sample (name entries max_entries):"
+echo "hash maps at the last completed fill count (name entries max_entries):"
 sed 's/^/  /' "$WORK/fill.last" 2>/dev/null || true
 echo "ebpfrun exit status: $status"
 echo "drops and full-map reports from ebpfrun (stderr):"
 grep -iE 'drop|lost|full' "$WORK/ebpfrun.err" | sed 's/^/  /' || echo "  none"
 spawned=$(cat "$WORK/churn.count" 2>/dev/null || echo 0)
-read -r calls ns < <(awk '{c += $3; t += $2 - $1} END {printf "%d %d\n", c, t}' "$WORK/storm.out" 2>/dev/null || echo "0 0")
-rate=$(awk -v c="$calls" -v t="$ns" 'BEGIN {printf "%.0f", t > 0 ? c / (t / 1e9) : 0}')
+# Calls and loop time of the finished rounds (ns totals exceed 32 bits: %.0f).
+read -r calls rate < <(awk '{c += $3; t += $2 - $1} END {printf "%.0f %.0f\n", c, (t > 0 ? c / (t / 1e9) : 0)}' \
+  "$WORK/storm.out" 2>/dev/null || echo "0 0")
 echo "load: ${spawned} processes spawned, ${calls} getppid calls at ${rate}/s while in the loop, over ${RAN} s"
 
 [ -n "$FIRST_RSS" ] || { echo "soak: no sample was taken after the ${WARMUP} s warm-up" >&2; exit 1; }
