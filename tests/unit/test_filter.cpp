@@ -295,6 +295,11 @@ TEST_CASE("cgroup paths resolve to the directory's inode number", "[filter]") {
   CHECK(contains(error_for("cgroup", "/etc/passwd"), "Not a directory"));
   CHECK(error_for("cgroup", std::string("/sys/fs/cgroup\0x", 16)) ==
         "invalid cgroup filter '/sys/fs/cgroup\\x00x': the path contains a NUL byte");
+  // A terminal escape in a path is shown escaped, also in the list of paths tried
+  // (found by tests/fuzz/fuzz_filter).
+  CHECK(error_for("cgroup", "/x\x1b[31m") ==
+        "invalid cgroup filter '/x\\x1b[31m': cannot use it as a cgroup directory: No such "
+        "file or directory (tried /x\\x1b[31m and /sys/fs/cgroup/x\\x1b[31m)");
 
   ebpfrun::log::set_level(saved_level);
 }
