@@ -44,9 +44,23 @@ constexpr std::string_view kSyscallPrefix = "__arm64_sys_";
 constexpr std::string_view kSyscallPrefix = "__x64_sys_";
 #endif
 
+// A spec as shown in a message: control bytes escaped, so that a stray escape
+// sequence or NUL in the input cannot garble the terminal (found by
+// tests/fuzz/fuzz_attach_spec).
+std::string printable(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c < 0x20 || c == 0x7f)
+      out += fmt::format("\\x{:02x}", c);
+    else
+      out += static_cast<char>(c);
+  }
+  return out;
+}
+
 Error malformed(std::string_view text, std::string_view why) {
-  return make_error(ErrorKind::invalid_argument,
-                    fmt::format("malformed attach spec \"{}\": {}. Accepted forms:\n{}", text, why, accepted_forms()));
+  return make_error(ErrorKind::invalid_argument, fmt::format("malformed attach spec \"{}\": {}. Accepted forms:\n{}",
+                                                             printable(text), printable(why), accepted_forms()));
 }
 
 // A name that may appear in a spec: not empty and no blanks or slashes.
@@ -295,7 +309,7 @@ Result<std::string> spec_from_section(std::string_view section) {
     return make_error(ErrorKind::invalid_argument,
                       fmt::format("SEC(\"{}\") does not say where to attach, so the program cannot be attached "
                                   "automatically; attach it with an explicit spec such as {}",
-                                  section, form));
+                                  printable(section), form));
   };
   for (const auto& type : kCgroupTypes)
     if (section == type.section) return no_default(fmt::format("cgroup/{}:CGROUP_PATH", type.name));
@@ -324,7 +338,7 @@ Result<std::string> spec_from_section(std::string_view section) {
   return make_error(ErrorKind::invalid_argument,
                     fmt::format("SEC(\"{}\") is not a kind ebpfrun can attach automatically; attach the program "
                                 "with an explicit spec. Accepted forms:\n{}",
-                                section, accepted_forms()));
+                                printable(section), accepted_forms()));
 }
 
 }  // namespace ebpfrun::attach

@@ -8,6 +8,19 @@
 #include "common/log.h"
 
 namespace ebpfrun::types::detail {
+namespace {
+
+// A member or variable name as it goes into a declaration. Clang only emits C
+// identifiers, but BTF is data: a name is a string-table entry libbpf does not
+// check, so one holding ';' or '}' could otherwise rewrite the declaration
+// (found by tests/fuzz/fuzz_btf_ffi).
+std::string member_name(const btf* b, uint32_t name_off) {
+  std::string name = sanitize(string_at(b, name_off));
+  if (!name.empty() && name[0] >= '0' && name[0] <= '9') name.insert(0, "_");
+  return name;
+}
+
+}  // namespace
 
 std::vector<Member> members_of(const btf* b, const btf_type* t) {
   std::vector<Member> out;
@@ -15,13 +28,14 @@ std::vector<Member> members_of(const btf* b, const btf_type* t) {
     const btf_var_secinfo* vars = btf_var_secinfos(t);
     for (uint16_t i = 0; i < btf_vlen(t); ++i) {
       const btf_type* var = btf__type_by_id(b, vars[i].type);
-      if (var && btf_is_var(var)) out.push_back({name_of(b, var), var->type, uint64_t{vars[i].offset} * 8, 0});
+      if (var && btf_is_var(var))
+        out.push_back({member_name(b, var->name_off), var->type, uint64_t{vars[i].offset} * 8, 0});
     }
     return out;
   }
   const btf_member* members = btf_members(t);
   for (uint16_t i = 0; i < btf_vlen(t); ++i) {
-    Member m{string_at(b, members[i].name_off), members[i].type, btf_member_bit_offset(t, i),
+    Member m{member_name(b, members[i].name_off), members[i].type, btf_member_bit_offset(t, i),
              btf_member_bitfield_size(t, i)};
     if (!btf_kflag(t)) {
       // Old-style BTF encodes a bitfield in the integer type itself.

@@ -52,9 +52,10 @@ constexpr std::string_view kGetComm = "((long (*)(void *, unsigned int))16)";
 constexpr std::string_view kGetCgroupId = "((unsigned long long (*)(void))80)()";
 
 // Shows a user value in an error message. Control bytes are escaped so that a
-// stray newline or NUL cannot garble the terminal or hide part of the message.
-std::string quote(std::string_view value) {
-  std::string out = "'";
+// stray newline, NUL or terminal escape sequence cannot garble the terminal or
+// hide part of the message.
+std::string escaped(std::string_view value) {
+  std::string out;
   for (unsigned char c : value) {
     if (c == '\\' || c == '\'') {
       out += '\\';
@@ -67,8 +68,10 @@ std::string quote(std::string_view value) {
       out += static_cast<char>(c);
     }
   }
-  return out + "'";
+  return out;
 }
+
+std::string quote(std::string_view value) { return "'" + escaped(value) + "'"; }
 
 Error invalid(std::string_view field, std::string_view value, std::string_view why) {
   return make_error(ErrorKind::invalid_argument, fmt::format("invalid {} filter {}: {}", field, quote(value), why));
@@ -149,8 +152,9 @@ Result<uint64_t> resolve_cgroup_path(std::string_view value) {
                            fs.f_type == kCgroupV1SuperMagic ? "a cgroup v1 directory" : "a directory", cgroup2_hint());
   }
   if (!not_v2.empty()) return invalid("cgroup", value, not_v2);
-  std::string tried =
-      candidates.size() > 1 ? fmt::format(" (tried {} and {})", candidates[0], candidates[1]) : std::string();
+  std::string tried = candidates.size() > 1
+                          ? fmt::format(" (tried {} and {})", escaped(candidates[0]), escaped(candidates[1]))
+                          : std::string();
   return invalid("cgroup", value,
                  fmt::format("cannot use it as a cgroup directory: {}{}", std::strerror(failure), tried));
 }

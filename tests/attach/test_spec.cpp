@@ -115,6 +115,11 @@ TEST_CASE("attach: malformed specs say what is wrong and list the accepted forms
   CHECK(e.find("perf_event/EVENT") != std::string::npos);
 
   CHECK(parse_error("bogus/x").find("unknown kind \"bogus\"") != std::string::npos);
+  // Control bytes of the input are shown escaped, never sent raw to a terminal
+  // (found by tests/fuzz/fuzz_attach_spec).
+  CHECK(parse_error("tracepoint/\x1b[2J/x y").find("malformed attach spec \"tracepoint/\\x1b[2J/x y\"") !=
+        std::string::npos);
+  CHECK(parse_error("cgroup/bo\x1agus:/x").find("\x1a") == std::string::npos);
   CHECK(parse_error("tracepoint").find("needs a target") != std::string::npos);
   CHECK(parse_error("").find("malformed") != std::string::npos);
   CHECK(parse_error("tracepoint/a/b/c").find("CATEGORY/NAME") != std::string::npos);

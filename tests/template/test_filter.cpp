@@ -355,3 +355,11 @@ TEST_CASE("cgroup paths not on cgroup v2 are refused", "[filter]") {
   if (!first_mount("cgroup2").empty()) CHECK(contains(err, "cgroup v2 is mounted at"));
   if (v1.empty()) WARN("no cgroup v1 hierarchy mounted here: only the non-cgroup case was checked");
 }
+
+// A terminal escape in a path is shown escaped, also in the list of paths tried
+// (found by tests/fuzz/fuzz_filter).
+TEST_CASE("a terminal escape in a cgroup path is shown escaped", "[filter]") {
+  CHECK(error_for("cgroup", "/x\x1b[31m") ==
+        "invalid cgroup filter '/x\\x1b[31m': cannot use it as a cgroup directory: No such "
+        "file or directory (tried /x\\x1b[31m and /sys/fs/cgroup/x\\x1b[31m)");
+}
