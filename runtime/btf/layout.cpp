@@ -16,7 +16,7 @@ namespace {
 // (found by tests/fuzz/fuzz_btf_ffi).
 std::string member_name(const btf* b, uint32_t name_off) {
   std::string name = sanitize(string_at(b, name_off));
-  if (!name.empty() && name[0] >= '0' && name[0] <= '9') name.insert(0, "_");
+  if (!name.empty() && name[0] >= '0' && name[0] <= '9') name = "_" + name;
   return name;
 }
 
