@@ -4,7 +4,7 @@
 #   ./setup.sh build   deps + configure + build (warnings are errors under CI=true)
 #   ./setup.sh demo    build + run the main job
 #   ./setup.sh test    build + run every test suite (what .ci/run calls)
-#   ./setup.sh bench   build + run the benchmarks in bench/
+#   ./setup.sh bench   build + run the benchmarks in bench/ (compare.sh: ebpfrun vs bpftrace vs libbpf-tools)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -18,7 +18,7 @@ PACKAGES=(
   libfmt-dev catch2 libreadline-dev libcpp-httplib-dev libcli11-dev
   systemd python3-yaml strace
   clang-format-16
-  bpftool bpftrace prometheus systemtap-sdt-dev tmux iproute2 luajit2 python3 util-linux
+  bpftool bpftrace libbpf-tools prometheus systemtap-sdt-dev tmux iproute2 luajit2 python3 util-linux
 )
 
 deps() {
@@ -71,6 +71,7 @@ case "${1:-deps}" in
     "$ROOT/bench/compile.sh" "$BUILD"
     "$ROOT/bench/events.sh" "$BUILD"
     "$ROOT/bench/overhead.sh" "$BUILD"
+    "$ROOT/bench/compare.sh" "$BUILD"
     ;;
   *)
     echo "usage: $0 [deps|build|demo|test|bench]" >&2
