@@ -7,7 +7,7 @@
 #                      suite, then the sanitized subset, then the bounded fuzz runs
 #   ./setup.sh test-sanitize  ASan+UBSan build in build-asan/ + its test subset
 #   ./setup.sh test-fuzz      libFuzzer build in build-fuzz/ + 20 s per fuzz target
-#   ./setup.sh bench   build + run the benchmarks in bench/
+#   ./setup.sh bench   build + run the benchmarks in bench/ (compare.sh: ebpfrun vs bpftrace vs libbpf-tools)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -21,7 +21,7 @@ PACKAGES=(
   libfmt-dev catch2 libreadline-dev libcpp-httplib-dev libcli11-dev
   systemd python3-yaml strace
   clang-format-16
-  bpftool bpftrace prometheus prometheus-node-exporter systemtap-sdt-dev tmux iproute2 luajit2 python3 util-linux
+  bpftool bpftrace libbpf-tools prometheus prometheus-node-exporter systemtap-sdt-dev tmux iproute2 luajit2 python3 util-linux
 )
 
 # libFuzzer and the sanitizer runtimes of clang 16 (./setup.sh test-fuzz).
@@ -197,6 +197,7 @@ case "${1:-deps}" in
     "$ROOT/bench/events.sh" "$BUILD"
     "$ROOT/bench/overhead.sh" "$BUILD"
     "$ROOT/bench/agent.sh" "$BUILD"
+    "$ROOT/bench/compare.sh" "$BUILD"
     ;;
   *)
     echo "usage: $0 [deps|build|demo|test|test-sanitize|test-fuzz|bench]" >&2

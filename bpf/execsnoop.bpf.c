@@ -62,6 +62,41 @@ struct {
 
 EBPFRUN_RINGBUF_WITH_DROPS(events, 1 << 22);
 
+// The walk over argv, one bpf_loop() iteration per argument. The verifier
+// checks the callback once, whatever the number of arguments; an open-coded
+// loop had it walk every iteration with a different `off` (375 000 verified
+// instructions and 0.3 s of BPF_PROG_LOAD per entry program on 6.18).
+struct argv_walk {
+    const char *const *argv;
+    __u32 off;   // bytes of e->args filled
+    __u32 argc;  // arguments read
+    __u32 flags; // EXEC_ARG_CUT when an argument filled its ARG_LEN bytes
+};
+
+static long read_arg(__u32 index, void *data)
+{
+    struct argv_walk *walk = data;
+    __u32 zero = 0;
+    struct exec_event *e = bpf_map_lookup_elem(&scratch, &zero);
+    if (!e)
+        return 1;
+    const char *arg = NULL;
+    if (bpf_probe_read_user(&arg, sizeof(arg), &walk->argv[index]) || !arg)
+        return 1;
+    __u32 off = walk->off;
+    // Bounds the write below for the verifier: off <= ARGS_SIZE - ARG_LEN.
+    if (off > ARGS_SIZE - ARG_LEN)
+        return 1;
+    long n = bpf_probe_read_user_str(&e->args[off], ARG_LEN, arg);
+    if (n <= 0)
+        return 1;
+    if (n == ARG_LEN)
+        walk->flags |= EXEC_ARG_CUT;
+    walk->off = off + n;
+    walk->argc++;
+    return 0;
+}
+
 static __always_inline int record_entry(const char *filename, const char *const *argv, __u32 flags)
 {
     __u32 zero = 0;
@@ -74,35 +109,20 @@ static __always_inline int record_entry(const char *filename, const char *const 
     e->tid = (__u32)id;
     e->uid = (__u32)bpf_get_current_uid_gid();
     e->ret = 0;
-    e->flags = flags;
     e->filename[0] = 0;
     bpf_probe_read_user_str(e->filename, sizeof(e->filename), filename);
 
-    __u32 off = 0, argc = 0;
-    for (int i = 0; i < MAX_ARGS; i++) {
-        const char *arg = NULL;
-        if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
-            goto done;
-        // Bounds the write below for the verifier: off <= ARGS_SIZE - ARG_LEN.
-        if (off > ARGS_SIZE - ARG_LEN)
-            goto done;
-        long n = bpf_probe_read_user_str(&e->args[off], ARG_LEN, arg);
-        if (n <= 0)
-            goto done;
-        if (n == ARG_LEN)
-            e->flags |= EXEC_ARG_CUT;
-        off += n;
-        argc++;
-    }
+    struct argv_walk walk = {.argv = argv, .flags = flags};
+    bpf_loop(MAX_ARGS, read_arg, &walk, 0);
     // All MAX_ARGS slots used: tell whether argv went on.
-    {
+    if (walk.argc == MAX_ARGS) {
         const char *more = NULL;
         if (!bpf_probe_read_user(&more, sizeof(more), &argv[MAX_ARGS]) && more)
-            e->flags |= EXEC_ARGS_TRUNCATED;
+            walk.flags |= EXEC_ARGS_TRUNCATED;
     }
-done:
-    e->argc = argc;
-    e->args_size = off;
+    e->flags = walk.flags;
+    e->argc = walk.argc;
+    e->args_size = walk.off;
     __u32 tid = e->tid;
     bpf_map_update_elem(&execs, &tid, e, BPF_ANY);
     return 0;

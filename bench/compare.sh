@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# bench/compare: one table per capability, each ebpfrun script next to bpftrace
+# and to the libbpf-tools tool doing the same job, measured in the same run.
+#
+#   capability  ebpfrun                  bpftrace                      libbpf-tools
+#   syscalls    scripts/syscalls.lua     count + latency per syscall   syscount -L
+#   runqlat     scripts/scheduler.lua    /usr/sbin/runqlat.bt          runqlat
+#   tcpstate    scripts/tcpstate.lua     inet_sock_set_state printf    tcpstates
+#   execsnoop   scripts/execsnoop.lua    /usr/sbin/execsnoop.bt        execsnoop
+#
+# Each tracer is started once (after one warm-up start, so that ebpfrun's
+# object cache holds what it can), under GNU time and strace (bpf() calls
+# only, via seccomp: the traced process runs at full speed otherwise):
+#   start       wall seconds from launch until its BPF links stop appearing
+#               (all its programs attached)
+#   load s      the sum of its BPF_PROG_LOAD calls (strace -T)
+#   progs       programs it loaded
+#   ns/event    in-kernel run time per program run, over the workload, from
+#               kernel.bpf_stats_enabled=1 (on during the measured run only),
+#               summed over the tracer's programs: "enter+exit" style sums
+#   slowdown    the workload's wall time under the tracer / alone (stats off)
+#   CPU s       user+system seconds of the tracer's whole run (start, the
+#               workload, its final output), strace's own share included
+#   RSS MiB     its peak resident set (the largest process of its tree)
+# Workloads: syscalls, runqlat: dd if=/dev/zero of=/dev/null bs=1 count=DD_COUNT
+# (default 1,000,000: 2 M syscalls); execsnoop: EXECS (default 500) runs of
+# /bin/true; tcpstate: TCP_CONNECTS (default 500) local connections.
+# Figures, not assertions: the machine may be shared (say so with the table).
+# Needs root, bpftrace, libbpf-tools, strace, GNU time, python3.
+# Leaves no program loaded, kernel.bpf_stats_enabled as it was.
+# Usage: bench/compare.sh [BUILD_DIR]   (CAPABILITIES="syscalls execsnoop" for a subset)
+set -uo pipefail
+# Job control: background jobs keep SIGINT (the tracers print and exit on it).
+set -m
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-$ROOT/build}
+EBPFRUN=$BUILD/ebpfrun
+DD_COUNT=${DD_COUNT:-1000000}
+EXECS=${EXECS:-500}
+TCP_CONNECTS=${TCP_CONNECTS:-500}
+CAPABILITIES=${CAPABILITIES:-syscalls runqlat tcpstate execsnoop}
+STATS=/proc/sys/kernel/bpf_stats_enabled
+
+[[ $EUID -eq 0 ]] || { echo "bench/compare.sh loads BPF programs: run it as root" >&2; exit 1; }
+for tool in bpftrace bpftool strace /usr/bin/time python3 /usr/sbin/syscount; do
+  command -v "$tool" >/dev/null || { echo "bench/compare.sh needs $tool (./setup.sh deps)" >&2; exit 1; }
+done
+[[ -x $EBPFRUN ]] || { echo "no $EBPFRUN: build it first" >&2; exit 1; }
+export EBPFRUN_COMPILER_LIB=${EBPFRUN_COMPILER_LIB:-$BUILD/libebpfrun-clang.so}
+
+WORK=$(mktemp -d /tmp/ebpfrun-compare.XXXXXX)
+STATS_BEFORE=$(cat $STATS)
+TRACER_PID=
+cleanup() {
+  [[ -n $TRACER_PID ]] && kill -INT -- -"$TRACER_PID" 2>/dev/null && wait "$TRACER_PID" 2>/dev/null
+  echo "$STATS_BEFORE" >$STATS
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap "exit 1" INT TERM
+
+# The tracer commands per capability and tool.
+declare -A CMD=(
+  [syscalls.ebpfrun]="$EBPFRUN $ROOT/scripts/syscalls.lua"
+  [syscalls.bpftrace]="bpftrace -e 'tracepoint:raw_syscalls:sys_enter { @start[tid] = nsecs; }
+    tracepoint:raw_syscalls:sys_exit /@start[tid]/ { @count[args->id] = count();
+      @ns[args->id] = sum(nsecs - @start[tid]); delete(@start[tid]); }'"
+  [syscalls.libbpf-tools]="/usr/sbin/syscount -L"
+  [runqlat.ebpfrun]="$EBPFRUN $ROOT/scripts/scheduler.lua"
+  [runqlat.bpftrace]="bpftrace /usr/sbin/runqlat.bt"
+  [runqlat.libbpf-tools]="/usr/sbin/runqlat"
+  [tcpstate.ebpfrun]="$EBPFRUN $ROOT/scripts/tcpstate.lua"
+  [tcpstate.bpftrace]="bpftrace -e 'tracepoint:sock:inet_sock_set_state {
+    printf(\"%d %s %d %d\\n\", pid, comm, args->oldstate, args->newstate); }'"
+  [tcpstate.libbpf-tools]="/usr/sbin/tcpstates"
+  [execsnoop.ebpfrun]="$EBPFRUN $ROOT/scripts/execsnoop.lua"
+  [execsnoop.bpftrace]="bpftrace /usr/sbin/execsnoop.bt"
+  [execsnoop.libbpf-tools]="/usr/sbin/execsnoop"
+)
+
+workload() {
+  case $1 in
+    syscalls | runqlat) dd if=/dev/zero of=/dev/null bs=1 count="$DD_COUNT" status=none ;;
+    execsnoop) for ((i = 0; i < EXECS; i++)); do /bin/true; done ;;
+    tcpstate) python3 - "$TCP_CONNECTS" <<'EOF'
+import socket, sys
+server = socket.socket(); server.bind(("127.0.0.1", 0)); server.listen(128)
+for _ in range(int(sys.argv[1])):
+    c = socket.create_connection(server.getsockname()); a, _ = server.accept(); c.close(); a.close()
+EOF
+      ;;
+  esac
+}
+
+seconds() { date +%s.%N; }
+timed_workload() { local t0 t1; t0=$(seconds); workload "$1"; t1=$(seconds); echo "$t1 - $t0" | bc -l; }
+
+# Pids of a process tree (the tracer runs under time and strace).
+tree_pids() {
+  local pid=$1 child
+  echo "$pid"
+  for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do tree_pids "$child"; done
+}
+# BPF program ids and link count held by the tree's open fds.
+prog_ids() {
+  local pid
+  for pid in $(tree_pids "$1"); do
+    grep -h '^prog_id:' /proc/"$pid"/fdinfo/* 2>/dev/null | awk '{print $2}'
+  done | sort -un
+}
+link_count() {
+  local pid
+  for pid in $(tree_pids "$1"); do
+    ls -l /proc/"$pid"/fd 2>/dev/null | grep -cE 'bpf_link|perf_event' || true
+  done | awk '{s += $1} END {print s + 0}'
+}
+
+# run_time_ns and run_cnt summed over programs.
+prog_stats() {
+  local id out rt=0 rc=0
+  for id in "$@"; do
+    out=$(bpftool prog show id "$id" --json 2>/dev/null) || continue
+    rt=$((rt + $(sed -n 's/.*"run_time_ns":\([0-9]*\).*/\1/p' <<<"$out" | grep . || echo 0)))
+    rc=$((rc + $(sed -n 's/.*"run_cnt":\([0-9]*\).*/\1/p' <<<"$out" | grep . || echo 0)))
+  done
+  echo "$rt $rc"
+}
+
+measure() {
+  local cap=$1 tool=$2 out=$WORK/$cap.$tool
+  local cmd=${CMD[$cap.$tool]}
+  # Warm-up start: ebpfrun's object cache, the page cache for everyone.
+  bash -c "exec $cmd" >/dev/null 2>&1 &
+  local warm=$!
+  sleep 3
+  kill -INT -- -$warm 2>/dev/null
+  wait $warm 2>/dev/null
+
+  local t0 t_last links last_links=-1 stable=0
+  t0=$(seconds)
+  /usr/bin/time -f '%e %U %S %M' -o "$out.time" \
+    strace -f --seccomp-bpf -e trace=bpf -T -o "$out.strace" bash -c "exec $cmd" >"$out.stdout" 2>"$out.stderr" &
+  TRACER_PID=$!
+  t_last=$t0
+  # Attached: the number of links has not changed for 1 s.
+  for ((i = 0; i < 600 && stable < 20; i++)); do
+    sleep 0.05
+    links=$(link_count $TRACER_PID)
+    if [[ $links != "$last_links" ]]; then last_links=$links; t_last=$(seconds); stable=0
+    elif ((links > 0)); then stable=$((stable + 1)); fi
+  done
+  local start ids
+  start=$(echo "$t_last - $t0" | bc -l)
+  mapfile -t ids < <(prog_ids $TRACER_PID)
+  local slowed
+  slowed=$(timed_workload "$cap")
+  local before after
+  echo 1 >$STATS
+  before=$(prog_stats "${ids[@]}")
+  workload "$cap"
+  after=$(prog_stats "${ids[@]}")
+  echo 0 >$STATS
+  # To the whole job (its own process group under set -m): GNU time ignores
+  # SIGINT while it waits, the tracer prints and exits on it.
+  kill -INT -- -$TRACER_PID 2>/dev/null
+  wait $TRACER_PID 2>/dev/null
+  TRACER_PID=
+  local rt rc
+  rt=$(($(cut -d' ' -f1 <<<"$after") - $(cut -d' ' -f1 <<<"$before")))
+  rc=$(($(cut -d' ' -f2 <<<"$after") - $(cut -d' ' -f2 <<<"$before")))
+  local load
+  load=$(grep -E 'bpf\(BPF_PROG_LOAD' "$out.strace" | sed -n 's/.*<\([0-9.]*\)>$/\1/p' | awk '{s += $1} END {printf "%.3f", s}')
+  read -r _wall user sys rss <"$out.time" || true
+  printf '| %s | %.2f | %s | %d | %s | %.2f× | %.2f | %.1f |\n' "$tool" "$start" "$load" "${#ids[@]}" \
+    "$([[ $rc -gt 0 ]] && echo "$((rt / rc)) ($rc runs)" || echo -)" \
+    "$(echo "$slowed / $ALONE" | bc -l)" "$(echo "${user:-0} + ${sys:-0}" | bc -l)" "$(echo "${rss:-0} / 1024" | bc -l)"
+}
+
+echo "bench/compare.sh on $(uname -r), $(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for cap in $CAPABILITIES; do
+  workload "$cap" # warm
+  ALONE=$(timed_workload "$cap")
+  echo
+  printf '%s (workload alone %.2f s)\n\n' "$cap" "$ALONE"
+  echo "| tool | start s | BPF_PROG_LOAD s | progs | ns/run (runs) | slowdown | CPU s | RSS MiB |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  for tool in ebpfrun bpftrace libbpf-tools; do measure "$cap" "$tool"; done
+done

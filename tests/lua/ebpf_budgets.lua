@@ -1,0 +1,147 @@
+-- Every shipped BPF program (bpf/*.bpf.c, compiled with the defines the
+-- scripts use) loads under a verified-instruction budget. The verifier's
+-- count (bpf_prog_info.verified_insns) is deterministic for a given kernel
+-- and object, unlike load time, so it is what the test checks; the load time
+-- is printed for the record only. A budget is the count measured on Linux
+-- 6.18 with headroom (about 1.5x): a change that makes the verifier walk far
+-- more (an argv loop that it has to unroll state by state, say) fails here.
+-- EBPF_BUDGETS_REPORT=1 prints the measured counts of every program.
+local t = require "harness"
+local c = require "ebpf_common"
+local ebpf = require "ebpf"
+local ffi = require "ffi"
+c.require_root()
+
+local source = assert(os.getenv("EBPFRUN_SOURCE_DIR"), "EBPFRUN_SOURCE_DIR is not set") .. "/bpf/"
+
+ffi.cdef [[
+struct ebpf_budgets_timespec { long tv_sec; long tv_nsec; };
+int clock_gettime(int clock, struct ebpf_budgets_timespec *ts);
+]]
+local function now()
+  local ts = ffi.new("struct ebpf_budgets_timespec")
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
+end
+
+-- Objects as the scripts compile them (the defines of scripts/*.lua), and
+-- each program's budget of verified instructions.
+local BUDGETS = {
+  { file = "execsnoop.bpf.c", programs = {
+    execsnoop_enter = 400, execsnoop_enter_at = 400, execsnoop_exit = 200, execsnoop_exit_at = 200,
+    execsnoop_exec = 200,
+  } },
+  { file = "syscalls.bpf.c", programs = {
+    syscalls_enter = 100, syscalls_exit = 200, syscalls_thread_exit = 100,
+  } },
+  { file = "fileio.bpf.c", programs = {
+    fileio_enter_read = 100, fileio_exit_read = 200, fileio_enter_pread64 = 100, fileio_exit_pread64 = 200,
+    fileio_enter_readv = 100, fileio_exit_readv = 200, fileio_enter_preadv = 100, fileio_exit_preadv = 200,
+    fileio_enter_preadv2 = 100, fileio_exit_preadv2 = 200, fileio_enter_write = 100, fileio_exit_write = 200,
+    fileio_enter_pwrite64 = 100, fileio_exit_pwrite64 = 200, fileio_enter_writev = 100,
+    fileio_exit_writev = 200, fileio_enter_pwritev = 100, fileio_exit_pwritev = 200,
+    fileio_enter_pwritev2 = 100, fileio_exit_pwritev2 = 200, fileio_thread_exit = 100,
+  } },
+  { file = "fileio.bpf.c", defines = { "PER_FILE=1" }, programs = {
+    fileio_enter_read = 100, fileio_exit_read = 26000, fileio_enter_pread64 = 100,
+    fileio_exit_pread64 = 26000, fileio_enter_readv = 100, fileio_exit_readv = 26000,
+    fileio_enter_preadv = 100, fileio_exit_preadv = 26000, fileio_enter_preadv2 = 100,
+    fileio_exit_preadv2 = 26000, fileio_enter_write = 100, fileio_exit_write = 26000,
+    fileio_enter_pwrite64 = 100, fileio_exit_pwrite64 = 26000, fileio_enter_writev = 100,
+    fileio_exit_writev = 26000, fileio_enter_pwritev = 100, fileio_exit_pwritev = 26000,
+    fileio_enter_pwritev2 = 100, fileio_exit_pwritev2 = 26000, fileio_thread_exit = 100,
+  } },
+  { file = "memory.bpf.c", programs = {
+    memory_fault_user = 200, memory_fault_kernel = 200, memory_rss = 400, memory_oom_victim = 200,
+  } },
+  { file = "netsubsys.bpf.c", programs = {
+    netsubsys_state = 200, netsubsys_send = 100, netsubsys_recv = 100, netsubsys_destroy = 100,
+    netsubsys_drop = 600, netsubsys_retransmit = 300, netsubsys_reset_sent = 500,
+    netsubsys_reset_received = 300,
+  } },
+  { file = "network.bpf.c", programs = {
+    network_send = 300, network_receive = 300, network_state = 100, network_retransmit = 300,
+  } },
+  { file = "network.bpf.c", defines = { "PER_ADDRESS=1" }, programs = {
+    network_enter_sendto = 100, network_enter_recvfrom = 100, network_enter_sendmsg = 200,
+    network_enter_recvmsg = 200, network_exit_sendto = 100, network_exit_sendmsg = 100,
+    network_exit_recvfrom = 400, network_exit_recvmsg = 400, network_thread_exit = 100, network_send = 1100,
+    network_receive = 600, network_state = 100, network_retransmit = 400,
+  } },
+  { file = "rmdetect.bpf.c", programs = {
+    rmdetect_unlink = 900, rmdetect_unlinkat = 1000, rmdetect_rmdir = 900, rmdetect_unlink_exit = 100,
+    rmdetect_unlinkat_exit = 100, rmdetect_rmdir_exit = 100,
+  } },
+  { file = "scheduler.bpf.c", programs = {
+    scheduler_switch = 13000, scheduler_wakeup = 100, scheduler_wakeup_new = 100, scheduler_exit = 6200,
+  } },
+  { file = "sockredirect.bpf.c", programs = {
+    redir_sockops = 500, redir_msg = 300,
+  } },
+  { file = "tcplife.bpf.c", defines = { "TCP_EVENTS=1" }, programs = {
+    tcplife_state = 1100,
+  } },
+  { file = "tcplife.bpf.c", defines = { "TCP_EVENTS=2" }, programs = {
+    tcplife_state = 800, tcplife_accept4 = 500, tcplife_accept = 500,
+  } },
+  { file = "tcplife.bpf.c", defines = { "TCP_EVENTS=4" }, programs = {
+    tcplife_state = 1200, tcplife_accept4 = 300, tcplife_accept = 300,
+  } },
+  { file = "tcpstate.bpf.c", programs = {
+    tcpstate_transition = 1000, tcpstate_accept4 = 300, tcpstate_accept = 300,
+  } },
+}
+
+-- verified_insns of a loaded program, from bpf(BPF_OBJ_GET_INFO_BY_FD) on
+-- an fd got by id (bpftool before 7.2 does not print the count). Offsets are
+-- those of the UAPI struct bpf_prog_info, which only ever grows.
+local SYS_bpf, BPF_PROG_GET_FD_BY_ID, BPF_OBJ_GET_INFO_BY_FD = 321, 13, 15
+local VERIFIED_INSNS_OFFSET, PROG_INFO_SIZE = 216, 232
+ffi.cdef [[
+struct ebpf_budgets_by_id { uint32_t prog_id, next_id, open_flags; };
+struct ebpf_budgets_info_attr { uint32_t bpf_fd, info_len; uint64_t info; };
+int close(int fd);
+]]
+local function verified_insns(id)
+  local by_id = ffi.new("struct ebpf_budgets_by_id", { prog_id = id })
+  local fd = tonumber(ffi.C.syscall(SYS_bpf, ffi.cast("long", BPF_PROG_GET_FD_BY_ID), by_id, ffi.cast("long", ffi.sizeof(by_id))))
+  if fd < 0 then return nil end
+  local info = ffi.new("uint8_t[?]", PROG_INFO_SIZE)
+  local attr = ffi.new("struct ebpf_budgets_info_attr", { bpf_fd = fd, info_len = PROG_INFO_SIZE,
+                                                          info = ffi.cast("uint64_t", ffi.cast("uintptr_t", info)) })
+  local rc = ffi.C.syscall(SYS_bpf, ffi.cast("long", BPF_OBJ_GET_INFO_BY_FD), attr, ffi.cast("long", ffi.sizeof(attr)))
+  ffi.C.close(fd)
+  if rc ~= 0 or attr.info_len < VERIFIED_INSNS_OFFSET + 4 then return nil end
+  return tonumber(ffi.cast("uint32_t *", info + VERIFIED_INSNS_OFFSET)[0])
+end
+
+local report = os.getenv("EBPF_BUDGETS_REPORT") == "1"
+
+for _, case in ipairs(BUDGETS) do
+  local label = case.file .. (case.defines and (" " .. table.concat(case.defines, " ")) or "")
+  t.test(label .. ": every program within its verified-instruction budget", function()
+    local started = now()
+    local obj, err = ebpf.compile { file = source .. case.file, defines = case.defines,
+                                    filter = { exclude_pid = c.pid() } }
+    t.ok(obj, tostring(err))
+    local elapsed = now() - started
+    local seen, counts = {}, {}
+    for _, p in ipairs(obj:info().programs) do
+      counts[p.name] = verified_insns(p.id)
+      if report then print(("  %-28s %-26s verified_insns %7s  budget %7s"):format(label, p.name,
+        tostring(counts[p.name]), tostring(case.programs[p.name]))) end
+    end
+    if report then print(("  %-28s compile + load %.3f s"):format(label, elapsed)) end
+    for _, p in ipairs(obj:info().programs) do
+      local count, budget = counts[p.name], case.programs[p.name]
+      t.ok(budget, "program " .. p.name .. " has no budget in tests/lua/ebpf_budgets.lua")
+      t.ok(count and count > 0, "no verified_insns for " .. p.name)
+      if budget and count then t.ok(count <= budget, ("%s: %d verified instructions, budget %d"):format(p.name, count, budget)) end
+      seen[p.name] = true
+    end
+    for name in pairs(case.programs) do t.ok(seen[name], "budgeted program " .. name .. " not in the object") end
+    obj:close()
+  end)
+end
+
+t.done()
