@@ -7,6 +7,10 @@
 #                      suite, then the sanitized subset, then the bounded fuzz runs
 #   ./setup.sh test-sanitize  ASan+UBSan build in build-asan/ + its test subset
 #   ./setup.sh test-fuzz      libFuzzer build in build-fuzz/ + 20 s per fuzz target
+#   ./setup.sh test-kernels [KERNEL...]
+#                      build + run the kernel matrix (tests/vm/matrix.sh) under qemu
+#                      (Debian's 6.1 and 6.12 kernels by default); about 10 minutes per
+#                      kernel on 2 cores. Not part of `test`.
 #   ./setup.sh bench   build + run the benchmarks in bench/ (compare.sh: ebpfrun vs bpftrace vs libbpf-tools)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -23,6 +27,9 @@ PACKAGES=(
   clang-format-16
   bpftool bpftrace libbpf-tools prometheus prometheus-node-exporter systemtap-sdt-dev tmux iproute2 luajit2 python3 util-linux
 )
+
+# The kernel matrix under qemu (./setup.sh test-kernels).
+PACKAGES+=(qemu-system-x86 busybox-static kmod cpio xz-utils bc)
 
 # libFuzzer and the sanitizer runtimes of clang 16 (./setup.sh test-fuzz).
 PACKAGES+=(libclang-rt-16-dev)
@@ -191,6 +198,11 @@ case "${1:-deps}" in
     stage fuzz fuzz_test
     finish
     ;;
+  test-kernels)
+    build
+    shift
+    "$ROOT/tests/vm/matrix.sh" "$BUILD" "$@"
+    ;;
   bench)
     build
     "$ROOT/bench/compile.sh" "$BUILD"
@@ -200,7 +212,7 @@ case "${1:-deps}" in
     "$ROOT/bench/compare.sh" "$BUILD"
     ;;
   *)
-    echo "usage: $0 [deps|build|demo|test|test-sanitize|test-fuzz|bench]" >&2
+    echo "usage: $0 [deps|build|demo|test|test-sanitize|test-fuzz|test-kernels [KERNEL...]|bench]" >&2
     exit 2
     ;;
 esac

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <regex>
 
@@ -30,6 +31,15 @@
 
 namespace ebpfrun::compiler {
 namespace {
+
+// EBPFRUN_BTF names the BTF to compile against when the caller gave none: the
+// kernel matrix (tests/vm) compiles inside guests against the host's BTF, so
+// that they reuse its object cache and load CO-RE objects built on another kernel.
+std::string default_btf_path(const std::string& explicit_path) {
+  if (!explicit_path.empty()) return explicit_path;
+  const char* env = std::getenv("EBPFRUN_BTF");
+  return env && *env ? env : types::kKernelBtfPath;
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -145,7 +155,7 @@ CompileOutput compile(std::string_view source, const std::string& path, const Co
   CompileOutput out;
   auto& stats = out.stats;
   const std::string main_path = absolute(path);
-  const std::string btf_path = options.btf_path.empty() ? types::kKernelBtfPath : options.btf_path;
+  const std::string btf_path = default_btf_path(options.btf_path);
 
   auto btf = types::identify_btf(btf_path);
   if (!btf) {

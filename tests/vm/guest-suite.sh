@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# What runs inside each kernel of the matrix (tests/vm/matrix.sh boots it):
+# doctor, the attach suite, the collectors' and tools' ground-truth tests and
+# the sockredirect test, from the host's build tree.
+#
+#   tests/vm/guest-suite.sh BUILD_DIR [CTEST_REGEX]
+#
+# Objects come from the host's test cache, compiled there against the host
+# kernel's BTF (EBPFRUN_BTF names a copy of it): CO-RE objects built on one
+# kernel must load on another unchanged, and compiling under TCG would take
+# most of the time budget. Anything the cache lacks is compiled in the guest.
+set -u
+build=$1
+regex=${2:-'^attach: |^ebpfrun -l kprobe|^lua_collector_|^lua_ebpf_|^examples_run$'}
+cd "$build" || exit 2
+export XDG_CACHE_HOME=$build/test-cache
+[ -f "$build/host-vmlinux.btf" ] && export EBPFRUN_BTF=$build/host-vmlinux.btf
+export EBPFRUN_COMPILER_LIB=$build/libebpfrun-clang.so
+kernel=$(uname -r)
+failures=0
+
+echo "== $kernel: ebpfrun doctor"
+doctor=$(./ebpfrun doctor 2>&1)
+echo "$doctor"
+if ! echo "$doctor" | grep -qE '^ready'; then echo "FAIL: doctor does not report ready on $kernel"; failures=$((failures + 1)); fi
+# Debian's 6.1 and 6.12 kernels have kprobes and fentry: doctor must see them.
+for feature in kprobes fentry; do
+  if ! echo "$doctor" | grep -qE "^$feature +ok"; then
+    echo "FAIL: doctor does not report $feature ok on $kernel"; failures=$((failures + 1))
+  fi
+done
+
+echo "== $kernel: ctest -R '$regex'"
+ctest -R "$regex" --timeout 600 --output-on-failure -j1 || failures=$((failures + 1))
+echo "== $kernel: $failures failing stage(s)"
+[ "$failures" -eq 0 ]
