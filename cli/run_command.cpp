@@ -239,6 +239,12 @@ int run_script_mode(int argc, char** argv) {
     outcome = (*host)->run_file(script, rest);
   else
     return run_repl(**host);
+  // A one-liner's misuse (ebpf.oneliner raises "usage: count: argument 2: ...")
+  // is a usage error of the command line: its one sentence, no traceback, exit 2.
+  if (!code.empty() && outcome.error.rfind("usage: ", 0) == 0) {
+    log::error("{}", outcome.error.substr(0, outcome.error.find('\n')));
+    return kExitUsage;
+  }
   if (!outcome.error.empty()) log::error("{}", outcome.error);
   if (stats_session) print_run_stats((*host)->context());
   // Like time(1) and timeout(1): a run that ended because the command ended

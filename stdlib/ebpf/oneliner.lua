@@ -124,12 +124,12 @@ local function periodic(opts, show)
 end
 
 -- Reads the aggregate map into rows {key = {values}, count, sum, min, max, bucket}.
-local function read_rows(obj, keys)
+local function read_rows(obj, keys, bucketed)
   local rows = {}
   for k, v in obj:map("aggregate"):pairs() do
     local key = {}
     for i, d in ipairs(keys) do key[i] = F.show(d, k["k" .. i]) end
-    rows[#rows + 1] = { key = key, bucket = k.bucket and tonumber(k.bucket), count = tonumber(v.count),
+    rows[#rows + 1] = { key = key, bucket = bucketed and tonumber(k.bucket), count = tonumber(v.count),
                         sum = tonumber(v.sum), min = tonumber(v.min), max = tonumber(v.max) }
   end
   return rows
@@ -197,7 +197,7 @@ end
 local function show_hists(opts, label, keys, names, render)
   return function(obj)
     local groups, order = {}, {}
-    for _, r in ipairs(read_rows(obj, keys)) do
+    for _, r in ipairs(read_rows(obj, keys, true)) do
       local k = key_text(r.key)
       if not groups[k] then groups[k] = {}; order[#order + 1] = k end
       groups[k][r.bucket] = (groups[k][r.bucket] or 0) + r.count

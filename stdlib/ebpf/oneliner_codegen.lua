@@ -44,7 +44,7 @@ function C.aggregate(info, keys, value, bucket, where)
     bucket_code = ([[
     if (v < %dLL) key.bucket = 0;
     else if (v >= %dLL) key.bucket = %d;
-    else key.bucket = 1 + (v - %dLL) / %dLL;]]):format(bucket.min, bucket.max,
+    else key.bucket = 1 + (__s64)((__u64)(v - %dLL) / %dULL);]]):format(bucket.min, bucket.max,
       math.ceil((bucket.max - bucket.min) / bucket.step) + 1, bucket.min, bucket.step)
   end
   return C.HEADER .. ([[
