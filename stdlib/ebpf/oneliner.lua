@@ -69,8 +69,13 @@ local function resolve_keys(fn, argn, info, by)
   elseif not is_list(by) or #by == 0 then
     F.usage(fn, argn, "keys are a field name or a list of them, such as \"comm\" or {\"comm\", \"ret\"}; options go in the last argument")
   end
-  local keys = {}
-  for i, name in ipairs(names) do keys[i] = F.resolve(info, name, fn, argn) end
+  local keys, bytes = {}, 0
+  for i, name in ipairs(names) do
+    keys[i] = F.resolve(info, name, fn, argn)
+    bytes = bytes + (keys[i].kind == "str" and keys[i].size or 8)
+  end
+  -- The key is built on the BPF stack, which holds 512 bytes in all.
+  if bytes > 320 then F.usage(fn, argn, ("the keys take %d bytes, more than the 320 a one-liner allows (fewer strings)"):format(bytes)) end
   return keys, names
 end
 
@@ -78,10 +83,7 @@ local function compile_where(fn, info, where)
   if where == nil then return nil end
   local ok, ast = pcall(W.parse, where)
   if not ok then F.usage(fn, nil, ast) end
-  local function lookup(name)
-    if name == "ns" then return nil end
-    return (F.lookup(info, name))
-  end
+  local function lookup(name) return (F.lookup(info, name)) end
   local compiled_ok, compiled = pcall(W.compile, ast, lookup, F.names(info))
   if not compiled_ok then F.usage(fn, nil, compiled) end
   return compiled
