@@ -175,7 +175,7 @@ local function aggregate(fn, what, probe, value, opts, value_argn)
       local out = {}
       for _, r in ipairs(rows) do
         local entry = what == "stats" and { count = r.count, average = math.floor(r.sum / r.count), total = r.sum } or metric(r)
-        out[#names > 0 and key_text(r.key) or ""] = entry
+        if #names == 0 then out = entry else out[key_text(r.key)] = entry end
       end
       emit_json(label, out)
     else
@@ -208,7 +208,8 @@ local function show_hists(opts, label, keys, names, render)
     local out = {}
     for _, k in ipairs(order) do
       local h = render(groups[k])
-      if json_mode(opts) then out[k] = h:to_json_table()
+      if json_mode(opts) then
+        if #names == 0 then out = h:to_json_table() else out[k] = h:to_json_table() end
       else
         print(#names > 0 and ("%s[%s]:"):format(label, k) or (label .. ":"))
         io.write(h:format())
