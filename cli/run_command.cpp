@@ -114,7 +114,8 @@ int run_script_mode(int argc, char** argv) {
   app.add_flag("-v,--verbose", global.verbose, "show details: compile timings, cache decisions, libbpf messages");
   app.add_flag("--no-cache", global.no_cache, "neither read nor write the compiled-object cache");
   app.add_option("--btf", global.btf_path, "kernel BTF file to take types from")->type_name("PATH");
-  app.add_option("-e", code, "run LUA; one-liner helpers count(), hist(), trace() are available")->type_name("LUA");
+  app.add_option("-e", code, "run LUA; one-liner helpers count(), sum(), hist(), trace(), latency(), ... are available")
+      ->type_name("LUA");
   app.add_option("-l,--list", list_pattern, "list tracepoints matching PATTERN, or uprobe/PATH:GLOB symbols")
       ->expected(0, 1)
       ->type_name("PATTERN");
