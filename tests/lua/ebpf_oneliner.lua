@@ -50,6 +50,16 @@ t.test("a predicate on a number and a string field: only the matching process co
   os.remove(path)
 end)
 
+t.test("a predicate on a user string: str(filename) == the one path", function()
+  local path, other = o.unique_file("strwhere"), o.unique_file("strother")
+  local rc, out, err = o.run(('count("tracepoint/syscalls/sys_enter_openat", "comm", { duration = 1.5, where = "str(filename) == \\"%s\\"" })'):format(path),
+    ("%s openat 6 %s; %s openat 3 %s"):format(W, path, W, other))
+  t.eq(rc, 0, err)
+  t.eq(out, "@[workload]: 6\n")
+  os.remove(path)
+  os.remove(other)
+end)
+
 t.test("sum, max and stats of read() returns equal the bytes read", function()
   local path = o.unique_file("sum", 3 * 4096 + 100)
   local rc, out, err = o.run(('sum("tracepoint/syscalls/sys_exit_read", "ret", { by = "comm", duration = 1.5, %s })'):format(ONLY),

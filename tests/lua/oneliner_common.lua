@@ -22,7 +22,7 @@ while ! grep -q Attaching %s/err 2>/dev/null && kill -0 $pid 2>/dev/null && [ $i
 %s
 wait $pid
 echo $? >%s/rc
-]]):format(M.bin(), args or "", sh_quote(code), dir, dir, dir, workload and (workload .. " >/dev/null") or ":", dir)
+]]):format(M.bin(), args or "", sh_quote(code), dir, dir, dir, workload and ("{ " .. workload .. "; } >/dev/null") or ":", dir)
   os.execute("sh -c " .. sh_quote(script))
   local function slurp(name)
     local h = io.open(dir .. "/" .. name)
