@@ -130,7 +130,7 @@ local function read_rows(obj, keys, bucketed)
   local rows = {}
   for k, v in obj:map("aggregate"):pairs() do
     local key = {}
-    for i, d in ipairs(keys) do key[i] = F.show(d, k["k" .. i]) end
+    for i, d in ipairs(keys) do key[i] = F.show(d, k["k" .. i], obj) end
     rows[#rows + 1] = { key = key, bucket = bucketed and tonumber(k.bucket), count = tonumber(v.count),
                         sum = tonumber(v.sum), min = tonumber(v.min), max = tonumber(v.max) }
   end
@@ -301,7 +301,7 @@ function M.trace(probe, ...)
     local reader = assert(obj:ringbuf("events", "struct oneliner_event"))
     reader:on(function(e)
       local values = {}
-      for i, d in ipairs(ds) do values[i] = F.show(d, e["f" .. i]) end
+      for i, d in ipairs(ds) do values[i] = F.show(d, e["f" .. i], obj) end
       if json then
         local j = require "ebpf.json"
         local o = {}

@@ -10,6 +10,16 @@ local F = require "ebpf.oneliner_fields"
 
 local C = {}
 
+-- C declarations some descriptors need before the program (an extra key
+-- kind's stack-trace map, say: descriptor.decl).
+local function decls(list)
+  local out, seen = {}, {}
+  for _, d in ipairs(list) do
+    if d.decl and not seen[d.decl] then seen[d.decl] = true; out[#out + 1] = d.decl end
+  end
+  return table.concat(out, "\n") .. (#out > 0 and "\n" or "")
+end
+
 C.HEADER = [[
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -47,7 +57,7 @@ function C.aggregate(info, keys, value, bucket, where)
     else key.bucket = 1 + (__s64)((__u64)(v - %dLL) / %dULL);]]):format(bucket.min, bucket.max,
       math.ceil((bucket.max - bucket.min) / bucket.step) + 1, bucket.min, bucket.step)
   end
-  return C.HEADER .. ([[
+  return C.HEADER .. decls(keys) .. ([[
 struct oneliner_key { %s };
 struct oneliner_value { __u64 count; __s64 sum; __s64 min; __s64 max; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct oneliner_key); __type(value, struct oneliner_value); } aggregate SEC(".maps");
@@ -85,7 +95,7 @@ function C.events(info, fields, where)
     members[#members + 1] = F.member(d, "f" .. i)
     fills[#fills + 1] = F.fill(d, "e->f" .. i)
   end
-  return C.HEADER .. ([[
+  return C.HEADER .. decls(fields) .. ([[
 struct oneliner_event { %s };
 struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 22); } events SEC(".maps");
 SEC("%s")
@@ -110,7 +120,7 @@ function C.latency(info_a, info_b, keys, where)
     members[#members + 1] = F.member(d, "k" .. i)
     fills[#fills + 1] = F.fill(d, "key.k" .. i)
   end
-  return C.HEADER .. ([[
+  return C.HEADER .. decls(keys) .. ([[
 struct oneliner_key { %s };
 struct oneliner_value { __u64 count; __s64 sum; __s64 min; __s64 max; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, __u32); __type(value, __u64); } starts SEC(".maps");

@@ -14,9 +14,11 @@
 --
 -- Extra key kinds (stack ids from the stacks work, say) plug in through
 -- F.extra[name] = function(info) return descriptor end; a descriptor of a
--- new kind also gives `member(name)` (its C member declaration), `fill(dst)`
--- and `show(value)` (the Lua text of one value), which the code generator
--- and printers use instead of the built-in "num"/"str" handling.
+-- new kind also gives `member(name)` (its C member declaration), `fill(dst)`,
+-- `show(value, obj)` (the Lua value of one key; obj is the loaded object, to
+-- look up a stack map) and optionally `decl` (C placed before the program,
+-- such as a BPF_MAP_TYPE_STACK_TRACE map), which the code generator and
+-- printers use instead of the built-in "num"/"str" handling.
 
 local F = { extra = {} }
 
@@ -213,8 +215,8 @@ function F.fill(d, dst)
 end
 
 -- The Lua value of a member read back from a map or ring buffer.
-function F.show(d, value)
-  if d.show then return d.show(value) end
+function F.show(d, value, obj)
+  if d.show then return d.show(value, obj) end
   if d.kind == "str" then return require("ffi").string(value) end
   local n = tonumber(value)
   if not d.signed and n < 0 then n = n + 2 ^ 64 end
