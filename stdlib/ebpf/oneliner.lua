@@ -240,7 +240,9 @@ end
 function M.lhist(probe, value, min, max, step, opts)
   local info = F.probe(probe, "lhist", 1)
   local vd = numeric("lhist", info, value, 2)
-  for i, n in ipairs({ min, max, step }) do
+  local bounds = { min, max, step }
+  for i = 1, 3 do
+    local n = bounds[i]
     if type(n) ~= "number" or n % 1 ~= 0 or math.abs(n) >= 2 ^ 53 then
       F.usage("lhist", i + 2, "lhist(probe, value, min, max, step, opts): min, max and step are integers")
     end
