@@ -39,6 +39,7 @@ t.test("count by two keys, one of them a user string", function()
     ("%s openat 5 %s"):format(W, path))
   t.eq(rc, 0, err)
   t.eq(out:find("@[workload, " .. path .. "]: 5\n", 1, true) ~= nil, true, out)
+  os.remove(path)
 end)
 
 t.test("a predicate on a number and a string field: only the matching process counts", function()
