@@ -115,7 +115,8 @@ int run_script_mode(int argc, char** argv) {
   app.add_flag("--no-cache", global.no_cache,
                "use no cached artefact: compiled objects, vmlinux.h, precompiled header");
   app.add_option("--btf", global.btf_path, "kernel BTF file to take types from")->type_name("PATH");
-  app.add_option("-e", code, "run LUA; one-liner helpers count(), hist(), trace() are available")->type_name("LUA");
+  app.add_option("-e", code, "run LUA; one-liner helpers count(), sum(), hist(), trace(), latency(), ... are available")
+      ->type_name("LUA");
   app.add_option("-l,--list", list_pattern, "list tracepoints matching PATTERN, or uprobe/PATH:GLOB symbols")
       ->expected(0, 1)
       ->type_name("PATTERN");
@@ -240,6 +241,12 @@ int run_script_mode(int argc, char** argv) {
     outcome = (*host)->run_file(script, rest);
   else
     return run_repl(**host);
+  // A one-liner's misuse (ebpf.oneliner raises "usage: count: argument 2: ...")
+  // is a usage error of the command line: its one sentence, no traceback, exit 2.
+  if (!code.empty() && outcome.error.rfind("usage: ", 0) == 0) {
+    log::error("{}", outcome.error.substr(0, outcome.error.find('\n')));
+    return kExitUsage;
+  }
   if (!outcome.error.empty()) log::error("{}", outcome.error);
   if (stats_session) print_run_stats((*host)->context());
   // Like time(1) and timeout(1): a run that ended because the command ended

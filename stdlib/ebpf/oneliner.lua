@@ -1,112 +1,113 @@
--- One-liner helpers: count(probe, by), hist(probe, expr), trace(probe, fmt,
--- fields). Each generates BPF C for one common question, compiles it, attaches
--- it to `probe` (any attach spec: tracepoint/…, raw_tp/…, uprobe/PATH:SYM, …),
--- and prints like bpftrace on Ctrl-C (or every `interval` seconds). The
--- generated C never contains user text other than validated identifiers and
--- numbers: field names are checked against the tracepoint's format.
+-- One-liners: ad-hoc questions about one probe, without writing BPF C.
+--
+--   count(probe, by, opts)             events per key (by: nil, "comm", or {"comm", "ret"})
+--   sum / min / max / avg / stats(probe, value, opts)     of a numeric field, opts.by keys
+--   hist(probe, value, opts)           power-of-two histogram (per opts.by key)
+--   lhist(probe, value, min, max, step, opts)             linear histogram
+--   latency(probe_a, probe_b, opts)    time from a to b on the same thread, histogram
+--   trace(probe, "%s opened %s", "comm", "str(filename)", opts)   one line per event
+--   trace(probe, "comm", "str(filename)")                 fields, space separated
+--
+-- opts: by (keys), where ("pid == 1 && ret < 0", see ebpf.oneliner_where),
+-- interval, duration, reset, format ("text" or "json"; -f json sets it).
+-- Fields come from the probe (ebpf.oneliner_fields): numbers, char[] and
+-- __data_loc strings, str(ptr) user strings, and comm/pid/tid/uid/cpu/ns.
+-- Each helper generates BPF C (ebpf.oneliner_codegen), compiles it, attaches
+-- it and prints like bpftrace on Ctrl-C (or every `interval` seconds); the
+-- object is closed however the run ends, so a one-liner never leaves a probe
+-- attached. Misuse raises "usage: NAME: argument N: ..." (exit 2 under -e).
 local ebpf = require "ebpf"
 local ffi = require "ffi"
+local F = require "ebpf.oneliner_fields"
+local W = require "ebpf.oneliner_where"
+local C = require "ebpf.oneliner_codegen"
 
 local M = {}
 
-local function tracefs_dir()
-  for _, dir in ipairs({ "/sys/kernel/tracing", "/sys/kernel/debug/tracing" }) do
-    local f = io.open(dir .. "/events/header_page")
-    if f then f:close(); return dir end
-  end
-  return "/sys/kernel/tracing"
-end
+local OPTIONS = { by = true, where = true, interval = true, duration = true, reset = true, format = true }
 
--- Fields of a tracepoint from tracefs: name → {offset, size, signed, type}.
-local function tracepoint_fields(category, name)
-  local f = io.open(("%s/events/%s/%s/format"):format(tracefs_dir(), category, name))
-  if not f then return nil end
-  local fields = {}
-  for line in f:lines() do
-    local decl, offset, size, signed = line:match("field:([^;]+);%s*offset:(%d+);%s*size:(%d+);%s*signed:(%d)")
-    if decl and not decl:match("^%s*__data_loc") then
-      local fname = decl:match("([%w_]+)%s*%[?[%d]*%]?%s*$")
-      if fname then
-        fields[fname] = { offset = tonumber(offset), size = tonumber(size), signed = signed == "1", type = decl }
-      end
+local function check_opts(fn, argn, opts)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then F.usage(fn, argn, ("options are a table such as { duration = 5 }, not a %s"):format(type(opts))) end
+  for k, v in pairs(opts) do
+    if not OPTIONS[k] then
+      F.usage(fn, argn, ("unknown option '%s' (by, where, interval, duration, reset, format)"):format(tostring(k)))
     end
-  end
-  f:close()
-  return fields
-end
-
--- Program section and context access for a spec.
-local function probe_kind(probe)
-  if type(probe) ~= "string" then error("the probe must be a string such as \"tracepoint/sched/sched_switch\"", 3) end
-  local kind, rest = probe:match("^([%w_]+)/(.+)$")
-  if not kind then kind, rest = probe, "" end
-  local aliases = { tp = "tracepoint", raw_tp = "raw_tracepoint" }
-  kind = aliases[kind] or kind
-  local section = ({ tracepoint = "tracepoint/" .. rest, raw_tracepoint = "raw_tp/" .. rest, tp_btf = "tp_btf/" .. rest,
-                     uprobe = "uprobe", uretprobe = "uretprobe", usdt = "usdt", kprobe = "kprobe/" .. rest,
-                     kretprobe = "kretprobe/" .. rest, perf_event = "perf_event" })[kind]
-  if not section then error(("unsupported probe '%s'"):format(probe), 3) end
-  local info = { kind = kind, section = section }
-  if kind == "tracepoint" then
-    info.category, info.name = rest:match("^([%w_]+)/([%w_]+)$")
-    info.fields = info.category and tracepoint_fields(info.category, info.name)
-  end
-  return info
-end
-
--- A C expression (as __u64) for a field name, or raises with the valid names.
-local function value_expr(info, field)
-  if type(field) ~= "string" or not field:match("^[%w_]+$") then error("field names are identifiers", 3) end
-  if field == "pid" then return "(bpf_get_current_pid_tgid() >> 32)" end
-  if field == "tid" then return "(__u32)bpf_get_current_pid_tgid()" end
-  if field == "uid" then return "(__u32)bpf_get_current_uid_gid()" end
-  if field == "cpu" then return "bpf_get_smp_processor_id()" end
-  if field == "ns" then return "bpf_ktime_get_ns()" end
-  if info.kind == "tracepoint" and info.fields then
-    local f = info.fields[field]
-    if f and f.size <= 8 then
-      local ctype = ({ [1] = "8", [2] = "16", [4] = "32", [8] = "64" })[f.size]
-      return ("(__u64)*(%s%s *)((char *)ctx + %d)"):format(f.signed and "__s" or "__u", ctype, f.offset)
+    if (k == "interval" or k == "duration") and (type(v) ~= "number" or v <= 0) then
+      F.usage(fn, argn, ("%s is a positive number of seconds"):format(k))
     end
-    local names = {}
-    for n, fi in pairs(info.fields) do if not n:match("^common_") and fi.size <= 8 then names[#names + 1] = n end end
-    table.sort(names)
-    error(("tracepoint %s/%s has no numeric field '%s'; it has: %s, and pid, tid, uid, cpu, ns"):format(
-      info.category, info.name, field, table.concat(names, ", ")), 3)
+    if k == "format" and v ~= "text" and v ~= "json" then F.usage(fn, argn, "format is \"text\" or \"json\"") end
   end
-  local arg = field:match("^arg(%d)$")
-  if arg and (info.kind == "uprobe" or info.kind == "kprobe" or info.kind == "usdt") then
-    return ("(__u64)PT_REGS_PARM%d((struct pt_regs *)ctx)"):format(tonumber(arg) + 1)
-  end
-  if field == "retval" and (info.kind == "uretprobe" or info.kind == "kretprobe") then
-    return "(__u64)PT_REGS_RC((struct pt_regs *)ctx)"
-  end
-  if arg and info.kind == "raw_tracepoint" then return ("((__u64 *)ctx)[%d]"):format(tonumber(arg)) end
-  error(("unknown field '%s' for %s probes (pid, tid, uid, cpu, ns, arg0..arg5, retval)"):format(field, info.kind), 3)
+  return opts
 end
 
-local HEADER = [[
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_tracing.h>
-char LICENSE[] SEC("license") = "GPL";
-]]
+local function is_list(t)
+  if type(t) ~= "table" then return false end
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n == #t
+end
 
--- Compiles `source`, lets `setup` open what the run reads (a ring buffer),
--- attaches the program and runs the event loop with run_opts. The object is
--- closed however the run ends (Ctrl-C, duration, an error, a REPL interrupt),
--- so that a one-liner never leaves a probe attached.
-local function start(source, probe, run_opts, setup)
+-- The syscall key reads the syscall number and prints its name.
+local function syscall_key(info)
+  local expr
+  if info.kind == "raw_tracepoint" then expr = "(__s64)((__u64 *)ctx)[1]"
+  elseif info.kind == "tracepoint" and (info.category == "raw_syscalls" or info.category == "syscalls") then
+    expr = "(__s64)*(__s32 *)((char *)ctx + 8)"
+  else return nil, "the key \"syscall\" needs a syscall tracepoint (raw_syscalls/sys_enter or syscalls/*)" end
+  local ok, fmt = pcall(require, "ebpf.format")
+  return { kind = "num", expr = expr, signed = true,
+           show = function(v) return ok and fmt.syscall_name and fmt.syscall_name(tonumber(v)) or tonumber(v) end }
+end
+F.extra.syscall = syscall_key
+
+-- Keys from `by`: nil, one name, or a list of names.
+local function resolve_keys(fn, argn, info, by)
+  if by == nil then return {}, {} end
+  local names = by
+  if type(by) == "string" then names = { by }
+  elseif not is_list(by) or #by == 0 then
+    F.usage(fn, argn, "keys are a field name or a list of them, such as \"comm\" or {\"comm\", \"ret\"}; options go in the last argument")
+  end
+  local keys, bytes = {}, 0
+  for i, name in ipairs(names) do
+    keys[i] = F.resolve(info, name, fn, argn)
+    bytes = bytes + (keys[i].kind == "str" and keys[i].size or 8)
+  end
+  -- The key is built on the BPF stack, which holds 512 bytes in all.
+  if bytes > 320 then F.usage(fn, argn, ("the keys take %d bytes, more than the 320 a one-liner allows (fewer strings)"):format(bytes)) end
+  return keys, names
+end
+
+local function compile_where(fn, info, where)
+  if where == nil then return nil end
+  local ok, ast = pcall(W.parse, where)
+  if not ok then F.usage(fn, nil, ast) end
+  local function lookup(name) return (F.lookup(info, name)) end
+  local compiled_ok, compiled = pcall(W.compile, ast, lookup, F.names(info))
+  if not compiled_ok then F.usage(fn, nil, compiled) end
+  return compiled
+end
+
+local function json_mode(opts) return (opts.format or ebpf.options.format) == "json" end
+
+-- Compiles, lets `setup` open readers, attaches program → probe pairs and
+-- runs the loop with run_opts(obj).
+local function start(source, attach, run_opts, setup)
   local obj, err = ebpf.compile { text = source }
   if not obj then error(err, 0) end
   local ok, failure = pcall(function()
     if setup then setup(obj) end
-    local link, aerr = obj:attach("oneliner", probe)
-    if not link then error(aerr, 0) end
-    io.stderr:write(("Attaching 1 probe... (%s) Ctrl-C to stop\n"):format(probe))
+    for _, a in ipairs(attach) do
+      local link, aerr = obj:attach(a[1], a[2])
+      if not link then error(aerr, 0) end
+    end
+    local probes = {}
+    for i, a in ipairs(attach) do probes[i] = a[2] end
+    io.stderr:write(("Attaching %d probe%s... (%s) Ctrl-C to stop\n"):format(#attach, #attach > 1 and "s" or "",
+      table.concat(probes, ", ")))
     local opts = run_opts(obj)
     local finish = opts.finish
-    -- Like bpftrace: after the terminal's "^C", the results start on a new line.
     opts.finish = function(reason)
       if reason == "signal" or reason == "stopped" then print() end
       if finish then finish(reason) end
@@ -117,9 +118,6 @@ local function start(source, probe, run_opts, setup)
   if not ok then error(failure, 0) end
 end
 
--- opts.interval prints every that many seconds; opts.duration (or
--- M.duration) ends the run after that many seconds instead of at Ctrl-C.
--- `show(obj)` prints at every interval and once at the end.
 local function periodic(opts, show)
   return function(obj)
     return { every = opts.interval or M.interval, duration = opts.duration or M.duration,
@@ -127,124 +125,196 @@ local function periodic(opts, show)
   end
 end
 
-local function sorted_counts(map, key_of)
+-- Reads the aggregate map into rows {key = {values}, count, sum, min, max, bucket}.
+local function read_rows(obj, keys, bucketed)
   local rows = {}
-  for k, v in map:pairs() do rows[#rows + 1] = { key = key_of(k), count = v } end
-  table.sort(rows, function(a, b) return a.count < b.count end)
+  for k, v in obj:map("aggregate"):pairs() do
+    local key = {}
+    for i, d in ipairs(keys) do key[i] = F.show(d, k["k" .. i], obj) end
+    rows[#rows + 1] = { key = key, bucket = bucketed and tonumber(k.bucket), count = tonumber(v.count),
+                        sum = tonumber(v.sum), min = tonumber(v.min), max = tonumber(v.max) }
+  end
   return rows
 end
 
--- count(probe, by): events per comm | pid | syscall | nothing (total).
-function M.count(probe, by, opts)
-  local info = probe_kind(probe)
-  opts = opts or {}
-  local key_type, key_expr = "__u32", "0"
-  if by == "comm" then
-    key_type = "struct { char comm[16]; }"
-  elseif by == "pid" then
-    key_expr = "bpf_get_current_pid_tgid() >> 32"
-  elseif by == "syscall" then
-    if info.kind == "raw_tracepoint" then key_expr = "(__u32)((__u64 *)ctx)[1]"
-    elseif info.kind == "tracepoint" and (info.category == "raw_syscalls" or info.category == "syscalls") then
-      key_expr = "*(__u32 *)((char *)ctx + 8)"
-    else error("count by syscall needs a syscall tracepoint (raw_syscalls/sys_enter or syscalls/*)", 2) end
-  elseif by ~= nil then
-    error("count(probe, by): by is \"comm\", \"pid\", \"syscall\" or nil", 2)
-  end
-  local source = HEADER .. ([[
-typedef %s oneliner_key_t;
-struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, oneliner_key_t); __type(value, __u64); } counts SEC(".maps");
-SEC("%s")
-int oneliner(void *ctx)
-{
-    /*FILTER*/
-    oneliner_key_t key;
-    __builtin_memset(&key, 0, sizeof(key));
-    %s
-    __u64 one = 1, *v = bpf_map_lookup_elem(&counts, &key);
-    if (v) __sync_fetch_and_add(v, 1); else bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST);
-    return 0;
-}
-]]):format(key_type, info.section, by == "comm" and "bpf_get_current_comm(key.comm, sizeof(key.comm));"
-           or ("key = %s;"):format(key_expr))
-  local format_ok, fmt = pcall(require, "ebpf.format")
-  local function key_of(k)
-    if by == "comm" then return ffi.string(k.comm) end
-    if by == "syscall" and format_ok and fmt.syscall_name then return fmt.syscall_name(k) end
-    return k
-  end
-  local function show(obj)
-    local rows = sorted_counts(obj:map("counts"), key_of)
-    for _, r in ipairs(rows) do
-      if by then print(("@[%s]: %d"):format(tostring(r.key), r.count)) else print(("@: %d"):format(r.count)) end
-    end
-    if opts.reset then obj:map("counts"):clear() end
-  end
-  start(source, probe, periodic(opts, show))
+local function key_text(key)
+  local parts = {}
+  for i, v in ipairs(key) do parts[i] = tostring(v) end
+  return table.concat(parts, ", ")
 end
 
--- hist(probe, expr): log2 histogram of a numeric field.
-function M.hist(probe, expr, opts)
-  local info = probe_kind(probe)
-  local source = HEADER .. ([[
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 65); __type(key, __u32); __type(value, __u64); } buckets SEC(".maps");
-SEC("%s")
-int oneliner(void *ctx)
-{
-    /*FILTER*/
-    __u64 v = %s;
-    __u32 b = 0;
-    while (v) { b++; v >>= 1; if (b >= 64) break; }
-    __u64 *c = bpf_map_lookup_elem(&buckets, &b);
-    if (c) __sync_fetch_and_add(c, 1);
-    return 0;
+local function emit_json(name, value)
+  local json = require "ebpf.json"
+  print(json.encode(json.object { name = name, data = value }))
+end
+
+local STATS = {
+  count = function(r) return r.count end, sum = function(r) return r.sum end, min = function(r) return r.min end,
+  max = function(r) return r.max end, avg = function(r) return math.floor(r.sum / r.count) end,
 }
-]]):format(info.section, value_expr(info, expr))
+
+-- count/sum/min/max/avg/stats share one program; `what` picks the column.
+local function aggregate(fn, what, probe, value, opts, value_argn)
+  local info = F.probe(probe, fn, 1)
+  opts = check_opts(fn, value_argn + 1, opts)
+  local vd
+  if what ~= "count" then
+    vd = F.resolve(info, value, fn, value_argn)
+    if vd.kind ~= "num" then F.usage(fn, value_argn, ("'%s' is a string; %s needs a number"):format(value, fn)) end
+  end
+  local keys, names
+  if what == "count" and value ~= nil then keys, names = resolve_keys(fn, value_argn, info, value)
+  else keys, names = resolve_keys(fn, value_argn + 1, info, opts.by) end
+  local source = C.aggregate(info, keys, vd, nil, compile_where(fn, info, opts.where))
+  local label = what == "count" and "@" or ("@" .. what)
+  local function show(obj)
+    local rows = read_rows(obj, keys)
+    local metric = STATS[what] or STATS.count
+    table.sort(rows, function(a, b) return metric(a) < metric(b) end)
+    if json_mode(opts) then
+      local out = {}
+      for _, r in ipairs(rows) do
+        local entry = what == "stats" and { count = r.count, average = math.floor(r.sum / r.count), total = r.sum } or metric(r)
+        if #names == 0 then out = entry else out[key_text(r.key)] = entry end
+      end
+      emit_json(label, out)
+    else
+      for _, r in ipairs(rows) do
+        local shown = what == "stats" and ("count %d, average %d, total %d"):format(r.count, math.floor(r.sum / r.count), r.sum)
+          or ("%d"):format(metric(r))
+        if #names > 0 then print(("%s[%s]: %s"):format(label, key_text(r.key), shown)) else print(("%s: %s"):format(label, shown)) end
+      end
+    end
+    if opts.reset then obj:map("aggregate"):clear() end
+  end
+  start(source, { { "oneliner", probe } }, periodic(opts, show))
+end
+
+function M.count(probe, by, opts) return aggregate("count", "count", probe, by, opts, 2) end
+for _, what in ipairs({ "sum", "min", "max", "avg", "stats" }) do
+  M[what] = function(probe, value, opts) return aggregate(what, what, probe, value, opts, 2) end
+end
+
+-- Prints histograms grouped by key.
+local function show_hists(opts, label, keys, names, render)
+  return function(obj)
+    local groups, order = {}, {}
+    for _, r in ipairs(read_rows(obj, keys, true)) do
+      local k = key_text(r.key)
+      if not groups[k] then groups[k] = {}; order[#order + 1] = k end
+      groups[k][r.bucket] = (groups[k][r.bucket] or 0) + r.count
+    end
+    table.sort(order)
+    local out = {}
+    for _, k in ipairs(order) do
+      local h = render(groups[k])
+      if json_mode(opts) then
+        if #names == 0 then out = h:to_json_table() else out[k] = h:to_json_table() end
+      else
+        print(#names > 0 and ("%s[%s]:"):format(label, k) or (label .. ":"))
+        io.write(h:format())
+        print()
+      end
+    end
+    if json_mode(opts) then emit_json(label, out) end
+    if opts.reset then obj:map("aggregate"):clear() end
+  end
+end
+
+local function numeric(fn, info, value, argn)
+  local vd = F.resolve(info, value, fn, argn)
+  if vd.kind ~= "num" then F.usage(fn, argn, ("'%s' is a string; %s needs a number"):format(value, fn)) end
+  return vd
+end
+
+function M.hist(probe, value, opts)
+  local info = F.probe(probe, "hist", 1)
+  local vd = numeric("hist", info, value, 2)
+  opts = check_opts("hist", 3, opts)
+  local keys, names = resolve_keys("hist", 3, info, opts.by)
+  local source = C.aggregate(info, keys, vd, "log2", compile_where("hist", info, opts.where))
   local hist = require "ebpf.hist"
-  local function show(obj)
-    local counts = {}
-    for k, v in obj:map("buckets"):pairs() do if v > 0 then counts[k] = v end end
-    print(("@%s:"):format(expr))
-    io.write(hist.render_log2 and hist.render_log2(counts) or hist.format(counts))
-  end
-  start(source, probe, periodic(opts or {}, show))
+  start(source, { { "oneliner", probe } }, periodic(opts, show_hists(opts, "@" .. value, keys, names, hist.hist)))
 end
 
--- trace(probe, fmt, fields): prints one line per event with string.format(fmt, ...).
--- Fields: comm, and numeric fields as for hist().
-function M.trace(probe, fmt, fields, opts)
-  local info = probe_kind(probe)
-  fields = fields or {}
-  local members, assigns = { "char comm[16];" }, { "bpf_get_current_comm(e->comm, sizeof(e->comm));" }
-  for i, f in ipairs(fields) do
-    if f ~= "comm" then
-      members[#members + 1] = ("__u64 f%d;"):format(i)
-      assigns[#assigns + 1] = ("e->f%d = %s;"):format(i, value_expr(info, f))
+function M.lhist(probe, value, min, max, step, opts)
+  local info = F.probe(probe, "lhist", 1)
+  local vd = numeric("lhist", info, value, 2)
+  local bounds = { min, max, step }
+  for i = 1, 3 do
+    local n = bounds[i]
+    if type(n) ~= "number" or n % 1 ~= 0 or math.abs(n) >= 2 ^ 53 then
+      F.usage("lhist", i + 2, "lhist(probe, value, min, max, step, opts): min, max and step are integers")
     end
   end
-  local source = HEADER .. ([[
-struct event { %s };
-struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 22); } events SEC(".maps");
-SEC("%s")
-int oneliner(void *ctx)
-{
-    /*FILTER*/
-    struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-    if (!e) return 0;
-    %s
-    bpf_ringbuf_submit(e, 0);
-    return 0;
-}
-]]):format(table.concat(members, " "), info.section, table.concat(assigns, "\n    "))
-  local duration = (opts or {}).duration or M.duration
-  start(source, probe, function() return { duration = duration } end, function(obj)
-    local reader = assert(obj:ringbuf("events", "struct event"))
+  if step <= 0 or max <= min or (max - min) / step > 1000 then
+    F.usage("lhist", 5, "needs min < max, step > 0 and at most 1000 buckets")
+  end
+  opts = check_opts("lhist", 6, opts)
+  local keys, names = resolve_keys("lhist", 6, info, opts.by)
+  local source = C.aggregate(info, keys, vd, { min = min, max = max, step = step }, compile_where("lhist", info, opts.where))
+  local hist = require "ebpf.hist"
+  start(source, { { "oneliner", probe } }, periodic(opts, show_hists(opts, "@" .. value, keys, names,
+    function(counts) return hist.lhist(min, max, step, counts) end)))
+end
+
+function M.latency(probe_a, probe_b, opts)
+  local info_a = F.probe(probe_a, "latency", 1)
+  local info_b = F.probe(probe_b, "latency", 2)
+  opts = check_opts("latency", 3, opts)
+  local keys, names = resolve_keys("latency", 3, info_b, opts.by)
+  local source = C.latency(info_a, info_b, keys, compile_where("latency", info_a, opts.where))
+  local hist = require "ebpf.hist"
+  start(source, { { "oneliner_start", probe_a }, { "oneliner", probe_b } },
+    periodic(opts, show_hists(opts, "@ns", keys, names, hist.hist)))
+end
+
+-- trace(probe, [fmt,] field..., [opts]) and the older trace(probe, fmt, {fields}, opts).
+function M.trace(probe, ...)
+  local info = F.probe(probe, "trace", 1)
+  local args, n = { ... }, select("#", ...)
+  local fmt, specs, opts
+  if type(args[2]) == "table" and is_list(args[2]) and type(args[1]) == "string" then
+    fmt, specs, opts = args[1], args[2], check_opts("trace", 4, args[3])
+    if n > 3 then F.usage("trace", 5, "trace(probe, fmt, {fields}, opts) takes nothing after opts") end
+  else
+    specs = {}
+    for i = 1, n do
+      local a = args[i]
+      if type(a) == "table" and i == n then opts = check_opts("trace", i + 1, a)
+      elseif type(a) ~= "string" then
+        F.usage("trace", i + 1, ("expected a format or a field name (a string), not a %s"):format(type(a)))
+      elseif i == 1 and a:find("%", 1, true) then fmt = a
+      else specs[#specs + 1] = a end
+    end
+    opts = opts or {}
+  end
+  local ds = {}
+  for i, s in ipairs(specs) do ds[i] = F.resolve(info, s, "trace", i + 2) end
+  if fmt then
+    local probe_values = {}
+    for i, d in ipairs(ds) do probe_values[i] = d.kind == "str" and "x" or 1 end
+    local ok, why = pcall(string.format, fmt, unpack(probe_values))
+    if not ok then F.usage("trace", 2, ("the format does not fit the fields: %s"):format(why)) end
+  end
+  local source = C.events(info, ds, compile_where("trace", info, opts.where))
+  local json = json_mode(opts)
+  start(source, { { "oneliner", probe } }, function() return { duration = opts.duration or M.duration } end, function(obj)
+    local reader = assert(obj:ringbuf("events", "struct oneliner_event"))
     reader:on(function(e)
       local values = {}
-      for i, f in ipairs(fields) do
-        if f == "comm" then values[i] = ffi.string(e.comm) else values[i] = tonumber(e["f" .. i]) end
+      for i, d in ipairs(ds) do values[i] = F.show(d, e["f" .. i], obj) end
+      if json then
+        local j = require "ebpf.json"
+        local o = {}
+        for i, s in ipairs(specs) do o[s] = values[i] end
+        print(j.encode(j.object(o)))
+      elseif fmt then
+        print(fmt:format(unpack(values, 1, #ds)))
+      else
+        for i = 1, #ds do values[i] = tostring(values[i]) end
+        print(table.concat(values, " "))
       end
-      print(fmt:format(unpack(values)))
     end)
   end)
 end

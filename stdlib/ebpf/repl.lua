@@ -18,7 +18,10 @@ local repl = {}
 
 repl.help = [=[ebpfrun REPL: Lua (LuaJIT) with the ebpf module loaded as `ebpf`.
   count("tracepoint/syscalls/sys_enter_openat", "comm")   one-liner: counts until Ctrl-C
-  hist(probe, field) / trace(probe, fmt, {fields})        more one-liners
+  count(probe, {"comm", "ret"}, { where = "ret < 0" })   several keys, a predicate
+  sum / min / max / avg / stats(probe, field, { by = "comm" }), hist(probe, field),
+  lhist(probe, field, min, max, step), latency(probe_a, probe_b, { by = "comm" })
+  trace(probe, "%s opened %s", "comm", "str(filename)")  one line per event
   obj = ebpf.compile{ text = [[ ... ]] }; obj:attach_all(); ebpf.run{ duration = 5 }
   An expression shows its value; an unfinished statement continues on the next line.
   Tab completes Lua names, and probe names inside a string.

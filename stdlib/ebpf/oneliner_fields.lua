@@ -1,0 +1,226 @@
+-- ebpf.oneliner_fields: what a one-liner can read at a probe, as C.
+--
+--   local F = require "ebpf.oneliner_fields"
+--   local info = F.probe("tracepoint/syscalls/sys_enter_openat", "trace", 1)
+--   local d = F.resolve(info, "str(filename)", "trace", 3)
+--   F.usage(fn, argn, message)      raises a one-liner usage error
+--
+-- A descriptor says how to get one value: numbers are {kind = "num", expr =
+-- C expression of type __s64/__u64, signed}, strings {kind = "str", size,
+-- fill = function(dst) -> C statements that write a NUL-terminated string
+-- into the char array `dst`}. Everything in the C comes from the probe's
+-- format file or from this file, never from the user's text: names are looked
+-- up, offsets are numbers.
+--
+-- Extra key kinds (stack ids from the stacks work, say) plug in through
+-- F.extra[name] = function(info) return descriptor end; a descriptor of a
+-- new kind also gives `member(name)` (its C member declaration), `fill(dst)`,
+-- `show(value, obj)` (the Lua value of one key; obj is the loaded object, to
+-- look up a stack map) and optionally `decl` (C placed before the program,
+-- such as a BPF_MAP_TYPE_STACK_TRACE map), which the code generator and
+-- printers use instead of the built-in "num"/"str" handling.
+
+local F = { extra = {} }
+
+-- The one-liner helpers (globals under -e and in the REPL), for completion.
+F.HELPERS = { "count", "sum", "min", "max", "avg", "stats", "hist", "lhist", "latency", "trace" }
+
+-- Usage errors start with "usage: " so that `ebpfrun -e` can tell them from
+-- runtime failures (exit 2, one line) while the REPL shows them as they are.
+function F.usage(fn, argn, message)
+  if argn then error(("usage: %s: argument %d: %s"):format(fn, argn, message), 0) end
+  error(("usage: %s: %s"):format(fn, message), 0)
+end
+
+local function tracefs_dir()
+  for _, dir in ipairs({ "/sys/kernel/tracing", "/sys/kernel/debug/tracing" }) do
+    local f = io.open(dir .. "/events/header_page")
+    if f then f:close(); return dir end
+  end
+  return "/sys/kernel/tracing"
+end
+
+-- Parses one "field:" line of a tracepoint format file; exported for tests.
+function F.parse_field(line)
+  local decl, offset, size, signed = line:match("field:([^;]+);%s*offset:(%d+);%s*size:(%d+);%s*signed:(%d)")
+  if not decl then return nil end
+  local data_loc = decl:match("^%s*__data_loc") ~= nil
+  local name, count = decl:match("([%w_]+)%s*%[(%d*)%]%s*$")
+  if not name then name = decl:match("([%w_]+)%s*$") end
+  if not name then return nil end
+  local field = { name = name, offset = tonumber(offset), size = tonumber(size), signed = signed == "1", type = decl }
+  if data_loc then
+    field.kind = "data_loc"
+  elseif count and decl:match("char%s") then
+    field.kind = "chars"
+  elseif decl:match("%*") then
+    field.kind = "pointer"
+  elseif field.size <= 8 and not count then
+    field.kind = "int"
+  else
+    field.kind = "other"
+  end
+  return field
+end
+
+function F.parse_format(text)
+  local fields = {}
+  for line in text:gmatch("[^\n]+") do
+    local field = F.parse_field(line)
+    if field then fields[field.name] = field end
+  end
+  return fields
+end
+
+local SECTIONS = {
+  tracepoint = "tracepoint/", raw_tracepoint = "raw_tp/", tp_btf = "tp_btf/", kprobe = "kprobe/",
+  kretprobe = "kretprobe/", uprobe = "uprobe", uretprobe = "uretprobe", usdt = "usdt", perf_event = "perf_event",
+}
+
+-- The program section and the fields of a probe spec.
+function F.probe(probe, fn, argn)
+  if type(probe) ~= "string" then
+    F.usage(fn, argn, ("the probe must be a string such as \"tracepoint/sched/sched_switch\", not a %s"):format(type(probe)))
+  end
+  local kind, rest = probe:match("^([%w_]+)/(.+)$")
+  if not kind then kind, rest = probe, "" end
+  kind = ({ tp = "tracepoint", raw_tp = "raw_tracepoint" })[kind] or kind
+  local prefix = SECTIONS[kind]
+  if not prefix then F.usage(fn, argn, ("unsupported probe '%s' (tracepoint/CAT/NAME, raw_tp/NAME, uprobe/PATH:SYM, ...)"):format(probe)) end
+  local info = { kind = kind, probe = probe, section = prefix:sub(-1) == "/" and prefix .. rest or prefix }
+  if kind == "tracepoint" then
+    info.category, info.name = rest:match("^([%w_]+)/([%w_]+)$")
+    if not info.category then F.usage(fn, argn, ("tracepoint '%s' is not CATEGORY/NAME"):format(rest)) end
+    local f = io.open(("%s/events/%s/%s/format"):format(tracefs_dir(), info.category, info.name))
+    if not f then F.usage(fn, argn, ("no tracepoint %s/%s (see ebpfrun -l '%s:*')"):format(info.category, info.name, info.category)) end
+    info.fields = F.parse_format(f:read("*a"))
+    f:close()
+  end
+  return info
+end
+
+local BUILTINS = {
+  pid = "(__s64)(bpf_get_current_pid_tgid() >> 32)",
+  tid = "(__s64)(__u32)bpf_get_current_pid_tgid()",
+  uid = "(__s64)(__u32)bpf_get_current_uid_gid()",
+  cpu = "(__s64)bpf_get_smp_processor_id()",
+  ns = "(__s64)bpf_ktime_get_ns()",
+}
+F.STR_SIZE = 128
+
+-- The names a probe offers, for error messages and completion.
+function F.names(info)
+  local names = {}
+  for n, f in pairs(info.fields or {}) do
+    if not n:match("^common_") then
+      names[#names + 1] = (f.kind == "pointer" and f.type:match("char")) and ("str(" .. n .. ")") or n
+    end
+  end
+  table.sort(names)
+  for _, b in ipairs({ "comm", "pid", "tid", "uid", "cpu", "ns" }) do
+    if not (info.fields and info.fields[b]) then names[#names + 1] = b end
+  end
+  if info.kind == "uprobe" or info.kind == "kprobe" or info.kind == "usdt" or info.kind == "raw_tracepoint" then
+    names[#names + 1] = "arg0..arg5"
+  end
+  if info.kind == "uretprobe" or info.kind == "kretprobe" then names[#names + 1] = "retval" end
+  return names
+end
+
+local function at(offset, ctype) return ("*(%s *)((char *)ctx + %d)"):format(ctype, offset) end
+
+local function int_expr(f)
+  local bits = ({ [1] = "8", [2] = "16", [4] = "32", [8] = "64" })[f.size]
+  return ("(__s64)%s"):format(at(f.offset, (f.signed and "__s" or "__u") .. bits))
+end
+
+local function arg_expr(info, n)
+  if info.kind == "raw_tracepoint" then return ("(__s64)((__u64 *)ctx)[%d]"):format(n) end
+  return ("(__s64)PT_REGS_PARM%d((struct pt_regs *)ctx)"):format(n + 1)
+end
+
+-- Returns a descriptor for `spec`, or nil and why.
+function F.lookup(info, spec)
+  if type(spec) ~= "string" then return nil, ("a field is a string such as \"comm\" or \"str(filename)\", not a %s"):format(type(spec)) end
+  if F.extra[spec] then return F.extra[spec](info) end
+  if spec == "comm" then
+    return { kind = "str", size = 16, fill = function(dst) return ("bpf_get_current_comm(%s, sizeof(%s));"):format(dst, dst) end }
+  end
+  if BUILTINS[spec] then return { kind = "num", expr = BUILTINS[spec], signed = true } end
+  local reader, inner = spec:match("^(k?str)%(%s*([%w_]+)%s*%)$")
+  local name = inner or spec
+  if not name:match("^[%a_][%w_]*$") then return nil, ("'%s' is not a field name"):format(spec) end
+  local read = reader == "kstr" and "bpf_probe_read_kernel_str" or "bpf_probe_read_user_str"
+  if info.fields then
+    local f = info.fields[name]
+    if not f then return nil end
+    if reader then
+      if f.kind ~= "pointer" and not (f.kind == "int" and f.size == 8) then
+        return nil, ("str() reads a pointer, and '%s' is %s"):format(name, f.type)
+      end
+      return { kind = "str", size = F.STR_SIZE, fill = function(dst)
+        return ("%s(%s, sizeof(%s), (const void *)%s);"):format(read, dst, dst, at(f.offset, "__u64"))
+      end }
+    end
+    if f.kind == "int" then return { kind = "num", expr = int_expr(f), signed = f.signed } end
+    if f.kind == "chars" then
+      return { kind = "str", size = f.size, fill = function(dst)
+        return ("bpf_probe_read_kernel_str(%s, sizeof(%s), (char *)ctx + %d);"):format(dst, dst, f.offset)
+      end }
+    end
+    if f.kind == "data_loc" then
+      -- The low 16 bits of a __data_loc word are the offset of the string
+      -- from the start of the record, the high 16 its length.
+      return { kind = "str", size = F.STR_SIZE, fill = function(dst)
+        return ("bpf_probe_read_kernel_str(%s, sizeof(%s), (char *)ctx + (%s & 0xffff));"):format(dst, dst, at(f.offset, "__u32"))
+      end }
+    end
+    if f.kind == "pointer" then return { kind = "num", expr = ("(__s64)%s"):format(at(f.offset, "__u64")), signed = false } end
+    return nil, ("field '%s' (%s) is neither a number nor a string"):format(name, f.type)
+  end
+  local arg = name:match("^arg(%d)$")
+  if arg and tonumber(arg) <= 5 and (info.kind == "uprobe" or info.kind == "kprobe" or info.kind == "usdt" or info.kind == "raw_tracepoint") then
+    if reader then
+      return { kind = "str", size = F.STR_SIZE, fill = function(dst)
+        return ("%s(%s, sizeof(%s), (const void *)%s);"):format(read, dst, dst, arg_expr(info, tonumber(arg)))
+      end }
+    end
+    return { kind = "num", expr = arg_expr(info, tonumber(arg)), signed = true }
+  end
+  if name == "retval" and (info.kind == "uretprobe" or info.kind == "kretprobe") then
+    return { kind = "num", expr = "(__s64)PT_REGS_RC((struct pt_regs *)ctx)", signed = true }
+  end
+  return nil
+end
+
+-- Like lookup, but raises a usage error naming the argument and the fields.
+function F.resolve(info, spec, fn, argn)
+  local d, why = F.lookup(info, spec)
+  if d then return d end
+  if why then F.usage(fn, argn, why) end
+  F.usage(fn, argn, ("%s has no field '%s' (fields: %s)"):format(info.probe, tostring(spec), table.concat(F.names(info), ", ")))
+end
+
+-- C declaration of a member holding a descriptor's value.
+function F.member(d, name)
+  if d.member then return d.member(name) end
+  if d.kind == "str" then return ("char %s[%d];"):format(name, d.size) end
+  return ("__s64 %s;"):format(name)
+end
+
+-- C statements that store a descriptor's value into `dst`.
+function F.fill(d, dst)
+  if d.kind == "num" then return ("%s = %s;"):format(dst, d.expr) end
+  return d.fill(dst)
+end
+
+-- The Lua value of a member read back from a map or ring buffer.
+function F.show(d, value, obj)
+  if d.show then return d.show(value, obj) end
+  if d.kind == "str" then return require("ffi").string(value) end
+  local n = tonumber(value)
+  if not d.signed and n < 0 then n = n + 2 ^ 64 end
+  return n
+end
+
+return F
