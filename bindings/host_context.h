@@ -64,6 +64,7 @@ void set_host_context(lua_State* L, HostContext* context);
 void register_object_bindings(lua_State* L);
 void register_map_bindings(lua_State* L);
 void register_loop_bindings(lua_State* L);
+void register_symbols_bindings(lua_State* L);
 
 // Pushes a new object userdata for `state` (object bindings).
 void push_object(lua_State* L, std::shared_ptr<ObjectState> state);

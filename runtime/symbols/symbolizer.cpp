@@ -2,15 +2,33 @@
 
 namespace ebpfrun::symbols {
 
-Result<std::vector<Frame>> Symbolizer::kernel(const std::vector<uint64_t>& addrs) {
+namespace {
+
+// The address to look up for entry `index` of a stack (see symbolizer.h).
+uint64_t lookup_address(const std::vector<uint64_t>& stack, size_t index) {
+  return index > 0 && stack[index] > 0 ? stack[index] - 1 : stack[index];
+}
+
+// Restores the recorded address in a frame looked up one byte earlier.
+void restore(Frame& frame, uint64_t recorded) {
+  if (frame.addr != recorded && frame.symbol != kUnknown) frame.offset += recorded - frame.addr;
+  frame.addr = recorded;
+}
+
+}  // namespace
+
+Result<std::vector<Frame>> Symbolizer::kernel(const std::vector<uint64_t>& stack) {
   if (!kernel_) {
     auto table = KernelSymbols::load();
     if (!table) return std::move(table).take_error();
     kernel_.emplace(std::move(*table));
   }
   std::vector<Frame> frames;
-  frames.reserve(addrs.size());
-  for (uint64_t addr : addrs) frames.push_back(kernel_->lookup(addr));
+  frames.reserve(stack.size());
+  for (size_t i = 0; i < stack.size(); ++i) {
+    frames.push_back(kernel_->lookup(lookup_address(stack, i)));
+    restore(frames.back(), stack[i]);
+  }
   return frames;
 }
 
@@ -43,18 +61,21 @@ Status Symbolizer::remember(pid_t pid) {
   return ok_status();
 }
 
-std::vector<Frame> Symbolizer::user(pid_t pid, const std::vector<uint64_t>& addrs) {
+std::vector<Frame> Symbolizer::user(pid_t pid, const std::vector<uint64_t>& stack) {
   std::vector<Frame> frames;
   ProcessSymbols* session = process(pid);
-  for (uint64_t addr : addrs) {
+  for (size_t i = 0; i < stack.size(); ++i) {
     if (!session) {
       Frame frame;
-      frame.addr = addr;
+      frame.addr = stack[i];
       frame.symbol = kExited;
       frames.push_back(std::move(frame));
       continue;
     }
-    for (Frame& frame : session->lookup(addr)) frames.push_back(std::move(frame));
+    for (Frame& frame : session->lookup(lookup_address(stack, i))) {
+      restore(frame, stack[i]);
+      frames.push_back(std::move(frame));
+    }
   }
   return frames;
 }

@@ -30,12 +30,19 @@ class Symbolizer {
  public:
   explicit Symbolizer(size_t max_processes = 64) : max_processes_(max_processes ? max_processes : 1) {}
 
+  // Both take a stack as the kernel records it, innermost first: the first
+  // address is where the code was, every other one a return address, which
+  // points after its call instruction and so, when the call was the last
+  // instruction of a function that never returns, at the next function.
+  // Those are looked up one byte earlier, inside the call, as every unwinder
+  // does; the frames still report the address as recorded.
+  //
   // Kernel addresses; fails only when kallsyms cannot be read (not root).
-  Result<std::vector<Frame>> kernel(const std::vector<uint64_t>& addrs);
+  Result<std::vector<Frame>> kernel(const std::vector<uint64_t>& stack);
   // User addresses of `pid`, inlined frames expanded (so the result can be
-  // longer than addrs). A pid that exited before it was ever seen gives one
-  // kExited frame per address.
-  std::vector<Frame> user(pid_t pid, const std::vector<uint64_t>& addrs);
+  // longer than the stack). A pid that exited before it was ever seen gives
+  // one kExited frame per address.
+  std::vector<Frame> user(pid_t pid, const std::vector<uint64_t>& stack);
   // Opens and caches the session for `pid` now, so it survives the process's
   // exit: tools call it when they first see a pid in an event.
   Status remember(pid_t pid);
