@@ -19,6 +19,7 @@ PACKAGES=(
   systemd python3-yaml strace
   clang-format-16
   bpftool bpftrace prometheus systemtap-sdt-dev tmux iproute2 luajit2 python3 util-linux
+  chromium
 )
 
 deps() {

@@ -19,6 +19,7 @@ local spec = {
     { "-F", "--frequency", type = "int", default = 49, metavar = "HZ", help = "samples per second per CPU" },
     { "--top", type = "int", default = 10, metavar = "N", help = "functions to show in the table" },
     { "--folded", type = "flag", help = "print folded stacks (comm;frame;...;frame count) instead of the table" },
+    { "--svg", type = "string", metavar = "FILE", help = "also write an interactive SVG flame graph to FILE" },
   },
   standard = { "pid", "tid", "comm", "uid", "cgroup", "json", "interval", "duration" },
 }
@@ -76,6 +77,17 @@ for key, count in counts:pairs() do
   total = total + count
 end
 obj:close()
+
+if opts.svg then
+  local flamegraph = require "ebpf.flamegraph"
+  local file, open_err = io.open(opts.svg, "w")
+  if not file then
+    io.stderr:write("profile: cannot write ", opts.svg, ": ", tostring(open_err), "\n")
+    os.exit(1)
+  end
+  file:write(flamegraph.svg(stacks, { title = "profile: on-CPU samples" }))
+  file:close()
+end
 
 if opts.folded then
   local lines = {}
