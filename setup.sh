@@ -19,13 +19,14 @@ BUILD=${EBPFRUN_BUILD_DIR:-$ROOT/build}
 
 PACKAGES=(
   build-essential cmake pkg-config git time
-  libbpf-dev libelf-dev zlib1g-dev
+  libbpf-dev libelf-dev libdw-dev zlib1g-dev
   libluajit2-5.1-dev
   clang-16 libclang-cpp16-dev llvm-16-dev libclang-16-dev
   libfmt-dev catch2 libreadline-dev libcpp-httplib-dev libcli11-dev
   systemd python3-yaml strace
   clang-format-16
   bpftool bpftrace libbpf-tools prometheus prometheus-node-exporter systemtap-sdt-dev tmux iproute2 luajit2 python3 util-linux
+  chromium
 )
 
 # The kernel matrix under qemu (./setup.sh test-kernels).

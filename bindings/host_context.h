@@ -84,6 +84,7 @@ void register_agent_bindings(lua_State* L);
 // ebpf.compile / ebpf.load set on the module table at the top of the stack.
 void register_link_bindings(lua_State* L);
 void register_compile_bindings(lua_State* L);
+void register_symbols_bindings(lua_State* L);
 
 // Pushes a new object userdata for `state` (object bindings).
 void push_object(lua_State* L, std::shared_ptr<ObjectState> state);

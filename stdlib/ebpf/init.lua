@@ -5,7 +5,7 @@
 local core = require "ebpf.core"
 local ffi = require "ffi"
 
-local M = { options = core.options, version = core.options.version }
+local M = { options = core.options, version = core.options.version, symbolize = core.symbolize }
 
 ffi.cdef [[
 struct ebpfrun_batch_entry { uint32_t reader; int32_t cpu; uint32_t offset; uint32_t size; };
@@ -239,6 +239,15 @@ end
 function Object:enum_values(type_name) return self.raw:enum_values(type_name) end
 
 function Object:info() return self.raw:info() end
+
+-- Stacks (bindings/symbols_binding.cpp): the frames of stack `id` in the
+-- stack-trace map `map` (a name or a Map), user frames of `pid` when given,
+-- else kernel frames. ebpf.symbolize(addrs [, pid]) does the same for an
+-- array of addresses (numbers, uint64_t cdata or hex strings).
+function Object:stack(map, id, pid)
+  if type(map) == "table" then map = map.name end
+  return self.raw:stack(map, id, pid)
+end
 
 function Object:close()
   objects[self] = nil
