@@ -123,7 +123,8 @@ int host_drop_privileges(lua_State* L) {
     if (!dropped)
       error = dropped.error();
     else if (!dropped->empty())
-      log::debug("dropped capabilities {} (kept CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH for SIGHUP reloads)", *dropped);
+      log::debug("dropped capabilities {} (kept CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH for SIGHUP reloads)",
+                 *dropped);
   }
   if (!error.empty()) return push_failure(L, error);
   lua_pushboolean(L, 1);
