@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -233,6 +234,19 @@ size_t program_count(bpf_object* object) {
   return n;
 }
 
+// Whether the effective capabilities include CAP_BPF (39) or CAP_SYS_ADMIN
+// (21), from /proc/self/status (the loader does not depend on runtime/system).
+bool may_load_bpf() {
+  FILE* status = std::fopen("/proc/self/status", "r");
+  if (!status) return false;
+  char line[256];
+  unsigned long long effective = 0;
+  while (std::fgets(line, sizeof line, status))
+    if (std::sscanf(line, "CapEff: %llx", &effective) == 1) break;
+  std::fclose(status);
+  return (effective >> 39 & 1) || (effective >> 21 & 1);
+}
+
 std::string fd_exhaustion_message(const std::string& name, int err) {
   struct rlimit limit {};
   ::getrlimit(RLIMIT_NOFILE, &limit);
@@ -353,8 +367,15 @@ Status Object::load_once(const LoadOptions& options) {
     }
     if (!failed) {
       clear_logs();
+      // A privileged process is refused too where the kernel will not take
+      // a kind of program at all (this project's reference kernel refuses
+      // fentry), and then the missing capability is the wrong advice.
       std::string hint = (err == -EPERM || err == -EACCES)
-                             ? " (loading BPF programs needs CAP_BPF and CAP_PERFMON, or root)"
+                             ? (may_load_bpf() ? " (this process may load BPF programs, so the kernel refuses a "
+                                                 "program of this object for what it is: some kernels refuse "
+                                                 "fentry/fexit, lockdown refuses some kinds; run with -v for "
+                                                 "libbpf's details)"
+                                               : " (loading BPF programs needs CAP_BPF and CAP_PERFMON, or root)")
                              : " (run with -v for libbpf's details)";
       return make_errno_error(err, fmt::format("loading BPF object {} failed: {}{}", name_, std::strerror(-err), hint));
     }
