@@ -58,9 +58,28 @@ bool fits_loaded(bpf_program* program, const Spec& spec, const loader::ProgramVa
 // and the combined error shows one per alternative.
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
+// Sections whose programs libbpf 1.1 binds to a BTF target while loading,
+// whatever type they are given: a copy of such a program can only be
+// another BTF-bound tracing program.
+bool section_binds_btf_target(std::string_view section) {
+  for (std::string_view prefix : {"fentry", "fexit", "fmod_ret", "tp_btf", "lsm", "iter", "freplace"})
+    if (section.starts_with(prefix) && section.size() > prefix.size() &&
+        (section[prefix.size()] == '/' || section[prefix.size()] == '.'))
+      return true;
+  return false;
+}
+
 // Attaches a copy of the program loaded for `spec`.
 Result<Link*> attach_copy(loader::Object& object, std::string_view name, const Spec& spec,
                           const loader::ProgramVariant& variant, AttachOptions options) {
+  std::string_view section = bpf_program__section_name(object.find_program(name));
+  if (variant.type != BPF_PROG_TYPE_TRACING && section_binds_btf_target(section))
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("program '{}' is declared SEC(\"{}\"), which binds it to a kernel function when it "
+                                  "is loaded, so it cannot be loaded for {}; declare it with a section that names no "
+                                  "BTF target (SEC(\"kprobe/…\"), SEC(\"tracepoint/…\") or a bare SEC(\"kprobe\")) "
+                                  "to give it alternatives of other kinds",
+                                  name, section, spec.str()));
   auto copy = object.load_variant(name, variant);
   if (!copy)
     return copy.error_info().with_message(fmt::format(

@@ -146,6 +146,25 @@ t.test("when every alternative fails, one error names each with its reason and n
   obj:close()
 end)
 
+t.test("a program declared SEC(\"fentry/...\") cannot become a kprobe or tracepoint, and is told why", function()
+  local FENTRY = [[
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+SEC("fentry/do_sys_openat2")
+int alt_fentry_only(void *ctx) { return 0; }
+char LICENSE[] SEC("license") = "GPL";
+]]
+  -- Named in alternatives, it is optional at load: a kernel that refuses
+  -- fentry still loads the object.
+  local obj = assert(ebpf.compile { text = FENTRY, alternatives = { alt_fentry_only = { "tracepoint/syscalls/sys_enter_openat" } } })
+  local links, err = obj:attach_all()
+  t.eq(links, nil)
+  local text = tostring(err)
+  t.ok(text:find("\n  tracepoint/syscalls/sys_enter_openat: program 'alt_fentry_only' is declared " ..
+    "SEC(\"fentry/do_sys_openat2\"), which binds it to a kernel function when it is loaded", 1, true), text)
+  obj:close()
+end)
+
 t.test("a malformed alternative or a wrong argument is a script error", function()
   local obj = assert(ebpf.compile { text = COUNTER })
   local link, err = obj:attach("alt_open", { "tracepoint/syscalls/sys_enter_openat", "kprobe" })
