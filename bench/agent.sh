@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/agent: the agent (`ebpfrun agent`, six collectors, 5 s interval, filtered
-# to the workload's processes with --comm workload) in two phases, side by side
+# to the workload's processes, which run under a name of their own) in two phases, side by side
 # with Debian's prometheus-node-exporter scraped the same way.
 #  1. The default configuration (series aggregated by comm) under a standard
 #     workload: CPU % of one core and peak RSS over DURATION seconds (default

@@ -6,6 +6,7 @@
 // the fds the object holds. Nothing here calls back into Lua: the store is
 // the only thing shared with other threads, and it takes plain C++ values.
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include <cerrno>
 #include <vector>
@@ -14,6 +15,7 @@
 
 #include "bindings/host_context.h"
 #include "bindings/lua_support.h"
+#include "maps/map.h"
 #include "metrics/naming.h"
 #include "metrics/store.h"
 
@@ -223,20 +225,6 @@ int check_filter(lua_State* L) {
 
 bool counts_entries(const std::string& type) { return type.find("hash") != std::string::npos; }
 
-// Entries of a hash map, counted by walking its keys on the fd we hold (the
-// kernel keeps no count readable without CAP_SYS_ADMIN-only iterators).
-double count_entries(int fd, uint32_t key_size, uint32_t max_entries) {
-  std::vector<unsigned char> key(key_size), next(key_size);
-  double n = 0;
-  void* previous = nullptr;
-  while (n <= max_entries && ::bpf_map_get_next_key(fd, previous, next.data()) == 0) {
-    ++n;
-    key.swap(next);
-    previous = key.data();
-  }
-  return n;
-}
-
 // object_stats(obj) → { maps = {{name=, type=, entries=, max_entries=}}, programs = {{name=, id=, run_count=,
 // run_seconds=}} }
 int object_stats(lua_State* L) {
@@ -254,9 +242,13 @@ int object_stats(lua_State* L) {
       set_string(call.L, "name", m.name);
       set_string(call.L, "type", m.type);
       set_number(call.L, "max_entries", m.max_entries);
-      if (counts_entries(m.type))
-        set_number(call.L, "entries", count_entries(m.fd, m.key_size, m.max_entries));
-      else if (m.type.find("array") != std::string::npos && m.type.find("perf") == std::string::npos)
+      if (counts_entries(m.type)) {
+        // A map that cannot be counted (it should not happen for a map we
+        // hold) is left without entries rather than failing the collection.
+        auto map = maps::Map::from_object_map(object.find_map(m.name), bpf_object__btf(object.raw()));
+        if (map)
+          if (auto count = map->count()) set_number(call.L, "entries", *count);
+      } else if (m.type.find("array") != std::string::npos && m.type.find("perf") == std::string::npos)
         set_number(call.L, "entries", m.max_entries);
       lua_rawseti(call.L, -2, i++);
     }

@@ -61,6 +61,9 @@ local def = {
   defines = function(opts) return opts.per_file and { "PER_FILE=1" } or nil end,
   -- The file label is only present with --per-file; without it each series is
   -- a process's total, with it the totals are the sum over its files.
+  -- Maps keyed by process (a pid or a struct with a pid field): the agent
+  -- deletes an exited process's rows once it has read their final values.
+  per_process = { "io_stats", "file_io_stats" },
   metrics = {
     { name = "ebpfrun_fileio_bytes_total", type = "counter", labels = labels, value = "bytes",
       help = "Bytes read or written by read/write-family system calls." },

@@ -20,6 +20,9 @@ local def = {
   source = collector.bpf_path("memory.bpf.c"),
   -- const_labels: labels with a fixed value for that series, so that several
   -- fields of one row become one metric told apart by a label.
+  -- Maps keyed by process (a pid or a struct with a pid field): the agent
+  -- deletes an exited process's rows once it has read their final values.
+  per_process = { "mem_stats" },
   metrics = {
     { name = "ebpfrun_page_faults_total", type = "counter", labels = { "pid", "comm", "kind" },
       const_labels = { kind = "user" }, value = "user_faults", help = "Page faults taken in user mode." },

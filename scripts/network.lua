@@ -39,6 +39,9 @@ local def = {
     { "--per-address", type = "flag", help = "one row per remote address and port (the remote label)" },
   },
   defines = function(opts) return opts.per_address and { "PER_ADDRESS=1" } or nil end,
+  -- Maps keyed by process (a pid or a struct with a pid field): the agent
+  -- deletes an exited process's rows once it has read their final values.
+  per_process = { "traffic" },
   metrics = {
     { name = "ebpfrun_network_bytes_total", type = "counter", labels = labels, value = "bytes",
       help = "Bytes sent (direction tx) or received (rx) through TCP and UDP sockets; remote is set with --per-address." },

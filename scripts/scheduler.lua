@@ -46,6 +46,9 @@ local def = {
   -- fields of one row become one metric told apart by a label. The histogram
   -- is the JSON row whose "hist" field is HIST_NAME; its bucket bounds are in
   -- microseconds (scale turns them into the metric's seconds).
+  -- Maps keyed by process (a pid or a struct with a pid field): the agent
+  -- deletes an exited process's rows once it has read their final values.
+  per_process = { "sched_stats" },
   metrics = {
     { name = "ebpfrun_context_switches_total", type = "counter", labels = labels, value = "switches",
       help = "Times a thread of the process was switched out." },

@@ -11,6 +11,9 @@ local def = {
   name = "syscalls",
   description = "System calls per process: count, errors and time spent, per syscall.",
   source = collector.bpf_path("syscalls.bpf.c"),
+  -- Maps keyed by process (a pid or a struct with a pid field): the agent
+  -- deletes an exited process's rows once it has read their final values.
+  per_process = { "syscall_stats" },
   metrics = {
     { name = "ebpfrun_syscalls_total", type = "counter", labels = labels, value = "count",
       help = "System calls completed." },

@@ -22,6 +22,9 @@ local def = {
   name = "tcpstate",
   description = "TCP state transitions per process and port, with the time spent in each state.",
   source = collector.bpf_path("tcpstate.bpf.c"),
+  -- Maps keyed by process (a pid or a struct with a pid field): the agent
+  -- deletes an exited process's rows once it has read their final values.
+  per_process = { "transitions" },
   metrics = {
     { name = "ebpfrun_tcp_state_transitions_total", type = "counter", labels = labels, value = "count",
       help = "TCP sockets that moved from one state to another." },

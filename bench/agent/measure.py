@@ -2,6 +2,7 @@
 import http.client
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -17,6 +18,11 @@ DURATION = float(os.environ.get("DURATION", "60"))
 SCRAPES = int(os.environ.get("SCRAPES", "300"))
 TICK = os.sysconf("SC_CLK_TCK")
 tmp = tempfile.mkdtemp(prefix="ebpfrun-bench-agent-")
+# The workload runs under a name of its own, and the agent is filtered to that
+# name: tests elsewhere on the machine run the same binary as "workload".
+COMM = "agentbench_wl"
+shutil.copy(WORKLOAD, os.path.join(tmp, COMM))
+WORKLOAD = os.path.join(tmp, COMM)
 
 
 def free_port():
@@ -84,7 +90,7 @@ def start_agent(port, extra=()):
     # Filtered to the workload's processes, so that the series count is the
     # bench's own and not that of whatever else runs on the machine.
     proc = subprocess.Popen([EBPFRUN, "agent", "--listen", f"127.0.0.1:{port}", "--interval", "5",
-                             "--comm", "workload", "--scripts-dir", SCRIPTS, *extra],
+                             "--comm", COMM, "--scripts-dir", SCRIPTS, *extra],
                             stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 120
     while time.time() < deadline:

@@ -231,6 +231,41 @@ Result<std::vector<Entry>> Map::entries(bool and_delete) const {
   return entries_by_iteration(and_delete);
 }
 
+Result<uint32_t> Map::count() const {
+  const uint32_t chunk = std::max<uint32_t>(1, std::min<uint32_t>(info_.max_entries, 4096));
+  // The values are read only because the batch call writes them; one buffer
+  // of a chunk's size is reused for every batch.
+  std::string keys(static_cast<size_t>(chunk) * info_.key_size, '\0');
+  std::string values(static_cast<size_t>(chunk) * user_value_size(), '\0');
+  std::string in_batch(std::max<size_t>(info_.key_size, 8), '\0'), out_batch(in_batch.size(), '\0');
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  uint32_t total = 0;
+  for (bool first = true;; first = false) {
+    uint32_t n = chunk;
+    int err = bpf_map_lookup_batch(fd_, first ? nullptr : in_batch.data(), out_batch.data(), keys.data(), values.data(),
+                                   &n, &opts);
+    int saved = errno;
+    if (err == 0 || saved == ENOENT) total += n;
+    if (err == 0) {
+      in_batch = out_batch;
+      if (total <= info_.max_entries) continue;
+      return total;
+    }
+    if (saved == ENOENT) return total;
+    if (first && (saved == EINVAL || saved == ENOTSUP || saved == EOPNOTSUPP || saved == 524 /* ENOTSUPP */)) break;
+    return make_errno_error(saved, errno_text(info_, "batch lookup"));
+  }
+  // No batch operations for this map type on this kernel: walk the keys.
+  std::string key(info_.key_size, '\0'), next(info_.key_size, '\0');
+  const void* previous = nullptr;
+  while (total <= info_.max_entries && bpf_map_get_next_key(fd_, previous, next.data()) == 0) {
+    ++total;
+    key.swap(next);
+    previous = key.data();
+  }
+  return total;
+}
+
 Status Map::clear() const {
   auto removed = entries_by_iteration(/*and_delete=*/true);
   if (!removed) return std::move(removed).take_error();

@@ -69,6 +69,12 @@ class Map {
   // map type, else by iterating keys. and_delete empties hash maps as it reads
   // (atomically per entry with batches) and zeroes arrays, which cannot delete.
   Result<std::vector<Entry>> entries(bool and_delete = false) const;
+  // How many entries a hash map holds, counted on the fd (the kernel keeps no
+  // count that an unprivileged holder of the fd can read): in batches of up
+  // to 4096 where the kernel has batch lookups, one syscall per key
+  // otherwise. Stops counting at max_entries + 1.
+  Result<uint32_t> count() const;
+
   // Removes every entry (zeroes every element of an array).
   Status clear() const;
 

@@ -15,6 +15,7 @@ local ebpf = require "ebpf"
 local core = require "ebpf.core"
 local config = require "ebpf.agent_config"
 local series = require "ebpf.series"
+local exited = require "ebpf.exited"
 local ffi = require "ffi"
 
 local M = {}
@@ -216,6 +217,10 @@ function Agent:collect(c, now)
       families[i] = f:export()
     end
     core.metrics_publish(c.name, families)
+    if c.def.per_process then
+      if not c.exited or c.exited.obj ~= c.state.obj then c.exited = exited.tracker(c.state.obj, c.def.per_process) end
+      c.exited:collected(rows)
+    end
     c.up, c.reason, c.logged_failure = true, nil, nil
     c.last_success = wall()
     local stats = core.object_stats(c.state.obj.raw)

@@ -78,6 +78,7 @@ TEST_CASE("hash, array, per-CPU and LRU maps: lookup, update, delete, iterate, b
     CHECK(*hash.erase(u32(7)));
     CHECK_FALSE(*hash.erase(u32(7)));
     CHECK(hash.keys()->size() == 9);
+    CHECK(*hash.count() == 9);
     auto all = hash.entries();
     REQUIRE(all);
     REQUIRE(all->size() == 9);
@@ -88,6 +89,9 @@ TEST_CASE("hash, array, per-CPU and LRU maps: lookup, update, delete, iterate, b
     REQUIRE(drained);
     CHECK(drained->size() == 9);
     CHECK(hash.keys()->empty());
+    CHECK(*hash.count() == 0);
+    for (uint32_t k = 0; k < 64; ++k) REQUIRE(hash.update(u32(k), u64(k)));
+    CHECK(*hash.count() == 64);  // a full map, counted in one batch
     CHECK_FALSE(hash.update(u32(1), std::string("short")));  // wrong value size
   }
   SECTION("array: entries and reset by zeroing") {
@@ -117,6 +121,7 @@ TEST_CASE("hash, array, per-CPU and LRU maps: lookup, update, delete, iterate, b
     auto lru = map_of(*object, "maps_lru");
     for (uint32_t k = 0; k < 64; ++k) REQUIRE(lru.update(u32(k), u64(k)));
     CHECK(lru.keys()->size() <= 16);
+    CHECK(*lru.count() == lru.keys()->size());
   }
   object->close();
   CHECK_FALSE(test::kernel_has_map("maps_hash"));
