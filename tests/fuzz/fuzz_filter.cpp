@@ -74,7 +74,14 @@ void check_rendered(const std::string& code) {
                                                          "ebpfrun_filter_cgroup",
                                                          "ebpfrun_filter_exclude_pid",
                                                          "ebpfrun_filter_comm",
-                                                         "ebpfrun_filter_comm_prefix"};
+                                                         "ebpfrun_filter_comm_prefix",
+                                                         "ebpfrun_filter_pid_count",
+                                                         "ebpfrun_filter_tid_count",
+                                                         "ebpfrun_filter_uid_count",
+                                                         "ebpfrun_filter_cgroup_count",
+                                                         "ebpfrun_filter_exclude_pid_count",
+                                                         "ebpfrun_filter_comm_count",
+                                                         "ebpfrun_filter_comm_prefix_count"};
   // Numbers the generator writes itself: helper ids, array sizes and indexes,
   // the shift of the tgid, the return value. Never a value of the spec.
   static const std::set<uint64_t> constants = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 32, 80};
@@ -103,7 +110,7 @@ void check_rendered(const std::string& code) {
     } else {
       // Punctuation: no quote, slash, backslash, '#' or control byte can appear,
       // so there is no string, character literal, comment or directive.
-      FUZZ_CHECK(std::string_view("(){}[];=!|&>*,").find(c) != std::string_view::npos,
+      FUZZ_CHECK(std::string_view("(){}[];=!|&<>*,").find(c) != std::string_view::npos,
                  "generated C contains a character outside the generator's punctuation");
       parens += c == '(' ? 1 : c == ')' ? -1 : 0;
       braces += c == '{' ? 1 : c == '}' ? -1 : 0;
