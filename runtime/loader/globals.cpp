@@ -125,7 +125,7 @@ Error bad_value(const Variable& v, const std::string& why) {
 std::string describe(const GlobalValue& value) {
   if (const double* n = std::get_if<double>(&value)) return fmt::format("{}", *n);
   if (const bool* flag = std::get_if<bool>(&value)) return *flag ? "true" : "false";
-  return fmt::format("a string of {} bytes", std::get<std::string>(value).size());
+  return "a string";
 }
 
 // The bytes of an integer of `size` bytes, or an error when it does not fit.

@@ -133,6 +133,23 @@ t.test("a .bss counter is read and reset through obj.globals; const globals stay
   obj:close()
 end)
 
+t.test("ebpf.load(path, { globals = ... }) configures a precompiled object the same way", function()
+  local object = os.tmpname() .. ".o"
+  t.ok(os.execute(("%s compile %s/globalsnoop.bpf.c -I %s -o %s"):format(os.getenv("EBPFRUN_BIN"), data, data, object)))
+  local pid, run = gated("openat 2 /nonexistent/globals-test")
+  local obj, err = ebpf.load(object, { globals = { targ_pid = pid, targ_failed = true } })
+  t.ok(obj, err)
+  local events = events_of(obj, { run })
+  t.eq(#events, 2)
+  for _, e in ipairs(events) do t.eq(e.pid, pid) end
+  obj:close()
+  local bad, berr = ebpf.load(object, { globals = { targ_pid = "x" } })
+  t.eq(bad, nil)
+  t.ok(tostring(berr):find("global 'targ_pid': it is an integer, not a string", 1, true), tostring(berr))
+  t.raises(function() ebpf.load(object, 5) end, "the options must be a table")
+  os.remove(object)
+end)
+
 -- Runs `ebpfrun -v scripts/syscalls.lua --pid PID` briefly with its own cache
 -- directory; returns its stderr.
 local function syscalls_run(cache, pid)
