@@ -2,6 +2,8 @@
 // through the runtime's build pipeline into a loaded object userdata. This file
 // only turns the Lua arguments into a build::BuildRequest; every step of the
 // pipeline lives in runtime/build, shared with `ebpfrun compile`.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "bindings/host_context.h"
@@ -109,12 +111,42 @@ bool read_load_options(Call& call, int table, loader::LoadOptions& options) {
   return ok;
 }
 
+// globals = { targ_pid = 123, targ_failed = true, ... } at `table` into a
+// list; misuse (a table of the wrong shape) raises.
+bool read_globals(Call& call, int table, const char* function, std::vector<loader::NamedGlobal>& out) {
+  if (lua_isnoneornil(call.L, table)) return true;
+  lua_getfield(call.L, table, "globals");
+  if (lua_isnil(call.L, -1)) {
+    lua_pop(call.L, 1);
+    return true;
+  }
+  if (!lua_istable(call.L, -1)) {
+    call.raise(fmt::format("{}: 'globals' must be a table of name = value", function));
+    return false;
+  }
+  lua_pushnil(call.L);
+  while (lua_next(call.L, -2)) {
+    auto value = global_value(call.L, -1);
+    if (lua_type(call.L, -2) != LUA_TSTRING || !value) {
+      call.raise(fmt::format("{}: 'globals' must map names to numbers, booleans or strings", function));
+      return false;
+    }
+    out.push_back({lua_tostring(call.L, -2), std::move(*value)});
+    lua_pop(call.L, 1);
+  }
+  lua_pop(call.L, 1);
+  // pairs() has no order; sorting makes the first error the same every run.
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return true;
+}
+
 // Loads an ELF into a new object userdata, or returns nil, err.
-int load_elf(Call& call, const std::string& elf, const std::string& name, const loader::LoadOptions& load_options) {
+int load_elf(Call& call, const std::string& elf, const std::string& name, const loader::LoadOptions& load_options,
+             const std::vector<loader::NamedGlobal>& globals) {
   HostContext& host = host_context(call.L);
   loader::OpenOptions open_options;
   open_options.pin_namespace = host.pin_namespace;
-  auto object = build::load(elf, name, open_options, load_options);
+  auto object = build::load(elf, name, open_options, load_options, globals);
   if (!object) return call.fail(object.error_info());
   auto state =
       std::make_shared<ObjectState>(std::move(object).value(), fmt::format("ebpfrun_o{}_", host.next_object++));
@@ -148,13 +180,15 @@ int compile(lua_State* L) {
     if (std::string error = read_filter(call, 1, request.filter); !error.empty())
       return call.fail(make_error(ErrorKind::invalid_argument, error));
     build::merge_filter(request.filter, host.global_filter);
+    std::vector<loader::NamedGlobal> globals;
+    if (!read_globals(call, 1, "ebpf.compile", globals)) return 0;
 
     auto out = build::compile(request);
     // How objects were obtained, for the agent's self-monitoring.
     (out.stats.cache_hit ? host.compile_cache_hits : host.compile_cache_misses) += 1;
     host.compile_seconds += out.stats.total_ms / 1000.0;
     if (!out.ok()) return call.fail(out.error());
-    return load_elf(call, out.object, build::object_name(request), load_options);
+    return load_elf(call, out.object, build::object_name(request), load_options, globals);
   });
 }
 
@@ -164,11 +198,13 @@ int load(lua_State* L) {
     if (!call.string_arg(1, path, "path")) return 0;
     loader::LoadOptions load_options;
     if (!lua_isnoneornil(call.L, 2) && !lua_istable(call.L, 2))
-      return call.raise("ebpf.load(path [, { autoload = ..., optional = ... }]): options must be a table");
-    if (!read_load_options(call, 2, load_options)) return 0;
+      return call.raise(
+          "ebpf.load(path [, { globals = ..., autoload = ..., optional = ... }]): options must be a table");
+    std::vector<loader::NamedGlobal> globals;
+    if (!read_load_options(call, 2, load_options) || !read_globals(call, 2, "ebpf.load", globals)) return 0;
     auto elf = files::read(path);
     if (!elf) return call.fail(elf.error_info());
-    return load_elf(call, *elf, path, load_options);
+    return load_elf(call, *elf, path, load_options, globals);
   });
 }
 

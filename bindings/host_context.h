@@ -15,6 +15,7 @@
 #include "btf/ffi_declarations.h"
 #include "compiler/compiler.h"
 #include "events/event_loop.h"
+#include "loader/globals.h"
 #include "loader/object.h"
 #include "metrics/store.h"
 #include "template/filter.h"
@@ -88,6 +89,9 @@ void register_symbols_bindings(lua_State* L);
 
 // Pushes a new object userdata for `state` (object bindings).
 void push_object(lua_State* L, std::shared_ptr<ObjectState> state);
+// The Lua value at `index` as a global variable's value (a number, a boolean
+// or a string); nothing for other types.
+std::optional<loader::GlobalValue> global_value(lua_State* L, int index);
 // Pushes a link userdata for a link owned by `owner`'s object (link bindings).
 void push_link(lua_State* L, const std::shared_ptr<ObjectState>& owner, attach::Link* link);
 

@@ -3,12 +3,16 @@
 // attach returns are in link_binding.cpp.
 #include <bpf/libbpf.h>
 
+#include <optional>
+#include <variant>
+
 #include <fmt/format.h>
 
 #include "attach/alternatives.h"
 #include "attach/object_links.h"
 #include "bindings/host_context.h"
 #include "bindings/lua_support.h"
+#include "loader/globals.h"
 
 namespace ebpfrun::bindings {
 namespace {
@@ -148,6 +152,58 @@ int object_info(lua_State* L) {
   });
 }
 
+void push_global_value(lua_State* L, const loader::GlobalValue& value) {
+  if (const double* n = std::get_if<double>(&value))
+    lua_pushnumber(L, *n);
+  else if (const bool* flag = std::get_if<bool>(&value))
+    lua_pushboolean(L, *flag);
+  else
+    lua_pushlstring(L, std::get<std::string>(value).data(), std::get<std::string>(value).size());
+}
+
+// obj:global_get(name) → value. A name the object lacks, or a type the
+// bindings cannot show, is misuse and raises (the message lists the globals).
+int object_global_get(lua_State* L) {
+  return guarded(L, [](Call& call) -> int {
+    ObjectState* state = open_state(call, 1);
+    std::string name;
+    if (!state || !call.string_arg(2, name, "global name")) return 0;
+    auto value = loader::get_global(state->object, name);
+    if (!value) return call.raise(value.error());
+    push_global_value(call.L, *value);
+    return 1;
+  });
+}
+
+// obj:global_set(name, value): writes a .data/.bss global of a loaded object.
+// Misuse (unknown name, wrong type, out of range, a const global) raises.
+int object_global_set(lua_State* L) {
+  return guarded(L, [](Call& call) -> int {
+    ObjectState* state = open_state(call, 1);
+    std::string name;
+    if (!state || !call.string_arg(2, name, "global name")) return 0;
+    auto value = global_value(call.L, 3);
+    if (!value) return call.raise(fmt::format("global '{}' takes a number, a boolean or a string", name));
+    if (auto set = loader::set_global(state->object, name, *value); !set) return call.raise(set.error());
+    return 0;
+  });
+}
+
+// obj:global_names() → { "name (section)", ... }
+int object_global_names(lua_State* L) {
+  return guarded(L, [](Call& call) -> int {
+    ObjectState* state = open_state(call, 1);
+    if (!state) return 0;
+    auto names = loader::global_names(state->object);
+    lua_createtable(call.L, static_cast<int>(names.size()), 0);
+    for (size_t i = 0; i < names.size(); ++i) {
+      lua_pushstring(call.L, names[i].c_str());
+      lua_rawseti(call.L, -2, static_cast<int>(i + 1));
+    }
+    return 1;
+  });
+}
+
 // obj:declare_type("struct event") → cdef, type_name, size | nil, err
 int object_declare_type(lua_State* L) {
   return guarded(L, [](Call& call) -> int {
@@ -205,15 +261,39 @@ int object_tostring(lua_State* L) {
 
 }  // namespace
 
+// A Lua value as a global's value: a number, a boolean or a string, else
+// nothing (the caller raises).
+std::optional<loader::GlobalValue> global_value(lua_State* L, int index) {
+  switch (lua_type(L, index)) {
+    case LUA_TNUMBER:
+      return loader::GlobalValue(lua_tonumber(L, index));
+    case LUA_TBOOLEAN:
+      return loader::GlobalValue(static_cast<bool>(lua_toboolean(L, index)));
+    case LUA_TSTRING: {
+      size_t length = 0;
+      const char* text = lua_tolstring(L, index, &length);
+      return loader::GlobalValue(std::string(text, length));
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
 void push_object(lua_State* L, std::shared_ptr<ObjectState> state) {
   push_udata<ObjectBox>(L, kObjectType, ObjectBox{std::move(state)});
 }
 
 void register_object_bindings(lua_State* L) {
-  static const luaL_Reg object_methods[] = {
-      {"attach", object_attach}, {"attach_all", object_attach_all},     {"close", object_close},
-      {"info", object_info},     {"declare_type", object_declare_type}, {"enum_values", object_enum_values},
-      {nullptr, nullptr}};
+  static const luaL_Reg object_methods[] = {{"attach", object_attach},
+                                            {"attach_all", object_attach_all},
+                                            {"close", object_close},
+                                            {"info", object_info},
+                                            {"declare_type", object_declare_type},
+                                            {"enum_values", object_enum_values},
+                                            {"global_get", object_global_get},
+                                            {"global_set", object_global_set},
+                                            {"global_names", object_global_names},
+                                            {nullptr, nullptr}};
   luaL_newmetatable(L, kObjectType);
   lua_newtable(L);
   luaL_register(L, nullptr, object_methods);

@@ -69,14 +69,23 @@ compiler::CompileOutput compile(const BuildRequest& request) {
                s.pch_built ? ", built precompiled header" : "",
                s.pch_used && !s.cache_hit ? ", used precompiled header" : "");
     if (!s.cache_note.empty()) log::debug("{}", s.cache_note);
+    // The compiled C holds no filter values (so that the cache serves every
+    // value alike): they go into this copy of the object only.
+    for (const auto& global : tmpl::filter_globals(request.filter))
+      if (auto set = set_elf_global(out.object, global.name, global.bytes); !set) {
+        auto failure = failed(set.error_info());
+        failure.stats = out.stats;
+        return failure;
+      }
   }
   return out;
 }
 
 Result<loader::Object> load(std::string_view elf, const std::string& name, const loader::OpenOptions& options,
-                            const loader::LoadOptions& load_options) {
+                            const loader::LoadOptions& load_options, const std::vector<loader::NamedGlobal>& globals) {
   auto object = loader::Object::open(elf, name, options);
   if (!object) return object;
+  if (auto set = loader::set_globals(*object, globals); !set) return std::move(set).take_error();
   if (auto loaded = object->load(load_options); !loaded) return std::move(loaded).take_error();
   return object;
 }
@@ -92,6 +101,7 @@ void merge_filter(tmpl::FilterSpec& into, const tmpl::FilterSpec& from) {
   add(into.comm_prefixes, from.comm_prefixes);
   add(into.uids, from.uids);
   add(into.cgroup_ids, from.cgroup_ids);
+  add(into.exclude_pids, from.exclude_pids);
 }
 
 Result<tmpl::FilterSpec> parse_filter_flags(const std::vector<std::string>& flags) {

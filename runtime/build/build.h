@@ -2,7 +2,8 @@
 // `ebpfrun compile`/`check` and the Lua binding (ebpf.compile):
 //
 //   read the file (or take inline text) → refuse binary data → fill /*FILTER*/
-//   → pad inline C to its line in the Lua file → compile → open and load.
+//   → pad inline C to its line in the Lua file → compile → write the filter's
+//   values into the object's .rodata → open and load.
 //
 // Type anchoring (every struct/union/enum of the program's own files in BTF)
 // happens inside the compiler, from clang's AST, so every caller gets it.
@@ -16,6 +17,7 @@
 
 #include "common/result.h"
 #include "compiler/compiler.h"
+#include "loader/globals.h"
 #include "loader/object.h"
 #include "template/filter.h"
 
@@ -43,10 +45,16 @@ std::string object_name(const BuildRequest& request);
 // CompileOutput::failure like a compile failure.
 compiler::CompileOutput compile(const BuildRequest& request);
 
-// Opens the ELF and loads it into the kernel (with programs switched off or
-// optional as `load_options` says).
+// Writes `bytes` over the initial value of the global variable `name` in a
+// BPF ELF (where its symbol lies in its data section). An error when there is
+// no such variable or its size differs.
+Status set_elf_global(std::string& elf, std::string_view name, std::string_view bytes);
+
+// Opens the ELF, sets `globals` (ebpf.compile's globals=), and loads it into
+// the kernel (with programs switched off or optional as `load_options` says).
 Result<loader::Object> load(std::string_view elf, const std::string& name, const loader::OpenOptions& options = {},
-                            const loader::LoadOptions& load_options = {});
+                            const loader::LoadOptions& load_options = {},
+                            const std::vector<loader::NamedGlobal>& globals = {});
 
 // Adds every value of `from` that `into` lacks (a script's filter plus the
 // command line's -p / -c filter).

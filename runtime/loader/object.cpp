@@ -74,6 +74,7 @@ Object::Object(Object&& other) noexcept
       options_(std::move(other.options_)),
       loaded_(std::exchange(other.loaded_, false)),
       verifier_log_(std::move(other.verifier_log_)),
+      initial_writes_(std::move(other.initial_writes_)),
       attachments_(std::move(other.attachments_)),
       disabled_(std::move(other.disabled_)),
       optional_(std::move(other.optional_)),
@@ -91,6 +92,7 @@ Object& Object::operator=(Object&& other) noexcept {
     options_ = std::move(other.options_);
     loaded_ = std::exchange(other.loaded_, false);
     verifier_log_ = std::move(other.verifier_log_);
+    initial_writes_ = std::move(other.initial_writes_);
     attachments_ = std::move(other.attachments_);
     disabled_ = std::move(other.disabled_);
     optional_ = std::move(other.optional_);
@@ -137,6 +139,11 @@ Status Object::reopen() {
   object_ = open_elf(elf_, name_, pin_directory());
   if (!object_)
     return make_errno_error(errno, fmt::format("cannot reopen BPF object {}: {}", name_, std::strerror(errno)));
+  // The fresh bpf_object has the ELF's initial values again.
+  std::vector<InitialWrite> writes = std::move(initial_writes_);
+  initial_writes_.clear();
+  for (const auto& write : writes)
+    if (auto redone = write_initial(find_map(write.map), write.offset, write.bytes); !redone) return redone;
   return prepare();
 }
 
@@ -164,6 +171,27 @@ Status Object::prepare() {
     if (shared && bpf_map__fd(shared) >= 0 && bpf_map__reuse_fd(map, bpf_map__fd(shared)) != 0)
       log::debug("{}: map {} of the variant could not share the loaded one's fd", name_, bpf_map__name(map));
   }
+  return ok_status();
+}
+
+Status Object::write_initial(bpf_map* map, size_t offset, std::string_view bytes) {
+  if (!object_ || loaded_ || !map)
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("cannot set an initial value in BPF object {}: it is {}", name_,
+                                  !object_ ? "closed" : (loaded_ ? "loaded already" : "missing the map")));
+  size_t size = 0;
+  const void* data = bpf_map__initial_value(map, &size);
+  if (!data || offset > size || size - offset < bytes.size())
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("map {} of BPF object {} has no room for an initial value at offset {}",
+                                  bpf_map__name(map), name_, offset));
+  // Through libbpf's setter rather than its (const, before 1.5) pointer.
+  std::string value(static_cast<const char*>(data), size);
+  value.replace(offset, bytes.size(), bytes);
+  if (int err = bpf_map__set_initial_value(map, value.data(), value.size()); err != 0)
+    return make_errno_error(err, fmt::format("cannot set the initial value of map {} of BPF object {}: {}",
+                                             bpf_map__name(map), name_, std::strerror(-err)));
+  initial_writes_.push_back({bpf_map__name(map), offset, std::string(bytes)});
   return ok_status();
 }
 

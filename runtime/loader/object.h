@@ -143,6 +143,11 @@ class Object {
   bpf_map* find_map(std::string_view name) const;
   bpf_object* raw() const { return object_; }
 
+  // Writes `bytes` at `offset` of an internal map's (.rodata, .data, .bss)
+  // initial value, before load. Kept, so that reopening the object to retry
+  // a load with a bigger verifier log keeps every value set (loader/globals.h).
+  Status write_initial(bpf_map* map, size_t offset, std::string_view bytes);
+
   // Keeps an attachment alive for as long as the object is open.
   void keep(std::unique_ptr<Attachment> attachment) { attachments_.push_back(std::move(attachment)); }
   size_t attachment_count() const { return attachments_.size(); }
@@ -167,6 +172,12 @@ class Object {
   OpenOptions options_;
   bool loaded_ = false;
   std::string verifier_log_;
+  struct InitialWrite {
+    std::string map;
+    size_t offset;
+    std::string bytes;
+  };
+  std::vector<InitialWrite> initial_writes_;
   std::vector<std::unique_ptr<Attachment>> attachments_;
   std::set<std::string> disabled_;  // programs not to load
   std::set<std::string> optional_;

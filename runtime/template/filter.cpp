@@ -12,12 +12,9 @@
 
 #include <fmt/format.h>
 
-#include "common/log.h"
-
 namespace ebpfrun::tmpl {
 namespace {
 
-constexpr std::string_view kPlaceholder = "/*FILTER*/";
 constexpr std::string_view kCgroupRoot = "/sys/fs/cgroup";
 // The kernel's TASK_COMM_LEN is 16 including the terminating zero.
 constexpr size_t kMaxCommBytes = 15;
@@ -39,17 +36,6 @@ std::string cgroup2_hint() {
   std::fclose(mounts);
   return hint.empty() ? " (no cgroup v2 is mounted: `mount -t cgroup2 none /sys/fs/cgroup/unified`)" : hint;
 }
-
-// The generated code calls BPF helpers by their numeric ids through a function
-// pointer cast, exactly as bpf_helper_defs.h does under the hood. The ids are part
-// of the kernel's stable ABI, so this is safe, and it means the filter compiles
-// whether or not the program includes bpf_helpers.h (or vmlinux.h, or anything).
-// For the same reason only builtin C types are used: __u32 and friends may be
-// undefined in the program.
-constexpr std::string_view kGetPidTgid = "((unsigned long long (*)(void))14)()";
-constexpr std::string_view kGetUidGid = "((unsigned long long (*)(void))15)()";
-constexpr std::string_view kGetComm = "((long (*)(void *, unsigned int))16)";
-constexpr std::string_view kGetCgroupId = "((unsigned long long (*)(void))80)()";
 
 // Shows a user value in an error message. Control bytes are escaped so that a
 // stray newline, NUL or terminal escape sequence cannot garble the terminal or
@@ -77,9 +63,18 @@ Error invalid(std::string_view field, std::string_view value, std::string_view w
   return make_error(ErrorKind::invalid_argument, fmt::format("invalid {} filter {}: {}", field, quote(value), why));
 }
 
+// Repeated values are dropped; a field holds at most kMaxFilterValues, the
+// size of the array the values live in (see filter_globals).
 template <typename T>
-void add_unique(std::vector<T>& values, T value) {
-  if (std::find(values.begin(), values.end(), value) == values.end()) values.push_back(std::move(value));
+Status add_unique(std::vector<T>& values, T value, std::string_view field) {
+  if (std::find(values.begin(), values.end(), value) != values.end()) return ok_status();
+  if (values.size() >= kMaxFilterValues)
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("too many {} filter values: at most {} can be given (they live in a fixed-size "
+                                  "array in the object's read-only data)",
+                                  field, kMaxFilterValues));
+  values.push_back(std::move(value));
+  return ok_status();
 }
 
 // Accepts plain decimal only: no sign, no whitespace, no hex, so that a typo such
@@ -99,8 +94,7 @@ Result<uint64_t> parse_decimal(std::string_view field, std::string_view value, u
 Status add_u32(std::vector<uint32_t>& values, std::string_view field, std::string_view value) {
   auto number = parse_decimal(field, value, std::numeric_limits<uint32_t>::max());
   if (!number) return std::move(number).take_error();
-  add_unique(values, static_cast<uint32_t>(*number));
-  return ok_status();
+  return add_unique(values, static_cast<uint32_t>(*number), field);
 }
 
 Status add_comm(std::vector<std::string>& values, std::string_view field, std::string_view value) {
@@ -112,8 +106,7 @@ Status add_comm(std::vector<std::string>& values, std::string_view field, std::s
                    fmt::format("it is {} bytes long, but the kernel truncates a task's comm to "
                                "{} bytes (TASK_COMM_LEN 16), so it could never match",
                                value.size(), kMaxCommBytes));
-  add_unique(values, std::string(value));
-  return ok_status();
+  return add_unique(values, std::string(value), field);
 }
 
 // A cgroup v2 id is the inode number of the cgroup's directory. Paths are tried as
@@ -169,32 +162,12 @@ Status add_cgroup(std::vector<uint64_t>& values, std::string_view value) {
     return invalid("cgroup", value, "the path contains a NUL byte");
   auto id = is_path ? resolve_cgroup_path(value) : parse_decimal("cgroup", value, std::numeric_limits<uint64_t>::max());
   if (!id) return std::move(id).take_error();
-  add_unique(values, *id);
-  return ok_status();
+  return add_unique(values, *id, "cgroup");
 }
 
-// "(a || b || c)": any one of the alternatives satisfies a field.
-template <typename T, typename F>
-std::string any_of(const std::vector<T>& values, F to_condition) {
-  std::vector<std::string> parts;
-  for (const T& value : values) parts.push_back(to_condition(value));
-  return fmt::format("({})", fmt::join(parts, " || "));
-}
+}  // namespace
 
-// Compares the comm buffer byte by byte against numeric literals. User text is
-// never emitted as a C string, so quotes, backslashes, "*/" or newlines in a comm
-// are just bytes and cannot change the meaning of the generated code.
-std::string comm_condition(std::string_view text, bool exact) {
-  std::vector<std::string> parts;
-  for (size_t i = 0; i < text.size(); ++i)
-    parts.push_back(fmt::format("__ebpfrun_comm[{}] == 0x{:02x}", i, static_cast<unsigned char>(text[i])));
-  if (exact) parts.push_back(fmt::format("__ebpfrun_comm[{}] == 0", text.size()));
-  return fmt::format("({})", fmt::join(parts, " && "));
-}
-
-std::string reject_unless(const std::string& condition) { return fmt::format(" if (!{}) return 0;", condition); }
-
-std::vector<std::string> set_fields(const FilterSpec& spec) {
+std::vector<std::string> set_filter_fields(const FilterSpec& spec) {
   const bool set[] = {!spec.pids.empty(),          !spec.tids.empty(), !spec.comms.empty(),
                       !spec.comm_prefixes.empty(), !spec.uids.empty(), !spec.cgroup_ids.empty(),
                       !spec.exclude_pids.empty()};
@@ -203,8 +176,6 @@ std::vector<std::string> set_fields(const FilterSpec& spec) {
     if (set[i]) names.push_back(known_filter_fields()[i]);
   return names;
 }
-
-}  // namespace
 
 bool FilterSpec::empty() const {
   return pids.empty() && tids.empty() && comms.empty() && comm_prefixes.empty() && uids.empty() && cgroup_ids.empty() &&
@@ -226,69 +197,6 @@ Status add_filter_value(FilterSpec& spec, std::string_view field, std::string_vi
   if (field == "exclude_pid") return add_u32(spec.exclude_pids, field, value);
   return make_error(ErrorKind::invalid_argument, fmt::format("unknown filter field {}; known fields are: {}",
                                                              quote(field), fmt::join(known_filter_fields(), ", ")));
-}
-
-std::string render_filter(const FilterSpec& spec) {
-  if (spec.empty()) return "";
-  // Everything lives in one block so that the __ebpfrun_ variables cannot clash
-  // with the program's own names, and several placeholders in a file each get
-  // their own scope. The cheap numeric checks come before the comm copy.
-  std::string out = "{";
-  if (!spec.pids.empty() || !spec.tids.empty() || !spec.exclude_pids.empty())
-    out += fmt::format(" unsigned long long __ebpfrun_pid_tgid = {};", kGetPidTgid);
-  if (!spec.uids.empty()) out += fmt::format(" unsigned long long __ebpfrun_uid_gid = {};", kGetUidGid);
-  if (!spec.cgroup_ids.empty()) out += fmt::format(" unsigned long long __ebpfrun_cgroup_id = {};", kGetCgroupId);
-  const bool wants_comm = !spec.comms.empty() || !spec.comm_prefixes.empty();
-  if (wants_comm) out += " unsigned char __ebpfrun_comm[16] = {0};";
-
-  // The same numeric literals as the pid filter: only validated numbers reach the code.
-  if (!spec.exclude_pids.empty())
-    out += fmt::format(" if {} return 0;", any_of(spec.exclude_pids, [](uint32_t pid) {
-                         return fmt::format("(__ebpfrun_pid_tgid >> 32) == {}U", pid);
-                       }));
-  if (!spec.pids.empty())
-    out += reject_unless(
-        any_of(spec.pids, [](uint32_t pid) { return fmt::format("(__ebpfrun_pid_tgid >> 32) == {}U", pid); }));
-  if (!spec.tids.empty())
-    out += reject_unless(
-        any_of(spec.tids, [](uint32_t tid) { return fmt::format("(unsigned int)__ebpfrun_pid_tgid == {}U", tid); }));
-  if (!spec.uids.empty())
-    out += reject_unless(
-        any_of(spec.uids, [](uint32_t uid) { return fmt::format("(unsigned int)__ebpfrun_uid_gid == {}U", uid); }));
-  if (!spec.cgroup_ids.empty())
-    out += reject_unless(
-        any_of(spec.cgroup_ids, [](uint64_t id) { return fmt::format("__ebpfrun_cgroup_id == {}ULL", id); }));
-  if (wants_comm) {
-    out += fmt::format(" {}(__ebpfrun_comm, sizeof(__ebpfrun_comm));", kGetComm);
-    if (!spec.comms.empty())
-      out += reject_unless(any_of(spec.comms, [](const std::string& c) { return comm_condition(c, true); }));
-    if (!spec.comm_prefixes.empty())
-      out += reject_unless(any_of(spec.comm_prefixes, [](const std::string& c) { return comm_condition(c, false); }));
-  }
-  return out + " }";
-}
-
-Result<std::string> apply_filter(std::string_view source, const FilterSpec& spec, std::string_view source_name) {
-  // The replacement is a single line, so every line after a placeholder keeps
-  // its number and compiler diagnostics still point at the user's source.
-  const std::string code = render_filter(spec);
-  std::string out;
-  out.reserve(source.size() + code.size());
-  size_t count = 0;
-  size_t pos = 0;
-  for (size_t hit; (hit = source.find(kPlaceholder, pos)) != std::string_view::npos; pos = hit + kPlaceholder.size()) {
-    out.append(source.substr(pos, hit - pos));
-    out += code;
-    ++count;
-  }
-  out.append(source.substr(pos));
-
-  if (count == 0 && !spec.empty())
-    return make_error(ErrorKind::invalid_argument,
-                      fmt::format("{} has no {} placeholder, so the filter ({}) cannot be applied", source_name,
-                                  kPlaceholder, fmt::join(set_fields(spec), ", ")));
-  log::debug("{}: filled {} {} placeholder(s)", source_name, count, kPlaceholder);
-  return out;
 }
 
 }  // namespace ebpfrun::tmpl

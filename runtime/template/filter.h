@@ -12,6 +12,15 @@
 // Exclusions (exclude_pid) are the opposite: an event of an excluded process
 // is dropped whatever else matches. They are how the shipped collectors keep
 // ebpfrun's own process out of their figures.
+//
+// The values are not part of the code. A placeholder expands to checks that
+// read them from `const volatile` arrays in the object's .rodata (named
+// ebpfrun_filter_FIELD), whose definitions are appended once at the end of the
+// source; the compiled object is then patched with the values (filter_globals).
+// So the C depends only on which fields are set: `--pid 1` and `--pid 2` (and
+// every run's own exclude_pid) compile to the same source and hit the object
+// cache, and since libbpf freezes .rodata before the verifier runs, the
+// verifier still sees the values as constants. A value can never become code.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +31,10 @@
 #include "common/result.h"
 
 namespace ebpfrun::tmpl {
+
+// The most values one field may hold: the size of its array in .rodata
+// (beside it, ebpfrun_filter_FIELD_count says how many slots are used).
+inline constexpr size_t kMaxFilterValues = 16;
 
 // A typed filter. Values are validated when they are added with add_filter_value,
 // so rendering a spec never fails.
@@ -50,19 +63,41 @@ struct FilterSpec {
 // pid, tid, comm, comm_prefix, uid, cgroup, exclude_pid.
 const std::vector<std::string>& known_filter_fields();
 
+// The fields that are set, in known_filter_fields order.
+std::vector<std::string> set_filter_fields(const FilterSpec& spec);
+
 // Adds one untyped value (from a CLI flag or a Lua table) to the spec, validating it.
 // Numbers must be plain decimal; cgroup also accepts a cgroup v2 directory path
 // starting with '/', tried as given and then under /sys/fs/cgroup. Adding a value
-// that is already present is a no-op, so repeated flags do not bloat the code.
+// that is already present is a no-op; more than kMaxFilterValues distinct
+// values for one field is an error.
 Status add_filter_value(FilterSpec& spec, std::string_view field, std::string_view value);
 
 // The C statement(s) for a spec: a single line, no newline, "" for an empty spec.
-// The code is one block that depends on no header, so it works in any program.
+// The code is one block that depends on no header, so it works in any program;
+// it declares the value arrays it reads as block-scope externs. It depends
+// only on which fields are set, never on the values.
 std::string render_filter(const FilterSpec& spec);
 
-// Replaces every /*FILTER*/ in `source`. source_name is used in errors (a file path
-// or "<inline>"). A non-empty spec with no placeholder to go into is an error,
-// because silently tracing everything would be worse than refusing to run.
+// The file-scope definitions of the value arrays the code reads (all zero),
+// one line; "" for an empty spec. Also independent of the values.
+std::string render_filter_definitions(const FilterSpec& spec);
+
+// The bytes each value array and count must hold, by global variable name:
+// what a build writes into the compiled object's .rodata. Host byte order,
+// which is the BPF program's: the object is loaded on this machine.
+struct FilterGlobal {
+  std::string name;
+  std::string bytes;
+};
+std::vector<FilterGlobal> filter_globals(const FilterSpec& spec);
+
+// Replaces every /*FILTER*/ in `source` and, when a spec is given, appends the
+// definitions after the last line (so every line keeps its number).
+// source_name is used in errors (a file path or "<inline>"). A non-empty spec
+// with no placeholder to go into is an error, because silently tracing
+// everything would be worse than refusing to run; so is a spec with more than
+// kMaxFilterValues values in a field (possible after merging two specs).
 Result<std::string> apply_filter(std::string_view source, const FilterSpec& spec, std::string_view source_name);
 
 }  // namespace ebpfrun::tmpl

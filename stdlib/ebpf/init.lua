@@ -178,8 +178,19 @@ function Reader:stats() return core.reader_stats(self.id) end
 local Object = {}
 Object.__index = Object
 
+-- obj.globals.name reads a global variable of the object (its .rodata,
+-- .data or .bss), and obj.globals.name = v writes a .data/.bss one, shared
+-- with the running programs. Unknown names, wrong types and writes to const
+-- globals raise.
+local function globals_of(raw)
+  return setmetatable({}, {
+    __index = function(_, name) return raw:global_get(name) end,
+    __newindex = function(_, name, value) raw:global_set(name, value) end,
+  })
+end
+
 local function wrap_object(raw)
-  local self = setmetatable({ raw = raw, links = {} }, Object)
+  local self = setmetatable({ raw = raw, links = {}, globals = globals_of(raw) }, Object)
   objects[self] = true
   return self
 end
@@ -320,18 +331,18 @@ end
 function M.compile(opts)
   if type(opts) ~= "table" then error("ebpf.compile takes a table: { text = ... } or { file = ... }", 2) end
   local args = load_args(opts, { text = opts.text, file = opts.file, filter = opts.filter, defines = opts.defines,
-                                 includes = opts.includes })
+                                 includes = opts.includes, globals = opts.globals })
   if opts.text then args.name, args.line = inline_origin(opts.text, 3) end
   local raw, err = core.compile(args)
   if not raw then return nil, err end
   return wrap_loaded(raw, opts)
 end
 
--- ebpf.load(path [, { autoload = ..., optional = ..., alternatives = ... }])
+-- ebpf.load(path [, { globals = ..., autoload = ..., optional = ..., alternatives = ... }])
 function M.load(path, opts)
-  if opts ~= nil and type(opts) ~= "table" then error("ebpf.load(path [, opts]): opts must be a table", 2) end
+  if opts ~= nil and type(opts) ~= "table" then error("ebpf.load(path [, opts]): the options must be a table", 2) end
   opts = opts or {}
-  local raw, err = core.load(path, load_args(opts, {}))
+  local raw, err = core.load(path, load_args(opts, { globals = opts.globals }))
   if not raw then return nil, err end
   return wrap_loaded(raw, opts)
 end

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "attach/object_links.h"
+#include "build/build.h"
 #include "maps/map.h"
 #include "support/test_support.h"
 #include "template/filter.h"
@@ -49,7 +50,10 @@ TEST_CASE("attach_all attaches by SEC name, links detach early or with their obj
   REQUIRE(tmpl::add_filter_value(spec, "pid", std::to_string(::getpid())));
   auto source = tmpl::apply_filter(kCounting, spec, "olk.bpf.c");
   REQUIRE(source);
-  auto object = loader::Object::open(test::compile_bpf(*source, dir, "olk.bpf.c"), "olk");
+  // The filter's values are data: written into the compiled object, as runtime/build does.
+  std::string elf = test::compile_bpf(*source, dir, "olk.bpf.c");
+  for (const auto& global : tmpl::filter_globals(spec)) REQUIRE(build::set_elf_global(elf, global.name, global.bytes));
+  auto object = loader::Object::open(elf, "olk");
   REQUIRE(object);
   REQUIRE(object->load());
 

@@ -91,7 +91,7 @@ TEST_CASE("hash, array, per-CPU and LRU maps: lookup, update, delete, iterate, b
     CHECK(hash.keys()->empty());
     CHECK(*hash.count() == 0);
     for (uint32_t k = 0; k < 64; ++k) REQUIRE(hash.update(u32(k), u64(k)));
-    CHECK(*hash.count() == 64);  // a full map, counted in one batch
+    CHECK(*hash.count() == 64);                              // a full map, counted in one batch
     CHECK_FALSE(hash.update(u32(1), std::string("short")));  // wrong value size
   }
   SECTION("array: entries and reset by zeroing") {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -19,6 +20,7 @@ using ebpfrun::tmpl::apply_filter;
 using ebpfrun::tmpl::FilterSpec;
 using ebpfrun::tmpl::known_filter_fields;
 using ebpfrun::tmpl::render_filter;
+using ebpfrun::tmpl::render_filter_definitions;
 
 namespace {
 
@@ -53,15 +55,6 @@ size_t count_of(const std::string& haystack, const std::string& needle) {
   return n;
 }
 
-// The byte-by-byte comparison the renderer is expected to produce for a comm.
-std::string expected_comm_condition(const std::string& text, bool exact) {
-  std::vector<std::string> parts;
-  for (size_t i = 0; i < text.size(); ++i)
-    parts.push_back(fmt::format("__ebpfrun_comm[{}] == 0x{:02x}", i, static_cast<unsigned char>(text[i])));
-  if (exact) parts.push_back(fmt::format("__ebpfrun_comm[{}] == 0", text.size()));
-  return fmt::format("({})", fmt::join(parts, " && "));
-}
-
 const std::string kProgram =
     "SEC(\"tp/syscalls/sys_enter_openat\")\nint handle(void *ctx) {\n"
     "    /*FILTER*/\n    bpf_printk(\"open\");\n    return 0;\n}\n";
@@ -84,51 +77,112 @@ TEST_CASE("an empty spec renders to nothing and removes placeholders", "[filter]
   CHECK(*same == plain);
 }
 
-TEST_CASE("each field renders its own check", "[filter]") {
-  SECTION("pid compares the upper half of pid_tgid") {
-    std::string code = render_filter(spec_of({{"pid", "42"}}));
-    CHECK(contains(code, "((unsigned long long (*)(void))14)()"));
-    CHECK(contains(code, "if (!((__ebpfrun_pid_tgid >> 32) == 42U)) return 0;"));
-    CHECK(!contains(code, ")16)"));
-  }
-  SECTION("tid compares the lower half of pid_tgid") {
-    std::string code = render_filter(spec_of({{"tid", "7"}}));
-    CHECK(contains(code, "((unsigned long long (*)(void))14)()"));
-    CHECK(contains(code, "if (!((unsigned int)__ebpfrun_pid_tgid == 7U)) return 0;"));
-  }
-  SECTION("uid compares the lower half of uid_gid") {
-    std::string code = render_filter(spec_of({{"uid", "1000"}}));
-    CHECK(contains(code, "((unsigned long long (*)(void))15)()"));
-    CHECK(contains(code, "if (!((unsigned int)__ebpfrun_uid_gid == 1000U)) return 0;"));
-    CHECK(!contains(code, "))14)"));
-  }
-  SECTION("cgroup compares the cgroup v2 id") {
-    std::string code = render_filter(spec_of({{"cgroup", "18446744073709551615"}}));
-    CHECK(contains(code, "((unsigned long long (*)(void))80)()"));
-    CHECK(contains(code, "if (!(__ebpfrun_cgroup_id == 18446744073709551615ULL)) return 0;"));
-  }
-  SECTION("comm is an exact byte-by-byte match including the terminator") {
-    std::string code = render_filter(spec_of({{"comm", "nginx"}}));
-    CHECK(contains(code, "unsigned char __ebpfrun_comm[16] = {0};"));
-    CHECK(contains(code,
-                   "((long (*)(void *, unsigned int))16)(__ebpfrun_comm, "
-                   "sizeof(__ebpfrun_comm));"));
-    CHECK(contains(code,
-                   "if (!((__ebpfrun_comm[0] == 0x6e && __ebpfrun_comm[1] == 0x67 && "
-                   "__ebpfrun_comm[2] == 0x69 && __ebpfrun_comm[3] == 0x6e && "
-                   "__ebpfrun_comm[4] == 0x78 && __ebpfrun_comm[5] == 0))) return 0;"));
-  }
-  SECTION("exclude_pid drops the process's events, whatever else matches") {
-    std::string code = render_filter(spec_of({{"exclude_pid", "42"}}));
-    CHECK(contains(code, "((unsigned long long (*)(void))14)()"));
-    CHECK(contains(code, "if ((__ebpfrun_pid_tgid >> 32) == 42U) return 0;"));
+TEST_CASE("each field renders its own check, reading its values from .rodata", "[filter]") {
+  struct Case {
+    std::string field, value, helper, array;
+  };
+  const std::vector<Case> cases = {
+      {"pid", "42", "((unsigned long long (*)(void))14)()", "const volatile unsigned int ebpfrun_filter_pid[16]"},
+      {"tid", "777", "((unsigned long long (*)(void))14)()", "const volatile unsigned int ebpfrun_filter_tid[16]"},
+      {"uid", "1000", "((unsigned long long (*)(void))15)()", "const volatile unsigned int ebpfrun_filter_uid[16]"},
+      {"cgroup", "18446744073709551615", "((unsigned long long (*)(void))80)()",
+       "const volatile unsigned long long ebpfrun_filter_cgroup[16]"},
+      {"exclude_pid", "42", "((unsigned long long (*)(void))14)()",
+       "const volatile unsigned int ebpfrun_filter_exclude_pid[16]"},
+      {"comm", "nginx", "((long (*)(void *, unsigned int))16)(__ebpfrun_comm, sizeof(__ebpfrun_comm));",
+       "const volatile unsigned long long ebpfrun_filter_comm[16][4]"},
+      {"comm_prefix", "kw", "((long (*)(void *, unsigned int))16)(__ebpfrun_comm, sizeof(__ebpfrun_comm));",
+       "const volatile unsigned long long ebpfrun_filter_comm_prefix[16][4]"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.field);
+    const FilterSpec spec = spec_of({{c.field, c.value}});
+    const std::string code = render_filter(spec);
+    CHECK(contains(code, c.helper));
+    const std::string count = "const volatile unsigned int ebpfrun_filter_" + c.field + "_count";
+    CHECK(contains(code, " { extern " + c.array + "; extern " + count + "; unsigned int __ebpfrun_n = ebpfrun_filter_" +
+                             c.field + "_count;"));
+    CHECK(render_filter_definitions(spec) ==
+          c.array + (c.field.starts_with("comm") ? " = {{0}}; " : " = {0}; ") + count + " = 0;");
+    // Every slot of the array is compared; the value itself is nowhere.
+    for (int i = 0; i < 16; ++i) CHECK(contains(code, fmt::format("ebpfrun_filter_{}[{}]", c.field, i)));
+    CHECK(!contains(code, "ebpfrun_filter_" + c.field + "[16]" + " =="));
+    CHECK(!contains(code, c.value));
     CHECK(count_of(code, "return 0;") == 1);
   }
-  SECTION("comm_prefix has no terminator check") {
-    std::string code = render_filter(spec_of({{"comm_prefix", "kw"}}));
-    CHECK(contains(code, "if (!((__ebpfrun_comm[0] == 0x6b && __ebpfrun_comm[1] == 0x77))) return 0;"));
-    CHECK(!contains(code, "__ebpfrun_comm[2]"));
+  CHECK(contains(render_filter(spec_of({{"exclude_pid", "1"}})),
+                 "if (0 < __ebpfrun_n && ((unsigned int)(__ebpfrun_pid_tgid >> 32) == "
+                 "ebpfrun_filter_exclude_pid[0] || (1 < __ebpfrun_n && "));
+  CHECK(contains(render_filter(spec_of({{"pid", "1"}})),
+                 "if (!(0 < __ebpfrun_n && ((unsigned int)(__ebpfrun_pid_tgid >> 32) == "
+                 "ebpfrun_filter_pid[0] || (1 < __ebpfrun_n && "));
+  CHECK(contains(render_filter(spec_of({{"comm", "x"}})),
+                 "(3 < __ebpfrun_n && (((__ebpfrun_comm[0] & ebpfrun_filter_comm[3][2]) == "
+                 "ebpfrun_filter_comm[3][0] && "
+                 "(__ebpfrun_comm[1] & ebpfrun_filter_comm[3][3]) == ebpfrun_filter_comm[3][1]) || (4 < __ebpfrun_n"));
+}
+
+TEST_CASE("the code depends only on which fields are set, never on the values", "[filter]") {
+  const std::vector<std::vector<std::pair<std::string, std::string>>> same_shape = {
+      {{"pid", "1"}},
+      {{"pid", "2"}},
+      {{"pid", "1"}, {"pid", "2"}, {"pid", "4294967295"}},
+  };
+  for (const auto& values : same_shape) {
+    CHECK(render_filter(spec_of(values)) == render_filter(spec_of({{"pid", "7"}})));
+    CHECK(render_filter_definitions(spec_of(values)) == render_filter_definitions(spec_of({{"pid", "7"}})));
   }
+  CHECK(render_filter(spec_of({{"exclude_pid", "100"}, {"comm", "bash"}})) ==
+        render_filter(spec_of({{"exclude_pid", "200"}, {"comm", "x"}, {"comm", "nginx"}})));
+  // Different fields are different code.
+  CHECK(render_filter(spec_of({{"pid", "1"}})) != render_filter(spec_of({{"tid", "1"}})));
+  CHECK(render_filter(spec_of({{"comm", "a"}})) != render_filter(spec_of({{"comm_prefix", "a"}})));
+}
+
+TEST_CASE("the values go into the arrays, with their counts", "[filter]") {
+  using ebpfrun::tmpl::filter_globals;
+  auto globals = filter_globals(spec_of({{"exclude_pid", "9"}, {"pid", "1"}, {"pid", "2"}, {"cgroup", "5"}}));
+  REQUIRE(globals.size() == 6);
+  std::vector<std::string> names;
+  for (const auto& g : globals) names.push_back(g.name);
+  CHECK(names == std::vector<std::string>{"ebpfrun_filter_exclude_pid", "ebpfrun_filter_exclude_pid_count",
+                                          "ebpfrun_filter_pid", "ebpfrun_filter_pid_count", "ebpfrun_filter_cgroup",
+                                          "ebpfrun_filter_cgroup_count"});
+  auto u32 = [](const std::string& bytes, size_t at) {
+    uint32_t v = 0;
+    std::memcpy(&v, bytes.data() + at, 4);
+    return v;
+  };
+  std::vector<uint32_t> pids(16);
+  REQUIRE(globals[2].bytes.size() == 64);
+  std::memcpy(pids.data(), globals[2].bytes.data(), 64);
+  std::vector<uint32_t> expected(16, 0);
+  expected[0] = 1;
+  expected[1] = 2;
+  CHECK(pids == expected);
+  CHECK(globals[3].bytes.size() == 4);
+  CHECK(u32(globals[3].bytes, 0) == 2);
+  CHECK(u32(globals[1].bytes, 0) == 1);
+  REQUIRE(globals[4].bytes.size() == 128);
+  uint64_t cgroup = 0;
+  std::memcpy(&cgroup, globals[4].bytes.data(), 8);
+  CHECK(cgroup == 5);
+
+  // A comm entry: 16 bytes of text (zero after it), then the mask of the bytes
+  // that must match: the terminator too for an exact comm, not for a prefix.
+  auto comm = filter_globals(spec_of({{"comm", "ab"}, {"comm_prefix", "ab"}}));
+  REQUIRE(comm.size() == 4);
+  for (size_t i = 0; i < 2; ++i) {
+    const std::string& bytes = comm[2 * i].bytes;
+    REQUIRE(bytes.size() == 16 * 32);
+    CHECK(bytes.substr(0, 16) == std::string("ab") + std::string(14, '\0'));
+    const std::string mask = bytes.substr(16, 16);
+    const size_t masked = i == 0 ? 3 : 2;
+    CHECK(mask == std::string(masked, '\xff') + std::string(16 - masked, '\0'));
+    CHECK(bytes.substr(32) == std::string(15 * 32, '\0'));
+    CHECK(u32(comm[2 * i + 1].bytes, 0) == 1);
+  }
+  CHECK(filter_globals(FilterSpec{}).empty());
 }
 
 TEST_CASE("rendered code is one block on a single line", "[filter]") {
@@ -151,18 +205,6 @@ TEST_CASE("rendered code is one block on a single line", "[filter]") {
 }
 
 TEST_CASE("values are OR'ed within a field and fields are AND'ed", "[filter]") {
-  SECTION("several pids form one alternative") {
-    std::string code = render_filter(spec_of({{"pid", "1"}, {"pid", "2"}}));
-    CHECK(contains(code,
-                   "if (!((__ebpfrun_pid_tgid >> 32) == 1U || "
-                   "(__ebpfrun_pid_tgid >> 32) == 2U)) return 0;"));
-    CHECK(count_of(code, "return 0;") == 1);
-  }
-  SECTION("several comms form one alternative") {
-    std::string code = render_filter(spec_of({{"comm", "a"}, {"comm", "b"}}));
-    CHECK(contains(code, "if (!(" + expected_comm_condition("a", true) + " || " + expected_comm_condition("b", true) +
-                             ")) return 0;"));
-  }
   SECTION("different fields each get their own early return") {
     std::string code =
         render_filter(spec_of({{"pid", "1"}, {"pid", "2"}, {"comm", "bash"}, {"uid", "0"}, {"cgroup", "9"}}));
@@ -175,11 +217,9 @@ TEST_CASE("values are OR'ed within a field and fields are AND'ed", "[filter]") {
     CHECK(count_of(code, ")16)(") == 1);
     CHECK(count_of(code, "return 0;") == 2);
   }
-  SECTION("several excluded pids form one alternative, checked before the selection") {
+  SECTION("the excluded pids are checked before the selection") {
     std::string code = render_filter(spec_of({{"exclude_pid", "5"}, {"exclude_pid", "6"}, {"pid", "1"}}));
-    CHECK(contains(code,
-                   "if ((__ebpfrun_pid_tgid >> 32) == 5U || (__ebpfrun_pid_tgid >> 32) == 6U) return 0; "
-                   "if (!((__ebpfrun_pid_tgid >> 32) == 1U)) return 0;"));
+    CHECK(code.find("ebpfrun_filter_exclude_pid[15]") < code.find("ebpfrun_filter_pid[0]"));
     CHECK(count_of(code, ")14)()") == 1);
   }
   SECTION("repeated values are kept once") {
@@ -189,7 +229,23 @@ TEST_CASE("values are OR'ed within a field and fields are AND'ed", "[filter]") {
   }
 }
 
-TEST_CASE("apply_filter replaces every placeholder and keeps line numbers", "[filter]") {
+TEST_CASE("a field holds at most 16 values", "[filter]") {
+  FilterSpec spec;
+  for (int i = 0; i < 16; ++i) REQUIRE(add_filter_value(spec, "pid", std::to_string(i)).ok());
+  CHECK(add_filter_value(spec, "pid", "3").ok());  // a repeat costs nothing
+  auto refused = add_filter_value(spec, "pid", "16");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error() ==
+        "too many pid filter values: at most 16 can be given (they live in a fixed-size array in the object's "
+        "read-only data)");
+  // A merged spec can hold more; apply_filter refuses it.
+  spec.pids.push_back(99);
+  auto out = apply_filter(kProgram, spec, "prog.bpf.c");
+  REQUIRE_FALSE(out.ok());
+  CHECK(out.error() == "too many pid filter values (17): at most 16 can be given");
+}
+
+TEST_CASE("apply_filter replaces every placeholder, appends the definitions once and keeps line numbers", "[filter]") {
   FilterSpec spec = spec_of({{"pid", "1"}, {"pid", "2"}, {"comm", "bash"}});
   const std::string code = render_filter(spec);
   const std::string source = kProgram + "int second(void *ctx) {\n  /*FILTER*/ /*FILTER*/\n}\n";
@@ -197,11 +253,13 @@ TEST_CASE("apply_filter replaces every placeholder and keeps line numbers", "[fi
   REQUIRE(out.ok());
   CHECK(count_of(*out, "/*FILTER*/") == 0);
   CHECK(count_of(*out, code) == 3);
-  CHECK(std::count(out->begin(), out->end(), '\n') == std::count(source.begin(), source.end(), '\n'));
 
   std::string expected = source;
   for (size_t pos; (pos = expected.find("/*FILTER*/")) != std::string::npos;) expected.replace(pos, 10, code);
-  CHECK(*out == expected);
+  // The source's lines, each at its number, then the definitions after a blank line.
+  CHECK(*out == expected + "\n\n" + ebpfrun::tmpl::render_filter_definitions(spec) + "\n");
+  CHECK(count_of(*out, "const volatile unsigned int ebpfrun_filter_pid[16] = {0};") == 1);
+  CHECK(count_of(*out, "const volatile unsigned int ebpfrun_filter_pid_count = 0;") == 1);
 }
 
 TEST_CASE("a filter without a placeholder is an error naming the file and fields", "[filter]") {
@@ -226,15 +284,12 @@ TEST_CASE("user text in comm values never becomes code", "[filter]") {
       FilterSpec spec;
       auto status = add_filter_value(spec, field, value);
       if (!status.ok()) continue;  // Refusing is also safe.
-      // Apart from the expected byte literals, the code is that of a harmless value.
-      auto masked = [&](const std::string& code, const std::string& text) {
-        const std::string condition = expected_comm_condition(text, field == "comm");
-        REQUIRE(contains(code, "if (!(" + condition + ")) return 0;"));
-        return std::string(code).replace(code.find(condition), condition.size(), "(X)");
-      };
+      // The code is exactly that of a harmless value; the text is only data.
       const std::string code = render_filter(spec);
-      CHECK(masked(code, value) == masked(render_filter(spec_of({{field, "q"}})), "q"));
-      for (const char* bad : {"\"", "\\", "*/", "\n", "evil", "//", "FILTER"}) CHECK(!contains(code, bad));
+      CHECK(code == render_filter(spec_of({{field, "q"}})));
+      auto globals = ebpfrun::tmpl::filter_globals(spec);
+      REQUIRE(globals.size() == 2);
+      CHECK(globals[0].bytes.substr(0, value.size()) == value);
     }
   }
   CHECK(contains(error_for("comm", std::string("a\0b", 3)), "NUL byte"));
@@ -250,8 +305,9 @@ TEST_CASE("comm values are limited to what the kernel keeps", "[filter]") {
   CHECK(error_for("comm", "") == "invalid comm filter '': the value is empty");
   CHECK(error_for("comm_prefix", "") == "invalid comm_prefix filter '': the value is empty");
 
-  std::string code = render_filter(spec_of({{"comm", "abcdefghijklmno"}}));
-  CHECK(contains(code, "__ebpfrun_comm[15] == 0"));
+  // A 15-byte comm is matched with its terminator: all 16 bytes are masked.
+  auto globals = ebpfrun::tmpl::filter_globals(spec_of({{"comm", "abcdefghijklmno"}}));
+  CHECK(globals[0].bytes.substr(16, 16) == std::string(16, '\xff'));
 }
 
 TEST_CASE("numeric fields accept plain decimal only", "[filter]") {
