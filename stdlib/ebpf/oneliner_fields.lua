@@ -117,7 +117,7 @@ function F.names(info)
     end
   end
   table.sort(names)
-  for _, b in ipairs({ "comm", "pid", "tid", "uid", "cpu", "ns" }) do
+  for _, b in ipairs({ "comm", "pid", "tid", "uid", "cpu", "ns", "kstack", "ustack" }) do
     if not (info.fields and info.fields[b]) then names[#names + 1] = b end
   end
   if info.kind == "uprobe" or info.kind == "kprobe" or info.kind == "usdt" or info.kind == "raw_tracepoint" then
