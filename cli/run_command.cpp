@@ -22,8 +22,6 @@
 #include "system/stats.h"
 
 namespace ebpfrun::cli {
-namespace {
-
 // -l [PATTERN]: tracepoints matching a glob ("syscalls:*open*", "sched/*"), or
 // with "uprobe/PATH:GLOB" the function symbols of a binary.
 int list_probes(const std::string& pattern) {
@@ -62,6 +60,8 @@ int list_probes(const std::string& pattern) {
     }
   return kExitOk;
 }
+
+namespace {
 
 constexpr const char* kUsage =
     "usage: ebpfrun [OPTIONS] SCRIPT.lua [SCRIPT ARGS...]\n"

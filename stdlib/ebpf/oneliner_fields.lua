@@ -108,6 +108,9 @@ local BUILTINS = {
 }
 F.STR_SIZE = 128
 
+-- The probe kinds whose arguments are arg0 .. arg5.
+local ARG_KINDS = { uprobe = true, kprobe = true, usdt = true, raw_tracepoint = true, tp_btf = true }
+
 -- The names a probe offers, for error messages and completion.
 function F.names(info)
   local names = {}
@@ -120,7 +123,7 @@ function F.names(info)
   for _, b in ipairs({ "comm", "pid", "tid", "uid", "cpu", "ns", "kstack", "ustack" }) do
     if not (info.fields and info.fields[b]) then names[#names + 1] = b end
   end
-  if info.kind == "uprobe" or info.kind == "kprobe" or info.kind == "usdt" or info.kind == "raw_tracepoint" then
+  if ARG_KINDS[info.kind] then
     names[#names + 1] = "arg0..arg5"
   end
   if info.kind == "uretprobe" or info.kind == "kretprobe" then names[#names + 1] = "retval" end
@@ -135,7 +138,8 @@ local function int_expr(f)
 end
 
 local function arg_expr(info, n)
-  if info.kind == "raw_tracepoint" then return ("(__s64)((__u64 *)ctx)[%d]"):format(n) end
+  -- Raw and BTF tracepoint programs get the arguments as an array of u64.
+  if info.kind == "raw_tracepoint" or info.kind == "tp_btf" then return ("(__s64)((__u64 *)ctx)[%d]"):format(n) end
   return ("(__s64)PT_REGS_PARM%d((struct pt_regs *)ctx)"):format(n + 1)
 end
 
@@ -179,7 +183,7 @@ function F.lookup(info, spec)
     return nil, ("field '%s' (%s) is neither a number nor a string"):format(name, f.type)
   end
   local arg = name:match("^arg(%d)$")
-  if arg and tonumber(arg) <= 5 and (info.kind == "uprobe" or info.kind == "kprobe" or info.kind == "usdt" or info.kind == "raw_tracepoint") then
+  if arg and tonumber(arg) <= 5 and ARG_KINDS[info.kind] then
     if reader then
       return { kind = "str", size = F.STR_SIZE, fill = function(dst)
         return ("%s(%s, sizeof(%s), (const void *)%s);"):format(read, dst, dst, arg_expr(info, tonumber(arg)))
