@@ -61,8 +61,7 @@ local function total_ms()
   return math.floor(n / 1e6)
 end
 io.stderr:write("offcputime: tracing off-CPU time; Ctrl-C to stop\n")
-ebpf.run { duration = opts.duration, every = opts.interval,
-           tick = opts.interval and function() io.stderr:write("offcputime: ", total_ms(), " ms off CPU so far\n") end }
+report.run(opts, times, function() io.stderr:write("offcputime: ", total_ms(), " ms off CPU so far\n") end)
 
 local r = report.new { tool = "offcputime", unit = "us", title = "offcputime: microseconds off CPU" }
 for key, ns in times:pairs() do

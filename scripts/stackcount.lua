@@ -96,8 +96,7 @@ local function hits()
   return n
 end
 io.stderr:write("stackcount: counting stacks at ", opts.probe, "; Ctrl-C to stop\n")
-ebpf.run { duration = opts.duration, every = opts.interval,
-           tick = opts.interval and function() io.stderr:write("stackcount: ", tostring(hits()), " hits\n") end }
+report.run(opts, counts, function() io.stderr:write("stackcount: ", tostring(hits()), " hits\n") end)
 
 local r = report.new { tool = "stackcount", unit = "count", title = "stackcount: " .. opts.probe }
 for key, count in counts:pairs() do

@@ -120,10 +120,45 @@ local function start(source, attach, run_opts, setup)
   if not ok then error(failure, 0) end
 end
 
-local function periodic(opts, show)
+-- With a user stack key, a function that has the symbolizer open the files
+-- of each new process in the aggregate map while it still runs (the stacks
+-- are symbolized when they are printed, maybe after the process exited).
+local function stack_warmer(obj, keys)
+  local fields = {}
+  for i, d in ipairs(keys or {}) do if d.pid_of then fields[#fields + 1] = { "k" .. i, d.pid_of } end end
+  if #fields == 0 then return nil end
+  local seen = {}
+  return function()
+    for k in obj:map("aggregate"):pairs() do
+      for _, f in ipairs(fields) do
+        local pid = f[2](k[f[1]])
+        if pid and not seen[pid] then
+          seen[pid] = true
+          ebpf.symbolize({ 0 }, pid)
+        end
+      end
+    end
+  end
+end
+
+local WARM_EVERY = 0.1
+
+local function periodic(opts, show, keys)
   return function(obj)
-    return { every = opts.interval or M.interval, duration = opts.duration or M.duration,
-             tick = function() show(obj) end, finish = function() show(obj) end }
+    local every, duration = opts.interval or M.interval, opts.duration or M.duration
+    local warm = stack_warmer(obj, keys)
+    if not warm then
+      return { every = every, duration = duration, tick = function() show(obj) end, finish = function() show(obj) end }
+    end
+    local since = 0
+    return { every = WARM_EVERY, duration = duration, finish = function() show(obj) end, tick = function()
+      warm()
+      since = since + WARM_EVERY
+      if every and since >= every - 1e-6 then
+        since = 0
+        show(obj)
+      end
+    end }
   end
 end
 
@@ -227,7 +262,7 @@ local function aggregate(fn, what, probe, value, opts, value_argn)
     end
     if opts.reset then obj:map("aggregate"):clear() end
   end
-  start(source, { { "oneliner", probe } }, periodic(opts, show))
+  start(source, { { "oneliner", probe } }, periodic(opts, show, keys))
 end
 
 function M.count(probe, by, opts) return aggregate("count", "count", probe, by, opts, 2) end
@@ -276,7 +311,7 @@ function M.hist(probe, value, opts)
   local keys, names = resolve_keys("hist", 3, info, opts.by)
   local source = C.aggregate(info, keys, vd, "log2", compile_where("hist", info, opts.where))
   local hist = require "ebpf.hist"
-  start(source, { { "oneliner", probe } }, periodic(opts, show_hists(opts, "@" .. value, keys, names, hist.hist)))
+  start(source, { { "oneliner", probe } }, periodic(opts, show_hists(opts, "@" .. value, keys, names, hist.hist), keys))
 end
 
 function M.lhist(probe, value, min, max, step, opts)
@@ -297,7 +332,7 @@ function M.lhist(probe, value, min, max, step, opts)
   local source = C.aggregate(info, keys, vd, { min = min, max = max, step = step }, compile_where("lhist", info, opts.where))
   local hist = require "ebpf.hist"
   start(source, { { "oneliner", probe } }, periodic(opts, show_hists(opts, "@" .. value, keys, names,
-    function(counts) return hist.lhist(min, max, step, counts) end)))
+    function(counts) return hist.lhist(min, max, step, counts) end), keys))
 end
 
 function M.latency(probe_a, probe_b, opts)
@@ -308,7 +343,7 @@ function M.latency(probe_a, probe_b, opts)
   local source = C.latency(info_a, info_b, keys, compile_where("latency", info_a, opts.where))
   local hist = require "ebpf.hist"
   start(source, { { "oneliner_start", probe_a }, { "oneliner", probe_b } },
-    periodic(opts, show_hists(opts, "@ns", keys, names, hist.hist)))
+    periodic(opts, show_hists(opts, "@ns", keys, names, hist.hist), keys))
 end
 
 -- trace(probe, [fmt,] field..., [opts]) and the older trace(probe, fmt, {fields}, opts).

@@ -19,7 +19,8 @@
 --   S.value(frames | nil, note)   a stack value (below) from frames
 --   S.frame_text(frame)           "do_sys_openat2+5", "leaf [inlined]"
 --
--- A stack value has .frames (innermost first, as obj:stack returns them)
+-- A user stack descriptor also has pid_of(value), the process a key value
+-- belongs to. A stack value has .frames (innermost first, as obj:stack returns them)
 -- and .note (why there are no frames); tostring gives bpftrace's layout,
 -- one frame per line indented, so that "@[%s]: %d" prints as bpftrace does;
 -- :json() gives the list of frame texts.
@@ -70,6 +71,11 @@ local function descriptor(user)
   return {
     kind = "stack",
     decl = DECL,
+    -- The process of a user stack key (for ebpf.oneliner's symbolizer warm-up).
+    pid_of = user and function(value)
+      local v = tonumber(value)
+      return v >= 0 and math.floor(v / 2 ^ 32) or nil
+    end or nil,
     fill = function(dst) return ("%s = %s;"):format(dst, expr) end,
     show = function(value, obj)
       local v = tonumber(value)

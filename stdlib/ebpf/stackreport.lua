@@ -16,9 +16,42 @@
 --     named by the unit}) or, folded, per line ({stack, value});
 --   - --svg FILE: an interactive flame graph (ebpf.flamegraph) of the folded
 --     stacks.
+--
+--   report.run(opts, counts, status)   runs the event loop for a stack tool
+--
+-- User stacks are symbolized at the end, when a short-lived process may be
+-- gone; run() therefore looks at the counts map every 100 ms and has the
+-- symbolizer open the files of each new process while it still runs (the
+-- symbolizer keeps the 64 most recent), and calls status() every
+-- opts.interval seconds.
+local ebpf = require "ebpf"
 local json = require "ebpf.json"
 
 local M = {}
+
+local WARM_EVERY = 0.1
+
+-- counts: a map whose keys have a `pid` and a `user_stack` id.
+function M.run(opts, counts, status)
+  local seen, since_status = {}, 0
+  local function warm()
+    for key in counts:pairs() do
+      local pid = tonumber(key.pid)
+      if key.user_stack >= 0 and not seen[pid] then
+        seen[pid] = true
+        ebpf.symbolize({ 0 }, pid)
+      end
+    end
+  end
+  ebpf.run { duration = opts.duration, every = WARM_EVERY, tick = function()
+    warm()
+    since_status = since_status + WARM_EVERY
+    if opts.interval and since_status >= opts.interval - 1e-6 then
+      since_status = 0
+      status()
+    end
+  end }
+end
 
 local Report = {}
 Report.__index = Report

@@ -33,9 +33,9 @@ run_with() {
     sleep 0.05
     i=$((i + 1))
   done
-  # The workload lingers 4 s after its work, so that its mappings are still
-  # there when the tool symbolizes at its end.
-  $workload 4000 >/dev/null &
+  # The workload lingers LINGER ms after its work (default 4 s: its mappings
+  # are still there when the tool symbolizes at its end).
+  $workload "${LINGER:-4000}" >/dev/null &
   wait $tool_pid
   local rc=$?
   tool_pid=
@@ -62,6 +62,12 @@ hit = [r for r in rows if r["user"][:3] == ["open_here", "open_outer", "main"]]
 sys.exit(0 if len(hit) == 1 and hit[0]["count"] == 4 and hit[0]["kernel"] == [] else f"rows: {rows}")
 PY
 then echo "FAIL: stackcount --json"; fail=1; fi
+# A process that exits 300 ms after its opens, long before the tool ends:
+# the tool opened its files while it ran, so its stack still symbolizes.
+LINGER=300 run_with sc_exited "$target opens 6" "$SC" tracepoint/syscalls/sys_enter_openat --comm $COMM --stacks user --folded --duration 2.5
+if ! grep -qE "^$COMM;(.*;)?main;open_outer;open_here 6$" "$out/sc_exited.out"; then
+  echo "FAIL: stackcount: a process that exited early is not symbolized"; cat "$out/sc_exited.out"; fail=1
+fi
 # A uprobe at the function's first instruction: the frame-pointer unwinder
 # may not see the direct caller yet (the frame is not set up), so only the
 # function and main are required.
