@@ -86,6 +86,11 @@ local function descriptor(user)
       if user then pid = math.floor(v / 2 ^ 32) end
       local frames, err = obj:stack(S.MAP, id, pid)
       if not frames then return S.value(nil, ("[%s stack lost: %s]"):format(what, tostring(err))) end
+      if not user then
+        -- Leave out the tracing machinery a raw or BTF tracepoint's stack starts in.
+        local tracing_frame = require("ebpf.stackreport").tracing_frame
+        while frames[1] and tracing_frame(frames[1].symbol) do table.remove(frames, 1) end
+      end
       return S.value(frames)
     end,
   }

@@ -23,6 +23,7 @@ local repl = {}
 repl.help = [=[ebpfrun REPL: Lua (LuaJIT) with the ebpf module loaded as `ebpf`.
   count("tracepoint/syscalls/sys_enter_openat", "comm")   one-liner: counts until Ctrl-C
   count(probe, {"comm", "ret"}, { where = "ret < 0" })   several keys, a predicate
+  count(probe, {"comm", "ustack"})                        keyed by user stack ("kstack": kernel stack)
   sum / min / max / avg / stats(probe, field, { by = "comm" }), hist(probe, field),
   lhist(probe, field, min, max, step), latency(probe_a, probe_b, { by = "comm" })
   trace(probe, "%s opened %s", "comm", "str(filename)")  one line per event

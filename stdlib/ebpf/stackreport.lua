@@ -18,6 +18,8 @@
 --     stacks.
 --
 --   report.run(opts, counts, status)   runs the event loop for a stack tool
+--   report.tracing_frame(symbol)        true for the innermost frames a raw
+--                                       tracepoint's kernel stack starts with
 --
 -- User stacks are symbolized at the end, when a short-lived process may be
 -- gone; run() therefore looks at the counts map every 100 ms and has the
@@ -72,13 +74,13 @@ end
 -- A kernel stack taken in a raw tracepoint program starts inside the
 -- tracing machinery (the BPF program, bpf_trace_run<N>, the tracepoint's
 -- iterator); those innermost frames say nothing about the traced code.
-local function tracing_frame(symbol)
+function M.tracing_frame(symbol)
   return symbol:match("^bpf_prog_") or symbol:match("^bpf_trace_run%d") or symbol:match("^__traceiter_")
     or symbol:match("^__bpf_trace_")
 end
 
 function Report:add(comm, user, kernel, value)
-  local u, k = names(user), names(kernel, tracing_frame)
+  local u, k = names(user), names(kernel, M.tracing_frame)
   local path = { comm }
   for i = #u, 1, -1 do path[#path + 1] = u[i] end
   for i = #k, 1, -1 do path[#path + 1] = k[i] end

@@ -87,6 +87,15 @@ t.test("count by comm and ustack, and the kernel stacks of a sleep at sched_swit
   t.ok(e and e.count >= 4, out)
 end)
 
+t.test("a raw tracepoint's kernel stack starts at the traced code, not in the BPF machinery", function()
+  local rc, out, err = o.run(('count("raw_tp/sched_switch", "kstack", { duration = 1.5, %s })'):format(ONLY), TARGET .. " naps 3 20")
+  t.eq(rc, 0, err)
+  local e = find_entry(out, function(e) return table.concat(frames(e.key), " "):find("schedule do_nanosleep", 1, true) end)
+  t.ok(e, out)
+  local first = e and frames(e.key)[1] or ""
+  t.ok(not first:match("^bpf_") and not first:match("^__traceiter_"), out)
+end)
+
 t.test("JSON: stack keys are frame lists", function()
   local rc, out, err = o.run(('count("%s", {"comm", "ustack"}, { duration = 1.5, %s })'):format(OPENAT, ONLY), TARGET .. " opens 2 3000 & true", "-f json")
   t.eq(rc, 0, err)
