@@ -71,12 +71,16 @@ local function names(frames, skip)
   return out
 end
 
--- A kernel stack taken in a raw tracepoint program starts inside the
--- tracing machinery (the BPF program, bpf_trace_run<N>, the tracepoint's
--- iterator); those innermost frames say nothing about the traced code.
+-- A kernel stack taken in a tracepoint program starts inside the tracing
+-- machinery (the BPF program, bpf_trace_run<N>, the perf handler of a
+-- classic tracepoint, the tracepoint's iterator); those innermost frames say
+-- nothing about the traced code.
+local MACHINERY = { "^bpf_prog_", "^bpf_trace_run%d", "^__traceiter_", "^__bpf_trace_", "^perf_trace_", "^perf_syscall_",
+                    "^trace_call_bpf", "^perf_tp_event" }
+
 function M.tracing_frame(symbol)
-  return symbol:match("^bpf_prog_") or symbol:match("^bpf_trace_run%d") or symbol:match("^__traceiter_")
-    or symbol:match("^__bpf_trace_")
+  for _, p in ipairs(MACHINERY) do if symbol:match(p) then return true end end
+  return false
 end
 
 function Report:add(comm, user, kernel, value)
