@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # bench/agent: the agent (`ebpfrun agent`, six collectors, 5 s interval, filtered
-# to the workload's processes with --comm workload) under a
-# standard workload, side by side with Debian's prometheus-node-exporter
-# scraped the same way: CPU % of one core and peak RSS over DURATION seconds
-# (default 60) while both are scraped every 5 s, then /metrics latency p50/p99
-# over SCRAPES sequential scrapes (default 300) at about 1k and at about 10k
-# series (the agent's series count is raised by short-lived processes, each a
-# new pid; the counts reached are printed). Not a test: it prints a table.
+# to the workload's processes with --comm workload) in two phases, side by side
+# with Debian's prometheus-node-exporter scraped the same way.
+#  1. The default configuration (series aggregated by comm) under a standard
+#     workload: CPU % of one core and peak RSS over DURATION seconds (default
+#     60) while both are scraped every 5 s, then /metrics latency p50/p99 over
+#     SCRAPES keep-alive scrapes (default 300).
+#  2. A series per process (--drop-labels ''), raised by short-lived processes
+#     (each a new pid) to about 1k and then 10k series: latency and RSS at each.
+# Not a test: it prints a table.
 # Needs root, prometheus-node-exporter (./setup.sh deps) and a built tree.
 # Usage: bench/agent.sh [BUILD_DIR]
 set -euo pipefail

@@ -79,12 +79,42 @@ std::string read_filter(Call& call, int table, tmpl::FilterSpec& spec) {
   return error;
 }
 
+// autoload = { prog = false, ... } and optional = { "prog", ... } of the
+// options table at `table` into load options.
+bool read_load_options(Call& call, int table, loader::LoadOptions& options) {
+  if (!lua_istable(call.L, table)) return true;
+  lua_getfield(call.L, table, "autoload");
+  if (lua_istable(call.L, -1)) {
+    lua_pushnil(call.L);
+    while (lua_next(call.L, -2)) {
+      if (lua_type(call.L, -2) != LUA_TSTRING || !lua_isboolean(call.L, -1)) {
+        lua_pop(call.L, 3);
+        call.raise("'autoload' takes program names with true or false: autoload = { prog = false }");
+        return false;
+      }
+      options.autoload[lua_tostring(call.L, -2)] = lua_toboolean(call.L, -1);
+      lua_pop(call.L, 1);
+    }
+  } else if (!lua_isnil(call.L, -1)) {
+    lua_pop(call.L, 1);
+    call.raise("'autoload' must be a table: autoload = { prog = false }");
+    return false;
+  }
+  lua_pop(call.L, 1);
+  lua_getfield(call.L, table, "optional");
+  std::vector<std::string> optional;
+  bool ok = call.string_list_arg(lua_gettop(call.L), optional, "'optional' (program names)");
+  lua_pop(call.L, 1);
+  options.optional.insert(optional.begin(), optional.end());
+  return ok;
+}
+
 // Loads an ELF into a new object userdata, or returns nil, err.
-int load_elf(Call& call, const std::string& elf, const std::string& name) {
+int load_elf(Call& call, const std::string& elf, const std::string& name, const loader::LoadOptions& load_options) {
   HostContext& host = host_context(call.L);
   loader::OpenOptions open_options;
   open_options.pin_namespace = host.pin_namespace;
-  auto object = build::load(elf, name, open_options);
+  auto object = build::load(elf, name, open_options, load_options);
   if (!object) return call.fail(object.error_info());
   auto state =
       std::make_shared<ObjectState>(std::move(object).value(), fmt::format("ebpfrun_o{}_", host.next_object++));
@@ -109,6 +139,8 @@ int compile(lua_State* L) {
     lua_pop(call.L, 4);
     if (request.text.empty() == request.file.empty())
       return call.raise("ebpf.compile needs exactly one of 'text' or 'file'");
+    loader::LoadOptions load_options;
+    if (!read_load_options(call, 1, load_options)) return 0;
     request.options = host.compile;
     if (!string_list(call, 1, "defines", request.options.defines) ||
         !string_list(call, 1, "includes", request.options.include_dirs))
@@ -122,7 +154,7 @@ int compile(lua_State* L) {
     (out.stats.cache_hit ? host.compile_cache_hits : host.compile_cache_misses) += 1;
     host.compile_seconds += out.stats.total_ms / 1000.0;
     if (!out.ok()) return call.fail(out.error());
-    return load_elf(call, out.object, build::object_name(request));
+    return load_elf(call, out.object, build::object_name(request), load_options);
   });
 }
 
@@ -130,9 +162,13 @@ int load(lua_State* L) {
   return guarded(L, [](Call& call) -> int {
     std::string path;
     if (!call.string_arg(1, path, "path")) return 0;
+    loader::LoadOptions load_options;
+    if (!lua_isnoneornil(call.L, 2) && !lua_istable(call.L, 2))
+      return call.raise("ebpf.load(path [, { autoload = ..., optional = ... }]): options must be a table");
+    if (!read_load_options(call, 2, load_options)) return 0;
     auto elf = files::read(path);
     if (!elf) return call.fail(elf.error_info());
-    return load_elf(call, *elf, path);
+    return load_elf(call, *elf, path, load_options);
   });
 }
 

@@ -37,6 +37,17 @@ int link_info(lua_State* L) {
   });
 }
 
+// link:attached_as() → the spec the link was attached with: the one chosen
+// when the program named alternatives.
+int link_attached_as(lua_State* L) {
+  return guarded(L, [](Call& call) -> int {
+    auto* box = static_cast<LinkBox*>(call.udata_arg(1, kLinkType, "link"));
+    if (!box) return 0;
+    lua_pushlstring(call.L, box->spec.data(), box->spec.size());
+    return 1;
+  });
+}
+
 int link_gc(lua_State* L) {
   if (auto* box = static_cast<LinkBox*>(lua_touserdata(L, 1))) box->~LinkBox();
   return 0;
@@ -55,7 +66,8 @@ void push_link(lua_State* L, const std::shared_ptr<ObjectState>& owner, attach::
 }
 
 void register_link_bindings(lua_State* L) {
-  static const luaL_Reg link_methods[] = {{"detach", link_detach}, {"info", link_info}, {nullptr, nullptr}};
+  static const luaL_Reg link_methods[] = {
+      {"detach", link_detach}, {"info", link_info}, {"attached_as", link_attached_as}, {nullptr, nullptr}};
   luaL_newmetatable(L, kLinkType);
   lua_newtable(L);
   luaL_register(L, nullptr, link_methods);

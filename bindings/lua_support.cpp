@@ -121,6 +121,58 @@ bool Call::optional_string_arg(int index, std::string& out, const char* what) {
   return string_arg(index, out, what);
 }
 
+bool Call::string_list_arg(int index, std::vector<std::string>& out, const char* what) {
+  out.clear();
+  if (lua_isnoneornil(L, index)) return true;
+  if (!lua_istable(L, index)) {
+    raise(fmt::format("{}: a list of strings expected, got {}", what, luaL_typename(L, index)));
+    return false;
+  }
+  for (int i = 1;; ++i) {
+    lua_rawgeti(L, index, i);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      return true;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      lua_pop(L, 1);
+      raise(fmt::format("{}: item {} is not a string", what, i));
+      return false;
+    }
+    out.emplace_back(lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+}
+
+bool Call::string_lists_arg(int index, std::map<std::string, std::vector<std::string>>& out, const char* what) {
+  out.clear();
+  if (lua_isnoneornil(L, index)) return true;
+  if (!lua_istable(L, index)) {
+    raise(fmt::format("{}: a table of name = {{ list of strings }} expected, got {}", what, luaL_typename(L, index)));
+    return false;
+  }
+  index = index < 0 ? lua_gettop(L) + index + 1 : index;
+  lua_pushnil(L);
+  while (lua_next(L, index)) {
+    if (lua_type(L, -2) != LUA_TSTRING) {
+      lua_pop(L, 2);
+      raise(fmt::format("{}: keys must be program names", what));
+      return false;
+    }
+    std::string name = lua_tostring(L, -2);
+    std::vector<std::string> list;
+    if (lua_type(L, -1) == LUA_TSTRING)
+      list.emplace_back(lua_tostring(L, -1));
+    else if (!string_list_arg(lua_gettop(L), list, what)) {
+      lua_pop(L, 2);
+      return false;
+    }
+    out[name] = std::move(list);
+    lua_pop(L, 1);
+  }
+  return true;
+}
+
 bool Call::integer_arg(int index, long long& out, const char* what) {
   if (lua_type(L, index) != LUA_TNUMBER) {
     raise(fmt::format("bad argument #{} ({}): number expected, got {}", index, what, luaL_typename(L, index)));

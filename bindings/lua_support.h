@@ -18,9 +18,11 @@
 
 #include <lua.hpp>
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "common/result.h"
 
@@ -50,6 +52,10 @@ class Call {
   bool optional_string_arg(int index, std::string& out, const char* what);
   bool integer_arg(int index, long long& out, const char* what);
   void* udata_arg(int index, const char* type_name, const char* what);
+  // A list of strings at `index` (nil gives an empty list).
+  bool string_list_arg(int index, std::vector<std::string>& out, const char* what);
+  // A table of name = list of strings at `index` (nil gives an empty map).
+  bool string_lists_arg(int index, std::map<std::string, std::vector<std::string>>& out, const char* what);
 
  private:
   std::string error_;

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "attach/alternatives.h"
 #include "attach/object_links.h"
 #include "bindings/host_context.h"
 #include "bindings/lua_support.h"
@@ -34,10 +35,16 @@ int object_attach(lua_State* L) {
     auto* box = static_cast<ObjectBox*>(call.udata_arg(1, kObjectType, "object"));
     ObjectState* state = box ? open_state(call, 1) : nullptr;
     std::string program, spec;
-    if (!state || !call.string_arg(2, program, "program name") || !call.optional_string_arg(3, spec, "spec")) return 0;
+    std::vector<std::string> alternatives;
+    if (!state || !call.string_arg(2, program, "program name")) return 0;
+    // A list of specs: alternatives in order of preference.
+    if (lua_istable(call.L, 3) ? !call.string_list_arg(3, alternatives, "attach points")
+                               : !call.optional_string_arg(3, spec, "spec"))
+      return 0;
     attach::AttachOptions options;
     if (lua_isnumber(call.L, 4)) options.pid = static_cast<int>(lua_tonumber(call.L, 4));
-    auto link = attach::attach_in(state->object, program, spec, options);
+    auto link = lua_istable(call.L, 3) ? attach::attach_first(state->object, program, alternatives, options)
+                                       : attach::attach_in(state->object, program, spec, options);
     if (!link) return call.fail(link.error_info());
     push_link(call.L, box->state, *link);
     return 1;
@@ -51,7 +58,13 @@ int object_attach_all(lua_State* L) {
     if (!state) return 0;
     attach::AttachOptions options;
     if (lua_isnumber(call.L, 2)) options.pid = static_cast<int>(lua_tonumber(call.L, 2));
-    auto links = attach::attach_all(state->object, options);
+    attach::Alternatives alternatives;
+    std::vector<std::string> optional;
+    if (!call.string_lists_arg(3, alternatives, "alternatives") ||
+        !call.string_list_arg(4, optional, "optional (program names)"))
+      return 0;
+    auto links = attach::attach_all(state->object, options, alternatives,
+                                    std::set<std::string>(optional.begin(), optional.end()));
     if (!links) return call.fail(links.error_info());
     lua_createtable(call.L, static_cast<int>(links->size()), 0);
     int i = 1;
@@ -108,6 +121,7 @@ int object_info(lua_State* L) {
       set_string(call.L, "type", p.type);
       set_number(call.L, "id", p.id);
       set_number(call.L, "instructions", static_cast<double>(p.instructions));
+      set_bool(call.L, "loaded", p.fd >= 0);
       lua_rawseti(call.L, -2, i++);
     }
     lua_setfield(call.L, -2, "programs");
@@ -123,6 +137,13 @@ int object_info(lua_State* L) {
     }
     lua_setfield(call.L, -2, "maps");
     set_number(call.L, "attachments", static_cast<double>(state->object.attachment_count()));
+    lua_newtable(call.L);
+    i = 1;
+    for (const auto& note : state->object.notes()) {
+      lua_pushlstring(call.L, note.data(), note.size());
+      lua_rawseti(call.L, -2, i++);
+    }
+    lua_setfield(call.L, -2, "notes");
     return 1;
   });
 }

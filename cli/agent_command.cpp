@@ -4,6 +4,7 @@
 // stdlib/ebpf/agent.lua (configuration, collection, reload), and the small
 // `host` table that script calls back for what only C++ can do: bind the
 // port, talk to systemd, drop capabilities, hold the BPF stats fd.
+#include <malloc.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -12,7 +13,6 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
-#include <optional>
 
 #include <fmt/format.h>
 
@@ -41,6 +41,8 @@ struct AgentFlags {
   bool check = false;
   std::string listen;
   std::string collectors;
+  std::string drop_labels;  // used when given: otherwise the configuration's (default "pid")
+  bool drop_labels_given = false;
   std::vector<std::string> pids, tids, comms, uids, cgroups;
   double interval = 0;
   bool bpf_stats = false;
@@ -131,6 +133,14 @@ int host_drop_privileges(lua_State* L) {
   return 1;
 }
 
+// Returns freed heap pages to the kernel. Each collection replaces snapshots
+// and their rendered text wholesale, which leaves large free blocks inside
+// the heap that malloc would otherwise keep as resident memory.
+int host_release_memory(lua_State*) {
+  malloc_trim(0);
+  return 0;
+}
+
 int host_enable_bpf_stats(lua_State* L) {
   AgentHost* host = host_of(L);
   std::string error;
@@ -151,7 +161,8 @@ void push_host_table(lua_State* L, AgentHost* host) {
   const std::pair<const char*, lua_CFunction> functions[] = {{"listen", host_listen},
                                                              {"notify", host_notify},
                                                              {"drop_privileges", host_drop_privileges},
-                                                             {"enable_bpf_stats", host_enable_bpf_stats}};
+                                                             {"enable_bpf_stats", host_enable_bpf_stats},
+                                                             {"release_memory", host_release_memory}};
   for (const auto& [name, fn] : functions) {
     lua_pushlightuserdata(L, host);
     lua_pushcclosure(L, fn, 1);
@@ -176,6 +187,7 @@ void push_args(lua_State* L, const AgentFlags& flags) {
   if (!flags.collectors.empty()) bindings::set_string(L, "collectors", flags.collectors);
   if (flags.interval > 0) bindings::set_number(L, "interval", flags.interval);
   if (flags.bpf_stats) bindings::set_bool(L, "bpf_stats", true);
+  if (flags.drop_labels_given) bindings::set_string(L, "drop_labels", flags.drop_labels);
   bindings::set_string(L, "scripts_dir", find_scripts_dir(flags.scripts_dir));
   lua_newtable(L);
   push_string_list(L, "pid", flags.pids);
@@ -197,6 +209,13 @@ metrics::BuildInfo build_info() {
 }
 
 int run_agent(const AgentFlags& flags, const GlobalFlags& global) {
+  // glibc gives each thread that allocates its own malloc arena (up to 8 per
+  // core), and the HTTP workers allocate rendered bodies of ~100 bytes per
+  // series: with 16 workers, freed bodies stay spread over many arenas and
+  // the agent's RSS at 10k series nearly doubles (measured: 62 MiB against
+  // 36 MiB with two arenas, at no measurable cost in scrape time). Set before
+  // any thread starts.
+  mallopt(M_ARENA_MAX, 2);
   if (!flags.config.empty() && !files::exists(flags.config)) {
     log::error("configuration {} does not exist", flags.config);
     return kExitRuntimeError;
@@ -261,6 +280,11 @@ void register_agent(CLI::App& app, const GlobalFlags& global) {
       ->add_option("--collectors", flags->collectors,
                    "run only these collectors (default: syscalls,network,fileio,scheduler,memory,tcpstate)")
       ->type_name("A,B,...");
+  CLI::Option* drop_labels =
+      command->add_option("--drop-labels", flags->drop_labels,
+                          "remove these labels and aggregate by the rest (default: pid, since every process would be a "
+                          "new series; '' keeps every label)");
+  drop_labels->type_name("A,B,...");
   command->add_option("--pid", flags->pids, "trace only this process (repeatable)")->type_name("PID");
   command->add_option("--tid", flags->tids, "trace only this thread (repeatable)")->type_name("TID");
   command->add_option("--comm", flags->comms, "trace only processes with this name (repeatable)")->type_name("NAME");
@@ -274,7 +298,8 @@ void register_agent(CLI::App& app, const GlobalFlags& global) {
                     "export per-program run counts and run time (enables kernel BPF statistics for as long as the "
                     "agent runs; costs every BPF program on the host a few ns per run)");
   command->add_option("--scripts-dir", flags->scripts_dir, "where the shipped collector scripts are")->type_name("DIR");
-  command->callback([flags, &global] {
+  command->callback([flags, &global, drop_labels] {
+    flags->drop_labels_given = drop_labels->count() > 0;
     int code = run_agent(*flags, global);
     if (code != kExitOk) throw CLI::RuntimeError(code);
   });

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "attach/kernel_functions.h"
 #include "attach/kernel_names.h"
 #include "attach/symbols.h"
 #include "bindings/lua_host.h"
@@ -22,9 +23,36 @@
 #include "system/stats.h"
 
 namespace ebpfrun::cli {
+namespace {
+
+// -l 'kprobe/GLOB', 'kretprobe/GLOB': kernel functions kprobes can go on;
+// -l 'fentry/GLOB', 'fexit/GLOB': those in the kernel's BTF. Returns -1 when
+// the pattern is of neither kind.
+int list_kernel_functions(const std::string& pattern) {
+  size_t slash = pattern.find('/');
+  std::string kind = pattern.substr(0, slash);
+  const bool kprobe = kind == "kprobe" || kind == "kretprobe";
+  const bool btf = kind == "fentry" || kind == "fexit";
+  if (!kprobe && !btf) return -1;
+  std::string glob = slash == std::string::npos || slash + 1 == pattern.size() ? "*" : pattern.substr(slash + 1);
+  auto names = kprobe ? attach::kprobe_functions(glob) : attach::btf_functions(glob);
+  if (!names) {
+    log::error("{}", names.error());
+    return kExitRuntimeError;
+  }
+  std::string out;
+  for (const auto& name : *names) out += kind + "/" + name + "\n";
+  std::fputs(out.c_str(), stdout);
+  return kExitOk;
+}
+
+}  // namespace
+
 // -l [PATTERN]: tracepoints matching a glob ("syscalls:*open*", "sched/*"), or
-// with "uprobe/PATH:GLOB" the function symbols of a binary.
+// with "uprobe/PATH:GLOB" the function symbols of a binary, or kernel
+// functions (list_kernel_functions).
 int list_probes(const std::string& pattern) {
+  if (int listed = list_kernel_functions(pattern); listed >= 0) return listed;
   if (pattern.rfind("uprobe/", 0) == 0 || pattern.rfind("uretprobe/", 0) == 0) {
     std::string rest = pattern.substr(pattern.find('/') + 1);
     size_t colon = rest.rfind(':');
@@ -66,16 +94,23 @@ namespace {
 constexpr const char* kUsage =
     "usage: ebpfrun [OPTIONS] SCRIPT.lua [SCRIPT ARGS...]\n"
     "       ebpfrun [OPTIONS] -e 'LUA'\n"
-    "       ebpfrun -l [PATTERN | uprobe/PATH:GLOB]\n"
+    "       ebpfrun -l [PATTERN | uprobe/PATH:GLOB | kprobe/GLOB | fentry/GLOB]\n"
     "       ebpfrun compile FILE.bpf.c -o OUT.o | check FILE.bpf.c | doctor   (see ebpfrun compile --help)\n"
     "       ebpfrun                      (interactive REPL on a terminal)\n";
 
 // --stats: the run's programs with the kernel's run counts and run time.
 void print_run_stats(bindings::HostContext& context) {
   system::OwnedObjects owned;
-  for (const auto& state : context.objects)
+  std::string notes;
+  for (const auto& state : context.objects) {
     for (const auto& program : state->object.programs())
       if (program.fd >= 0) owned.program_fds.push_back(program.fd);
+    // Copies of programs loaded for attach alternatives, and the links, so
+    // that the table shows where each program is attached.
+    for (int fd : state->object.attachment_program_fds()) owned.program_fds.push_back(fd);
+    for (uint32_t id : state->object.attachment_link_ids()) owned.link_ids.push_back(id);
+    for (const auto& note : state->object.notes()) notes += "  " + note + "\n";
+  }
   if (owned.program_fds.empty()) return;
   auto inventory = system::describe(owned);
   if (!inventory) {
@@ -83,6 +118,7 @@ void print_run_stats(bindings::HostContext& context) {
     return;
   }
   std::fputs(system::format_inventory(*inventory).c_str(), stderr);
+  if (!notes.empty()) std::fputs(("notes:\n" + notes).c_str(), stderr);
 }
 
 // -p PID: a process that exists now. Tracing a pid that does not exist would
@@ -117,7 +153,9 @@ int run_script_mode(int argc, char** argv) {
   app.add_option("--btf", global.btf_path, "kernel BTF file to take types from")->type_name("PATH");
   app.add_option("-e", code, "run LUA; one-liner helpers count(), sum(), hist(), trace(), latency(), ... are available")
       ->type_name("LUA");
-  app.add_option("-l,--list", list_pattern, "list tracepoints matching PATTERN, or uprobe/PATH:GLOB symbols")
+  app.add_option(
+         "-l,--list", list_pattern,
+         "list tracepoints matching PATTERN, uprobe/PATH:GLOB symbols, or kernel functions (kprobe/GLOB, fentry/GLOB)")
       ->expected(0, 1)
       ->type_name("PATTERN");
   // One PID per -p, so that `-p 42 script.lua` leaves the script to the positionals.

@@ -28,6 +28,8 @@ return {
   limits = { series_per_metric = 10000, series_ttl = 300 },
 
   -- Labels removed before export; series are summed over them. Dropping
-  -- "pid" aggregates by process name and bounds series on busy hosts.
-  labels = { drop = {} },
+  -- "pid" (the default) aggregates by process name, so the series count
+  -- follows the set of programs rather than of processes; { drop = {} }
+  -- keeps a series per process.
+  labels = { drop = { "pid" } },
 }

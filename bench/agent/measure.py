@@ -1,4 +1,5 @@
 """bench/agent.sh's measurement: see that script for what it does."""
+import http.client
 import os
 import re
 import signal
@@ -78,28 +79,68 @@ def standard_workload():
         time.sleep(0.2)
 
 
-agent_port, node_port = free_port(), free_port()
-log = open(os.path.join(tmp, "agent.log"), "w")
-# Filtered to the workload's processes, so that the series count is the
-# bench's own and not that of whatever else runs on the machine (a shared
-# build machine easily has 100k+ series system-wide).
-agent = subprocess.Popen([EBPFRUN, "agent", "--listen", f"127.0.0.1:{agent_port}", "--interval", "5",
-                          "--comm", "workload", "--scripts-dir", SCRIPTS], stdout=log, stderr=subprocess.STDOUT)
-node = subprocess.Popen(["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{node_port}"],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-try:
+def start_agent(port, extra=()):
+    log = open(os.path.join(tmp, f"agent-{port}.log"), "w")
+    # Filtered to the workload's processes, so that the series count is the
+    # bench's own and not that of whatever else runs on the machine.
+    proc = subprocess.Popen([EBPFRUN, "agent", "--listen", f"127.0.0.1:{port}", "--interval", "5",
+                             "--comm", "workload", "--scripts-dir", SCRIPTS, *extra],
+                            stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 120
     while time.time() < deadline:
-        if agent.poll() is not None:
+        if proc.poll() is not None:
             sys.exit("agent exited:\n" + open(log.name).read())
         if "serving" in open(log.name).read():
-            break
+            return proc
         time.sleep(0.2)
+    sys.exit("agent did not start serving within 120 s")
+
+
+def stop_process(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def latency(port):
+    """p50 and p99 over SCRAPES sequential scrapes on one keep-alive
+    connection (as Prometheus scrapes), and the series count served."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    times, body = [], b""
+    for _ in range(SCRAPES):
+        started = time.perf_counter()
+        conn.request("GET", "/metrics")
+        body = conn.getresponse().read()
+        times.append((time.perf_counter() - started) * 1000)
+    conn.close()
+    times.sort()
+    return statistics.median(times), times[max(0, int(len(times) * 0.99) - 1)], series(body)
+
+
+def grow_series(port, target):
+    """Short-lived processes, each a new pid with its own rows, until the
+    agent serves `target` series."""
+    while series(scrape(port)[1]) < target:
+        procs = [subprocess.Popen([WORKLOAD, "sleep", "0"], stdout=subprocess.DEVNULL) for _ in range(10)]
+        for pr in procs:
+            pr.wait()
+        time.sleep(5.5)  # one collection interval: let the agent publish them
+
+
+agent_port, node_port = free_port(), free_port()
+node = subprocess.Popen(["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{node_port}"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+agent = None
+try:
+    # Phase 1: the default configuration (series aggregated by comm) under the
+    # standard workload: CPU and RSS over DURATION, both scraped every 5 s.
+    agent = start_agent(agent_port)
     time.sleep(1)
     worker = threading.Thread(target=standard_workload, daemon=True)
     worker.start()
-
-    # CPU and RSS over DURATION, both scraped every 5 s.
     cpu0 = {p.pid: cpu_seconds(p.pid) for p in (agent, node)}
     peak = {agent.pid: 0.0, node.pid: 0.0}
     start = time.time()
@@ -110,49 +151,40 @@ try:
         time.sleep(5)
     wall = time.time() - start
     cpu = {pid: 100 * (cpu_seconds(pid) - c) / wall for pid, c in cpu0.items()}
-
-    def latency(port):
-        times = []
-        body = b""
-        for _ in range(SCRAPES):
-            t, body = scrape(port)
-            times.append(t * 1000)
-        times.sort()
-        return statistics.median(times), times[int(len(times) * 0.99) - 1], series(body)
-
-    low = {p.pid: latency(port) for p, port in ((agent, agent_port), (node, node_port))}
-    # About 10k series: short-lived processes, each a new pid with its own rows.
-    target = 10000
-    spawned = 0
-    while series(scrape(agent_port)[1]) < target and spawned < 20000:
-        procs = [subprocess.Popen([WORKLOAD, "sleep", "0"], stdout=subprocess.DEVNULL) for _ in range(50)]
-        for pr in procs:
-            pr.wait()
-        spawned += 50
-        if spawned % 500 == 0:
-            time.sleep(5.5)  # let a collection publish them
-    time.sleep(5.5)
-    high = latency(agent_port)
-    peak[agent.pid] = max(peak[agent.pid], rss_mib(agent.pid))
+    standard = latency(agent_port)
+    node_latency = latency(node_port)
     stop.set()
+    worker.join()
+    a1 = agent.pid
+    stop_process(agent)
 
-    a, n = agent.pid, node.pid
-    print(f"\nbench/agent: {DURATION:.0f} s, scraped every 5 s, standard workload; latency over {SCRAPES} scrapes\n")
+    # Phase 2: a series per process (--drop-labels ''), grown by short-lived
+    # processes to about 1k and then 10k series; latency and RSS at each.
+    agent = start_agent(agent_port, ["--drop-labels", ""])
+    grow_series(agent_port, 1000)
+    at_1k = latency(agent_port)
+    rss_1k = rss_mib(agent.pid)
+    grow_series(agent_port, 10000)
+    at_10k = latency(agent_port)
+    rss_10k = rss_mib(agent.pid)
+
+    n = node.pid
+    load = os.getloadavg()[0]
+    print(f"\nbench/agent: {DURATION:.0f} s, scraped every 5 s, standard workload; latency over {SCRAPES} "
+          f"keep-alive scrapes; load average {load:.2f} on {os.cpu_count()} CPUs\n")
     print("| measure | ebpfrun agent | prometheus-node-exporter |")
     print("|---|---:|---:|")
-    print(f"| CPU % of one core over {DURATION:.0f} s | {cpu[a]:.2f} | {cpu[n]:.2f} |")
-    print(f"| peak RSS MiB | {peak[a]:.1f} | {peak[n]:.1f} |")
-    print(f"| /metrics p50 ms ({low[a][2]} / {low[n][2]} series) | {low[a][0]:.2f} | {low[n][0]:.2f} |")
-    print(f"| /metrics p99 ms ({low[a][2]} / {low[n][2]} series) | {low[a][1]:.2f} | {low[n][1]:.2f} |")
-    print(f"| /metrics p50 ms ({high[2]} series) | {high[0]:.2f} | — |")
-    print(f"| /metrics p99 ms ({high[2]} series) | {high[1]:.2f} | — |")
+    print(f"| CPU % of one core over {DURATION:.0f} s, standard workload | {cpu[a1]:.2f} | {cpu[n]:.2f} |")
+    print(f"| peak RSS MiB, standard workload | {peak[a1]:.1f} | {peak[n]:.1f} |")
+    print(f"| /metrics p50 / p99 ms, standard workload ({standard[2]} / {node_latency[2]} series) | "
+          f"{standard[0]:.2f} / {standard[1]:.2f} | {node_latency[0]:.2f} / {node_latency[1]:.2f} |")
+    print(f"| /metrics p50 / p99 ms, {at_1k[2]} series (a series per pid) | {at_1k[0]:.2f} / {at_1k[1]:.2f} | — |")
+    print(f"| RSS MiB at {at_1k[2]} series | {rss_1k:.1f} | — |")
+    print(f"| /metrics p50 / p99 ms, {at_10k[2]} series (a series per pid) | {at_10k[0]:.2f} / {at_10k[1]:.2f} | — |")
+    print(f"| RSS MiB at {at_10k[2]} series | {rss_10k:.1f} | — |")
     print("\nTargets: scrape p99 <= 10 ms at 10k series; agent RSS <= 40 MiB; agent CPU <= 1 % at a 5 s interval.")
 finally:
     stop.set()
     for p in (agent, node):
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        if p is not None:
+            stop_process(p)

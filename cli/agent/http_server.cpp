@@ -193,6 +193,11 @@ struct HttpServer::Impl {
 
   void routes() {
     server.new_task_queue = [] { return new httplib::ThreadPool(kWorkers); };
+    // The response goes out as a header write and a body write: with Nagle's
+    // algorithm the body of a small response waits for the ACK of the header,
+    // which a keep-alive client delays by 40 ms (measured: /metrics p50 42 ms
+    // at 250 series, 0.7 ms at 10k).
+    server.set_tcp_nodelay(true);
     server.Get("/metrics", [this](const httplib::Request& rq, httplib::Response& rs) { serve_metrics(rq, rs); });
     server.Get("/-/healthy", [](const httplib::Request&, httplib::Response& rs) {
       rs.set_content("ebpfrun agent is healthy\n", "text/plain; charset=utf-8");

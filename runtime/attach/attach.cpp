@@ -114,10 +114,12 @@ Result<Link> attach_raw_tracepoint(bpf_program* program, const Spec& spec) {
   return single(spec, link, err);
 }
 
-Result<Link> attach_trace(bpf_program* program, const Spec& spec, bpf_attach_type want, std::string_view kind) {
+Result<Link> attach_trace(bpf_program* program, const Spec& spec, bpf_attach_type want, std::string_view kind,
+                          const AttachOptions& options) {
   if (bpf_program__type(program) != BPF_PROG_TYPE_TRACING || bpf_program__expected_attach_type(program) != want)
     return wrong_program_type(program, spec, fmt::format("{}/{}", kind, spec.name));
-  if (auto target = check_load_time_target(program, spec, kind); !target) return std::move(target).take_error();
+  if (!options.loaded_for_spec)
+    if (auto target = check_load_time_target(program, spec, kind); !target) return std::move(target).take_error();
   bpf_link* link = bpf_program__attach_trace(program);
   return single(spec, link, errno);
 }
@@ -157,7 +159,8 @@ Result<Link> attach_usdt(bpf_program* program, const Spec& spec, const AttachOpt
 
 Result<Link> attach_kprobe(bpf_program* program, const Spec& spec) {
   const bool ret = spec.kind == Kind::kretprobe;
-  if (bpf_program__type(program) != BPF_PROG_TYPE_KPROBE)
+  if (bpf_program__type(program) != BPF_PROG_TYPE_KPROBE ||
+      bpf_program__expected_attach_type(program) == BPF_TRACE_KPROBE_MULTI)
     return wrong_program_type(program, spec, ret ? "kretprobe" : "kprobe");
   if (!kprobes_available()) return kprobes_unavailable(spec);
   LIBBPF_OPTS(bpf_kprobe_opts, opts, .offset = spec.offset, .retprobe = ret);
@@ -168,6 +171,30 @@ Result<Link> attach_kprobe(bpf_program* program, const Spec& spec) {
                       fmt::format("cannot attach {}: the kernel function {} does not exist or cannot be probed "
                                   "(probe-able functions are listed in /sys/kernel/tracing/available_filter_functions)",
                                   spec.str(), spec.symbol));
+  return single(spec, link, err);
+}
+
+// One link for every kernel function the glob matches (kernel 5.18 and later,
+// with CONFIG_FPROBE); the program must have been loaded as kprobe.multi.
+Result<Link> attach_kprobe_multi(bpf_program* program, const Spec& spec) {
+  const bool ret = spec.kind == Kind::kretprobe_multi;
+  if (bpf_program__type(program) != BPF_PROG_TYPE_KPROBE ||
+      bpf_program__expected_attach_type(program) != BPF_TRACE_KPROBE_MULTI)
+    return wrong_program_type(program, spec, ret ? "kretprobe.multi" : "kprobe.multi");
+  if (!kprobes_available()) return kprobes_unavailable(spec);
+  LIBBPF_OPTS(bpf_kprobe_multi_opts, opts, .retprobe = ret);
+  bpf_link* link = bpf_program__attach_kprobe_multi_opts(program, spec.symbol.c_str(), &opts);
+  int err = errno;
+  if (!link && err == ENOENT)
+    return make_error(ErrorKind::not_found,
+                      fmt::format("cannot attach {}: no probe-able kernel function matches \"{}\" (they are listed "
+                                  "in /sys/kernel/tracing/available_filter_functions; `ebpfrun -l 'kprobe/GLOB'`)",
+                                  spec.str(), spec.symbol));
+  if (!link && err == EOPNOTSUPP)
+    return make_error(ErrorKind::not_supported,
+                      fmt::format("cannot attach {}: this kernel has no multi-kprobe links (they need Linux 5.18 and "
+                                  "CONFIG_FPROBE); attach kprobe/FUNCTION programs one by one instead",
+                                  spec.str()));
   return single(spec, link, err);
 }
 
@@ -205,11 +232,11 @@ Result<Link> attach_program(bpf_program* program, const Spec& spec, const Attach
     case Kind::raw_tracepoint:
       return attach_raw_tracepoint(program, spec);
     case Kind::tp_btf:
-      return attach_trace(program, spec, BPF_TRACE_RAW_TP, "tp_btf");
+      return attach_trace(program, spec, BPF_TRACE_RAW_TP, "tp_btf", options);
     case Kind::fentry:
-      return attach_trace(program, spec, BPF_TRACE_FENTRY, "fentry");
+      return attach_trace(program, spec, BPF_TRACE_FENTRY, "fentry", options);
     case Kind::fexit:
-      return attach_trace(program, spec, BPF_TRACE_FEXIT, "fexit");
+      return attach_trace(program, spec, BPF_TRACE_FEXIT, "fexit", options);
     case Kind::uprobe:
     case Kind::uretprobe:
       return attach_uprobe(program, spec, options);
@@ -218,6 +245,9 @@ Result<Link> attach_program(bpf_program* program, const Spec& spec, const Attach
     case Kind::kprobe:
     case Kind::kretprobe:
       return attach_kprobe(program, spec);
+    case Kind::kprobe_multi:
+    case Kind::kretprobe_multi:
+      return attach_kprobe_multi(program, spec);
     case Kind::perf_event:
       return attach_perf(program, spec, options);
     case Kind::cgroup:

@@ -27,6 +27,10 @@ struct AttachOptions {
   // sk_msg and sk_skb: the object whose sockmap/sockhash the spec names. Without
   // it only maps the program itself uses can be found.
   bpf_object* object = nullptr;
+  // The program was loaded for exactly this spec (an attach alternative loads
+  // its own copy with the type and target set then), so its SEC() name no
+  // longer says where a tp_btf / fentry / fexit program is bound.
+  bool loaded_for_spec = false;
 };
 
 // Attaches a loaded program by spec string, e.g. "tracepoint/sched/sched_switch".

@@ -6,6 +6,9 @@
 
 #include <fmt/format.h>
 
+#include "attach/alternatives.h"
+#include "common/log.h"
+
 namespace ebpfrun::attach {
 namespace {
 
@@ -15,6 +18,7 @@ class LinkAttachment : public loader::Attachment {
  public:
   explicit LinkAttachment(Link link) : link_(std::move(link)) {}
   Link* get() { return &link_; }
+  std::vector<uint32_t> link_ids() const override { return {link_.id()}; }
 
  private:
   Link link_;
@@ -51,11 +55,39 @@ Result<Link*> attach_in(loader::Object& object, std::string_view program_name, s
   return handle;
 }
 
-Result<std::vector<Link*>> attach_all(loader::Object& object, const AttachOptions& options) {
+Result<std::vector<Link*>> attach_all(loader::Object& object, const AttachOptions& options,
+                                      const Alternatives& alternatives, const std::set<std::string>& optional) {
+  const auto programs = object.programs();
+  for (const auto& [name, specs] : alternatives)
+    if (!object.find_program(name)) {
+      std::string names;
+      for (const auto& p : programs) names += (names.empty() ? "" : ", ") + p.name;
+      return make_error(ErrorKind::invalid_argument,
+                        fmt::format("alternatives name program '{}', which BPF object {} does not have; its "
+                                    "programs are: {}",
+                                    name, object.name(), names));
+    }
   std::vector<Link*> links;
-  for (const auto& program : object.programs()) {
-    if (!spec_from_section(program.section)) continue;  // e.g. SEC("uprobe") without a target
-    auto link = attach_in(object, program.name, {}, options);
+  for (const auto& program : programs) {
+    auto named = alternatives.find(program.name);
+    Result<Link*> link = static_cast<Link*>(nullptr);
+    if (named != alternatives.end()) {
+      link = attach_first(object, program.name, named->second, options);
+    } else {
+      if (!program.autoload) {
+        log::debug("program '{}' of {} is not loaded; not attaching it", program.name, object.name());
+        continue;
+      }
+      if (!spec_from_section(program.section)) continue;  // e.g. SEC("uprobe") without a target
+      link = attach_in(object, program.name, {}, options);
+    }
+    if (!link && optional.count(program.name)) {
+      std::string note =
+          fmt::format("optional program '{}' of {} was not attached: {}", program.name, object.name(), link.error());
+      log::warn("{}", note);
+      object.add_note(std::move(note));
+      continue;
+    }
     if (!link) return std::move(link).take_error();
     links.push_back(*link);
   }

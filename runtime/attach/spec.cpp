@@ -158,6 +158,13 @@ std::optional<std::string> parse_rest(std::string_view rest, Spec& spec) {
     case Kind::kprobe:
     case Kind::kretprobe:
       return parse_symbol(rest, spec.kind == Kind::kprobe, spec);
+    case Kind::kprobe_multi:
+    case Kind::kretprobe_multi:
+      // A glob such as "vfs_*" (libbpf matches it against available_filter_functions).
+      spec.symbol = std::string(rest);
+      if (!plain(spec.symbol) || spec.symbol.find(':') != std::string::npos)
+        return "kprobe.multi needs a function name or glob, e.g. kprobe.multi/vfs_*";
+      return std::nullopt;
     case Kind::perf_event:
       return parse_perf_event(rest, spec);
     case Kind::cgroup: {
@@ -207,6 +214,8 @@ constexpr std::array kPrefixes = {
     Prefix{"usdt", Kind::usdt, "usdt/PATH:PROVIDER:NAME"},
     Prefix{"kprobe", Kind::kprobe, "kprobe/SYMBOL[+OFFSET]"},
     Prefix{"kretprobe", Kind::kretprobe, "kretprobe/SYMBOL"},
+    Prefix{"kprobe.multi", Kind::kprobe_multi, "kprobe.multi/PATTERN"},
+    Prefix{"kretprobe.multi", Kind::kretprobe_multi, "kretprobe.multi/PATTERN"},
     Prefix{"perf_event", Kind::perf_event, "perf_event/cpu-clock:freq=99"},
     Prefix{"cgroup", Kind::cgroup, "cgroup/TYPE:CGROUP_PATH"},
     Prefix{"sk_msg", Kind::sk_msg, "sk_msg/MAP"},
@@ -230,6 +239,7 @@ const char* accepted_forms() {
          "  uretprobe/PATH:SYMBOL\n"
          "  usdt/PATH:PROVIDER:NAME\n"
          "  kprobe/SYMBOL[+OFFSET], kretprobe/SYMBOL\n"
+         "  kprobe.multi/PATTERN, kretprobe.multi/PATTERN   e.g. kprobe.multi/vfs_*\n"
          "  perf_event/EVENT[:freq=N|:period=N]    e.g. perf_event/cpu-clock:freq=99\n"
          "  cgroup/TYPE:CGROUP_PATH                e.g. cgroup/sock_ops:/sys/fs/cgroup/unified/app\n"
          "  sk_msg/MAP, sk_skb/stream_verdict/MAP, sk_skb/stream_parser/MAP";
@@ -292,6 +302,10 @@ std::string Spec::str() const {
       return with_offset("kprobe/" + symbol);
     case Kind::kretprobe:
       return "kretprobe/" + symbol;
+    case Kind::kprobe_multi:
+      return "kprobe.multi/" + symbol;
+    case Kind::kretprobe_multi:
+      return "kretprobe.multi/" + symbol;
     case Kind::perf_event:
       return fmt::format("perf_event/{}:{}={}", event, use_frequency ? "freq" : "period", sample);
     case Kind::cgroup:

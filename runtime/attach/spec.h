@@ -17,20 +17,22 @@
 namespace ebpfrun::attach {
 
 enum class Kind {
-  tracepoint,      // tracepoint/CATEGORY/NAME, tp/CATEGORY/NAME
-  raw_tracepoint,  // raw_tracepoint/NAME, raw_tp/NAME
-  tp_btf,          // tp_btf/NAME
-  fentry,          // fentry/FUNCTION (refused by some kernels at load)
-  fexit,           // fexit/FUNCTION
-  uprobe,          // uprobe/PATH:SYMBOL[+OFFSET]
-  uretprobe,       // uretprobe/PATH:SYMBOL
-  usdt,            // usdt/PATH:PROVIDER:NAME
-  kprobe,          // kprobe/SYMBOL[+OFFSET]
-  kretprobe,       // kretprobe/SYMBOL
-  perf_event,      // perf_event/EVENT[:freq=N|:period=N]
-  cgroup,          // cgroup/TYPE:CGROUP_PATH
-  sk_msg,          // sk_msg/MAP
-  sk_skb,          // sk_skb/stream_verdict/MAP, sk_skb/stream_parser/MAP, sk_skb/verdict/MAP
+  tracepoint,       // tracepoint/CATEGORY/NAME, tp/CATEGORY/NAME
+  raw_tracepoint,   // raw_tracepoint/NAME, raw_tp/NAME
+  tp_btf,           // tp_btf/NAME
+  fentry,           // fentry/FUNCTION (refused by some kernels at load)
+  fexit,            // fexit/FUNCTION
+  uprobe,           // uprobe/PATH:SYMBOL[+OFFSET]
+  uretprobe,        // uretprobe/PATH:SYMBOL
+  usdt,             // usdt/PATH:PROVIDER:NAME
+  kprobe,           // kprobe/SYMBOL[+OFFSET]
+  kretprobe,        // kretprobe/SYMBOL
+  kprobe_multi,     // kprobe.multi/PATTERN: every kernel function matching a glob, one link
+  kretprobe_multi,  // kretprobe.multi/PATTERN
+  perf_event,       // perf_event/EVENT[:freq=N|:period=N]
+  cgroup,           // cgroup/TYPE:CGROUP_PATH
+  sk_msg,           // sk_msg/MAP
+  sk_skb,           // sk_skb/stream_verdict/MAP, sk_skb/stream_parser/MAP, sk_skb/verdict/MAP
 };
 
 // The parsed form. Only the fields of the spec's kind are set.
@@ -39,7 +41,7 @@ struct Spec {
   std::string category;       // tracepoint
   std::string name;           // tracepoint, raw_tracepoint, tp_btf, fentry/fexit function, USDT probe name
   std::string binary;         // uprobe, uretprobe, usdt: as written (a path or a library name)
-  std::string symbol;         // uprobe, uretprobe, kprobe, kretprobe
+  std::string symbol;         // uprobe, uretprobe, kprobe, kretprobe; the glob of kprobe.multi
   uint64_t offset = 0;        // uprobe, kprobe: bytes past the symbol
   std::string provider;       // usdt
   std::string event;          // perf_event: e.g. "cpu-clock"

@@ -73,10 +73,11 @@ compiler::CompileOutput compile(const BuildRequest& request) {
   return out;
 }
 
-Result<loader::Object> load(std::string_view elf, const std::string& name, const loader::OpenOptions& options) {
+Result<loader::Object> load(std::string_view elf, const std::string& name, const loader::OpenOptions& options,
+                            const loader::LoadOptions& load_options) {
   auto object = loader::Object::open(elf, name, options);
   if (!object) return object;
-  if (auto loaded = object->load(); !loaded) return std::move(loaded).take_error();
+  if (auto loaded = object->load(load_options); !loaded) return std::move(loaded).take_error();
   return object;
 }
 

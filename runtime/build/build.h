@@ -43,8 +43,10 @@ std::string object_name(const BuildRequest& request);
 // CompileOutput::failure like a compile failure.
 compiler::CompileOutput compile(const BuildRequest& request);
 
-// Opens the ELF and loads it into the kernel.
-Result<loader::Object> load(std::string_view elf, const std::string& name, const loader::OpenOptions& options = {});
+// Opens the ELF and loads it into the kernel (with programs switched off or
+// optional as `load_options` says).
+Result<loader::Object> load(std::string_view elf, const std::string& name, const loader::OpenOptions& options = {},
+                            const loader::LoadOptions& load_options = {});
 
 // Adds every value of `from` that `into` lacks (a script's filter plus the
 // command line's -p / -c filter).

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <utility>
@@ -73,7 +74,13 @@ Object::Object(Object&& other) noexcept
       options_(std::move(other.options_)),
       loaded_(std::exchange(other.loaded_, false)),
       verifier_log_(std::move(other.verifier_log_)),
-      attachments_(std::move(other.attachments_)) {}
+      attachments_(std::move(other.attachments_)),
+      disabled_(std::move(other.disabled_)),
+      optional_(std::move(other.optional_)),
+      notes_(std::move(other.notes_)),
+      variant_program_(std::move(other.variant_program_)),
+      variant_(std::move(other.variant_)),
+      maps_from_(std::exchange(other.maps_from_, nullptr)) {}
 
 Object& Object::operator=(Object&& other) noexcept {
   if (this != &other) {
@@ -85,6 +92,12 @@ Object& Object::operator=(Object&& other) noexcept {
     loaded_ = std::exchange(other.loaded_, false);
     verifier_log_ = std::move(other.verifier_log_);
     attachments_ = std::move(other.attachments_);
+    disabled_ = std::move(other.disabled_);
+    optional_ = std::move(other.optional_);
+    notes_ = std::move(other.notes_);
+    variant_program_ = std::move(other.variant_program_);
+    variant_ = std::move(other.variant_);
+    maps_from_ = std::exchange(other.maps_from_, nullptr);
   }
   return *this;
 }
@@ -101,14 +114,79 @@ void Object::close() {
   log::debug("closed BPF object {}", name_);
 }
 
+std::vector<uint32_t> Object::attachment_link_ids() const {
+  std::vector<uint32_t> out;
+  for (const auto& a : attachments_)
+    for (uint32_t id : a->link_ids())
+      if (id) out.push_back(id);
+  return out;
+}
+
+std::vector<int> Object::attachment_program_fds() const {
+  std::vector<int> out;
+  for (const auto& a : attachments_)
+    for (int fd : a->program_fds()) out.push_back(fd);
+  return out;
+}
+
 std::string Object::pin_directory() const { return options_.pin_root + "/" + options_.pin_namespace; }
 
 Status Object::reopen() {
   bpf_object__close(object_);
+  loaded_ = false;
   object_ = open_elf(elf_, name_, pin_directory());
   if (!object_)
     return make_errno_error(errno, fmt::format("cannot reopen BPF object {}: {}", name_, std::strerror(errno)));
+  return prepare();
+}
+
+Status Object::prepare() {
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, object_) {
+    const std::string name = bpf_program__name(prog);
+    bpf_program__set_autoload(prog, disabled_.count(name) == 0);
+    if (variant_ && name == variant_program_) {
+      bpf_program__set_type(prog, variant_->type);
+      bpf_program__set_expected_attach_type(prog, variant_->expected_attach_type);
+      if (!variant_->attach_target.empty() &&
+          bpf_program__set_attach_target(prog, 0, variant_->attach_target.c_str()) != 0) {
+        int err = errno;
+        return make_errno_error(err, fmt::format("the kernel's BTF has no function or tracepoint \"{}\" to bind "
+                                                 "program '{}' to ({})",
+                                                 variant_->attach_target, name, std::strerror(err)));
+      }
+    }
+  }
+  if (!maps_from_) return ok_status();
+  bpf_map* map;
+  bpf_object__for_each_map(map, object_) {
+    bpf_map* shared = maps_from_->find_map(bpf_map__name(map));
+    if (shared && bpf_map__fd(shared) >= 0 && bpf_map__reuse_fd(map, bpf_map__fd(shared)) != 0)
+      log::debug("{}: map {} of the variant could not share the loaded one's fd", name_, bpf_map__name(map));
+  }
   return ok_status();
+}
+
+Result<Object> Object::load_variant(std::string_view program, const ProgramVariant& variant) const {
+  if (!loaded_) return make_error(ErrorKind::invalid_argument, fmt::format("BPF object {} is not loaded", name_));
+  if (!find_program(program))
+    return make_error(ErrorKind::not_found, fmt::format("BPF object {} has no program '{}'", name_, program));
+  bpf_object* copy = open_elf(elf_, name_, pin_directory());
+  if (!copy)
+    return make_errno_error(errno, fmt::format("cannot reopen BPF object {}: {}", name_, std::strerror(errno)));
+  Object out(copy, name_, elf_, options_);
+  out.variant_program_ = std::string(program);
+  out.variant_ = variant;
+  out.maps_from_ = this;
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, copy) if (program != bpf_program__name(prog))
+      out.disabled_.insert(bpf_program__name(prog));
+  auto prepared = out.prepare();
+  auto loaded = prepared ? out.load_once(LoadOptions{}) : std::move(prepared);
+  // Only the load reads this object's maps; the copy then holds its own fds.
+  out.maps_from_ = nullptr;
+  if (!loaded) return std::move(loaded).take_error();
+  return out;
 }
 
 Status Object::check_pinned_maps() const {
@@ -156,6 +234,19 @@ size_t program_count(bpf_object* object) {
   return n;
 }
 
+// Whether the effective capabilities include CAP_BPF (39) or CAP_SYS_ADMIN
+// (21), from /proc/self/status (the loader does not depend on runtime/system).
+bool may_load_bpf() {
+  FILE* status = std::fopen("/proc/self/status", "r");
+  if (!status) return false;
+  char line[256];
+  unsigned long long effective = 0;
+  while (std::fgets(line, sizeof line, status))
+    if (std::sscanf(line, "CapEff: %llx", &effective) == 1) break;
+  std::fclose(status);
+  return (effective >> 39 & 1) || (effective >> 21 & 1);
+}
+
 std::string fd_exhaustion_message(const std::string& name, int err) {
   struct rlimit limit {};
   ::getrlimit(RLIMIT_NOFILE, &limit);
@@ -171,6 +262,64 @@ std::string fd_exhaustion_message(const std::string& name, int err) {
 Status Object::load(const LoadOptions& options) {
   if (!object_) return make_error(ErrorKind::invalid_argument, fmt::format("BPF object {} is closed", name_));
   if (loaded_) return ok_status();
+  auto check_name = [this](const std::string& name, const char* what) -> Status {
+    if (find_program(name)) return ok_status();
+    std::string names;
+    for (const auto& p : programs()) names += (names.empty() ? "" : ", ") + p.name;
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("{} names program '{}', which BPF object {} does not have; its programs are: {}",
+                                  what, name, name_, names));
+  };
+  for (const auto& [name, on] : options.autoload) {
+    if (auto known = check_name(name, "autoload"); !known) return known;
+    if (on)
+      disabled_.erase(name);
+    else
+      disabled_.insert(name);
+  }
+  for (const auto& name : options.optional)
+    if (auto known = check_name(name, "optional"); !known) return known;
+  optional_ = options.optional;
+  auto first = prepare();
+  if (first) first = load_once(options);
+  if (first) return first;
+  return load_without_refused_optionals(options, std::move(first));
+}
+
+// Some program was refused. When optional programs were being loaded, find
+// out which of them the kernel refuses: load without all of them (a failure
+// then is a required program's, and is the error), then add them back one at
+// a time and keep those that load. libbpf loads an object all or nothing and
+// does not say reliably which program failed (a missing fentry target fails
+// before any verifier log exists), so trying is the dependable way.
+Status Object::load_without_refused_optionals(const LoadOptions& options, Status first_failure) {
+  std::vector<std::string> candidates;
+  for (const auto& name : optional_)
+    if (!disabled_.count(name)) candidates.push_back(name);
+  if (candidates.empty()) return first_failure;
+  for (const auto& name : candidates) disabled_.insert(name);
+  if (auto reopened = reopen(); !reopened) return reopened;
+  if (auto base = load_once(options); !base) return base;
+  bool last_ok = true;
+  for (const auto& name : candidates) {
+    disabled_.erase(name);
+    if (auto reopened = reopen(); !reopened) return reopened;
+    auto attempt = load_once(options);
+    last_ok = static_cast<bool>(attempt);
+    if (last_ok) continue;
+    disabled_.insert(name);
+    std::string why = attempt.error();
+    if (size_t nl = why.find('\n'); nl != std::string::npos) why.resize(nl);
+    std::string note = fmt::format("optional program '{}' of {} was not loaded: {}", name, name_, why);
+    log::warn("{}", note);
+    notes_.push_back(std::move(note));
+  }
+  if (last_ok) return ok_status();
+  if (auto reopened = reopen(); !reopened) return reopened;
+  return load_once(options);
+}
+
+Status Object::load_once(const LoadOptions& options) {
   if (auto pins = check_pinned_maps(); !pins) return pins;
 
   auto clear_logs = [this] {
@@ -218,8 +367,15 @@ Status Object::load(const LoadOptions& options) {
     }
     if (!failed) {
       clear_logs();
+      // A privileged process is refused too where the kernel will not take
+      // a kind of program at all (this project's reference kernel refuses
+      // fentry), and then the missing capability is the wrong advice.
       std::string hint = (err == -EPERM || err == -EACCES)
-                             ? " (loading BPF programs needs CAP_BPF and CAP_PERFMON, or root)"
+                             ? (may_load_bpf() ? " (this process may load BPF programs, so the kernel refuses a "
+                                                 "program of this object for what it is: some kernels refuse "
+                                                 "fentry/fexit, lockdown refuses some kinds; run with -v for "
+                                                 "libbpf's details)"
+                                               : " (loading BPF programs needs CAP_BPF and CAP_PERFMON, or root)")
                              : " (run with -v for libbpf's details)";
       return make_errno_error(err, fmt::format("loading BPF object {} failed: {}{}", name_, std::strerror(-err), hint));
     }
@@ -266,6 +422,7 @@ std::vector<ProgramSummary> Object::programs() const {
     s.instructions = bpf_program__insn_cnt(prog);
     s.fd = loaded_ ? bpf_program__fd(prog) : -1;
     s.id = prog_id(s.fd);
+    s.autoload = bpf_program__autoload(prog);
     out.push_back(std::move(s));
   }
   return out;

@@ -10,8 +10,13 @@
 // stay valid while their Object is open.
 #pragma once
 
+#include <linux/bpf.h>
+
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +36,9 @@ struct ProgramSummary {
   size_t instructions = 0;
   int fd = -1;
   uint32_t id = 0;  // kernel id once loaded
+  // False when loading was switched off (LoadOptions::autoload) or an optional
+  // program was refused and skipped: the program is in the object, unloaded.
+  bool autoload = true;
 };
 
 struct MapSummary {
@@ -57,6 +65,23 @@ struct LoadOptions {
   // when the log of a rejected program was truncated.
   size_t initial_log_size = 256 * 1024;
   size_t max_log_size = 64 * 1024 * 1024;
+  // Programs whose loading is switched on or off by name (libbpf's
+  // bpf_program__set_autoload): one switched off stays in the object unloaded,
+  // and attach_all passes it over. Unknown names are an error.
+  std::map<std::string, bool> autoload;
+  // Programs the object can do without: when the kernel refuses one of them,
+  // it is left unloaded with a note (Object::notes) and the rest loads. This
+  // takes extra loads of the object, only when something was refused.
+  std::set<std::string> optional;
+};
+
+// How to load a second copy of a program as another type (an attach
+// alternative): the program type, its expected attach type and, for tp_btf /
+// fentry / fexit, the kernel function or tracepoint it is bound to at load.
+struct ProgramVariant {
+  bpf_prog_type type = BPF_PROG_TYPE_UNSPEC;
+  bpf_attach_type expected_attach_type = static_cast<bpf_attach_type>(0);
+  std::string attach_target;
 };
 
 // Raises the soft RLIMIT_NOFILE to the hard limit, as bpftool and bpftrace
@@ -69,6 +94,10 @@ unsigned long long raise_open_file_limit();
 class Attachment {
  public:
   virtual ~Attachment() = default;
+  // Kernel ids of the BPF links it holds and fds of programs it loaded itself
+  // (an attach alternative's own copy), for --stats.
+  virtual std::vector<uint32_t> link_ids() const { return {}; }
+  virtual std::vector<int> program_fds() const { return {}; }
 };
 
 class Object {
@@ -89,6 +118,19 @@ class Object {
   // Detaches everything attached through this object, then unloads it.
   void close();
 
+  // A copy of program `program` alone, loaded as `variant` into an object of
+  // its own that shares this (loaded) object's maps, so that what the copy
+  // records is read through this object. Used for attach alternatives whose
+  // program type differs from the one SEC() gave. The copy must be closed
+  // before this object (keep() it here).
+  Result<Object> load_variant(std::string_view program, const ProgramVariant& variant) const;
+
+  // What happened on the way that a person may want to know: optional programs
+  // skipped, which alternative a program was attached as. Shown with -v and
+  // by --stats.
+  const std::vector<std::string>& notes() const { return notes_; }
+  void add_note(std::string note) { notes_.push_back(std::move(note)); }
+
   bool is_open() const { return object_ != nullptr; }
   bool loaded() const { return loaded_; }
   const std::string& name() const { return name_; }
@@ -104,12 +146,20 @@ class Object {
   // Keeps an attachment alive for as long as the object is open.
   void keep(std::unique_ptr<Attachment> attachment) { attachments_.push_back(std::move(attachment)); }
   size_t attachment_count() const { return attachments_.size(); }
+  // What every attachment reports (Attachment::link_ids / program_fds).
+  std::vector<uint32_t> attachment_link_ids() const;
+  std::vector<int> attachment_program_fds() const;
 
  private:
   Object(bpf_object* object, std::string name, std::string elf, OpenOptions options)
       : object_(object), name_(std::move(name)), elf_(std::move(elf)), options_(std::move(options)) {}
   Status check_pinned_maps() const;
   Status reopen();
+  // Applies what must be set on every freshly opened bpf_object before load:
+  // autoload switches, a variant's type and target, reused maps.
+  Status prepare();
+  Status load_once(const LoadOptions& options);
+  Status load_without_refused_optionals(const LoadOptions& options, Status first_failure);
 
   bpf_object* object_ = nullptr;
   std::string name_;
@@ -118,6 +168,14 @@ class Object {
   bool loaded_ = false;
   std::string verifier_log_;
   std::vector<std::unique_ptr<Attachment>> attachments_;
+  std::set<std::string> disabled_;  // programs not to load
+  std::set<std::string> optional_;
+  std::vector<std::string> notes_;
+  // A variant copy (load_variant): the one program it loads and how, and the
+  // object whose maps it shares; set only while it loads.
+  std::string variant_program_;
+  std::optional<ProgramVariant> variant_;
+  const Object* maps_from_ = nullptr;
 };
 
 }  // namespace ebpfrun::loader

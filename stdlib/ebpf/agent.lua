@@ -80,6 +80,12 @@ local function raw_config(args)
   if args.listen then raw.listen = args.listen end
   if args.interval then raw.interval = args.interval end
   if args.bpf_stats then raw.bpf_stats = true end
+  if args.drop_labels then
+    local drop = {}
+    for name in args.drop_labels:gmatch("[^,%s]+") do drop[#drop + 1] = name end
+    raw.labels = type(raw.labels) == "table" and raw.labels or {}
+    raw.labels.drop = drop
+  end
   if args.filter and next(args.filter) then
     raw.filter = type(raw.filter) == "table" and raw.filter or {}
     for k, v in pairs(args.filter) do raw.filter[k] = v end
@@ -329,8 +335,10 @@ function Agent:tick()
     self:publish_self()
     -- Each collection leaves its rows and exported tables behind: collect
     -- them now, while the loop is idle, rather than let the heap grow to
-    -- twice its live size before the collector catches up.
+    -- twice its live size before the collector catches up. Then the C++
+    -- heap gives back what the replaced snapshots held.
     collectgarbage("step", 0)
+    if self.host.release_memory then self.host.release_memory() end
   end
 end
 

@@ -13,13 +13,20 @@
 --     },
 --     filter = { uid = 1000 },            -- applied to every collector
 --     limits = { series_per_metric = 10000, series_ttl = 300 },
---     labels = { drop = { "pid" } },      -- aggregate by the remaining labels
+--     labels = { drop = { "pid" } },      -- aggregate by the remaining labels (the default;
+--                                         -- { drop = {} } keeps a series per process)
 --     bpf_stats = false,                  -- per-program run counters (costs every BPF program)
 --   }
 local M = {}
 
 M.DEFAULT_COLLECTORS = { "syscalls", "network", "fileio", "scheduler", "memory", "tcpstate" }
-M.DEFAULTS = { listen = "127.0.0.1:9435", interval = 5, series_per_metric = 10000, series_ttl = 300 }
+-- Labels dropped unless the configuration says otherwise: a pid label makes
+-- every process a new series, and on a node where processes come and go that
+-- is the unbounded cardinality every eBPF exporter is blamed for. Aggregated by
+-- comm (and the collectors' other labels), the series count follows the set
+-- of programs, not of processes.
+M.DEFAULTS = { listen = "127.0.0.1:9435", interval = 5, series_per_metric = 10000, series_ttl = 300,
+               drop = { "pid" } }
 
 local TOP_KEYS = { listen = true, interval = true, collectors = true, filter = true, limits = true,
                    labels = true, bpf_stats = true }
@@ -140,7 +147,13 @@ function M.normalize(raw, check, resolve)
     problems[#problems + 1] = ("limits.series_per_metric must be an integer >= 2 (got %s)"):format(tostring(cfg.limit))
   end
   cfg.ttl = limits.series_ttl == nil and M.DEFAULTS.series_ttl or positive(limits.series_ttl, "limits.series_ttl", problems)
-  cfg.drop = check_drop(raw.labels or {}, "labels", problems)
+  local labels = raw.labels or {}
+  if type(labels) == "table" and labels.drop == nil then
+    local copy = { drop = M.DEFAULTS.drop }
+    for k, v in pairs(labels) do copy[k] = v end
+    labels = copy
+  end
+  cfg.drop = check_drop(labels, "labels", problems)
   local global_filter = raw.filter or {}
   check_filter(global_filter, "filter", problems, check)
 

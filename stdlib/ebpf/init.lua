@@ -185,8 +185,15 @@ local function wrap_object(raw)
   return self
 end
 
+-- obj:attach(program, spec [, opts]): spec is one attach point
+-- ("kprobe/vfs_read") or a list of them in order of preference
+-- ({"fentry/vfs_read", "kprobe/vfs_read", "tracepoint/syscalls/sys_enter_read"}):
+-- the first that loads and attaches wins, link:attached_as() says which.
 function Object:attach(program, spec, opts)
   if type(program) ~= "string" then error("obj:attach(program_name, spec) needs a program name", 2) end
+  if spec ~= nil and type(spec) ~= "string" and type(spec) ~= "table" then
+    error("obj:attach: spec must be a string or a list of strings", 2)
+  end
   local pid = type(opts) == "table" and opts.pid or nil
   local link, err = self.raw:attach(program, spec, pid)
   if not link then return nil, err end
@@ -194,12 +201,43 @@ function Object:attach(program, spec, opts)
   return link
 end
 
+-- Two tables of program name -> value merged, `over` winning.
+local function merged(base, over)
+  local out = {}
+  for k, v in pairs(base or {}) do out[k] = v end
+  for k, v in pairs(over or {}) do out[k] = v end
+  return out
+end
+
+local function name_list(set)
+  local out = {}
+  for name in pairs(set) do out[#out + 1] = name end
+  table.sort(out)
+  return out
+end
+
+-- obj:attach_all{ pid = n, alternatives = { prog = {spec, ...} }, optional = {"prog", ...} }:
+-- alternatives and optional add to those given to ebpf.compile.
 function Object:attach_all(opts)
-  local links, err = self.raw:attach_all(type(opts) == "table" and opts.pid or nil)
+  if opts ~= nil and type(opts) ~= "table" then error("obj:attach_all takes an options table", 2) end
+  opts = opts or {}
+  local optional = {}
+  for _, list in ipairs({ self.optional or {}, opts.optional or {} }) do
+    if type(list) ~= "table" then error("attach_all: 'optional' must be a list of program names", 2) end
+    for _, name in ipairs(list) do optional[name] = true end
+  end
+  if opts.alternatives ~= nil and type(opts.alternatives) ~= "table" then
+    error("attach_all: 'alternatives' must be a table of program name = { spec, ... }", 2)
+  end
+  local links, err = self.raw:attach_all(opts.pid, merged(self.alternatives, opts.alternatives), name_list(optional))
   if not links then return nil, err end
   for _, link in ipairs(links) do self.links[#self.links + 1] = link end
   return links
 end
+
+-- What happened on the way: optional programs skipped, which alternative each
+-- program was attached as.
+function Object:notes() return self.raw:info().notes end
 
 function Object:map(name)
   local raw, err = self.raw:map(name)
@@ -255,20 +293,48 @@ function Object:close()
   self.raw:close()
 end
 
+-- The load options of ebpf.compile / ebpf.load: autoload = { prog = false }
+-- switches loading off; optional = { "prog" } lets the object load and attach
+-- without programs this kernel refuses; a program named in alternatives =
+-- { prog = { spec, ... } } is optional at load (its alternatives load their
+-- own copies) and attach_all attaches it at the first alternative that works.
+local function load_args(opts, args)
+  if opts.alternatives ~= nil and type(opts.alternatives) ~= "table" then
+    error("ebpf.compile: 'alternatives' must be a table of program name = { spec, ... }", 3)
+  end
+  if opts.optional ~= nil and type(opts.optional) ~= "table" then
+    error("ebpf.compile: 'optional' must be a list of program names", 3)
+  end
+  local load_optional = {}
+  for _, name in ipairs(opts.optional or {}) do load_optional[name] = true end
+  for name in pairs(opts.alternatives or {}) do load_optional[name] = true end
+  args.autoload, args.optional = opts.autoload, name_list(load_optional)
+  return args
+end
+
+local function wrap_loaded(raw, opts)
+  local obj = wrap_object(raw)
+  obj.alternatives, obj.optional = opts.alternatives, opts.optional
+  return obj
+end
+
 function M.compile(opts)
   if type(opts) ~= "table" then error("ebpf.compile takes a table: { text = ... } or { file = ... }", 2) end
-  local args = { text = opts.text, file = opts.file, filter = opts.filter, defines = opts.defines,
-                 includes = opts.includes }
+  local args = load_args(opts, { text = opts.text, file = opts.file, filter = opts.filter, defines = opts.defines,
+                                 includes = opts.includes })
   if opts.text then args.name, args.line = inline_origin(opts.text, 3) end
   local raw, err = core.compile(args)
   if not raw then return nil, err end
-  return wrap_object(raw)
+  return wrap_loaded(raw, opts)
 end
 
-function M.load(path)
-  local raw, err = core.load(path)
+-- ebpf.load(path [, { autoload = ..., optional = ..., alternatives = ... }])
+function M.load(path, opts)
+  if opts ~= nil and type(opts) ~= "table" then error("ebpf.load(path [, opts]): opts must be a table", 2) end
+  opts = opts or {}
+  local raw, err = core.load(path, load_args(opts, {}))
   if not raw then return nil, err end
-  return wrap_object(raw)
+  return wrap_loaded(raw, opts)
 end
 
 ---------------------------------------------------------------------------

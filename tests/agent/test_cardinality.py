@@ -17,6 +17,7 @@ return {{
   interval = 0.5,
   collectors = {{ syscalls = {{ filter = {{ comm = "workload" }} }} }},
   limits = {{ series_per_metric = {LIMIT}, series_ttl = {TTL} }},
+  labels = {{ drop = {{}} }},  -- a series per process: the cardinality under test
 }}
 """)
 try:

@@ -28,6 +28,7 @@ return {
     tcpstate = { filter = { comm = "workload" } },
     opens_events = { script = "%s", filter = { comm = "workload" } },
   },
+  labels = { drop = {} },  -- a series per process, so that each workload process is found by pid
 }
 """ % os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "opens_events.lua"), args=["--bpf-stats"],
               workdir=tmp)

@@ -47,7 +47,9 @@ bpf_map* map(const loader::Object& object, const char* name) {
 KernelIds kernel_ids(const loader::Object& object) {
   KernelIds ids;
   bpf_program* prog;
-  bpf_object__for_each_program(prog, object.raw()) ids.programs.emplace_back(program_id(prog), bpf_program__name(prog));
+  // Programs not loaded (switched off, or optional and refused) have no id.
+  bpf_object__for_each_program(prog, object.raw()) if (bpf_program__fd(prog) >= 0)
+      ids.programs.emplace_back(program_id(prog), bpf_program__name(prog));
   bpf_map* m;
   bpf_object__for_each_map(m, object.raw()) {
     bpf_map_info info{};

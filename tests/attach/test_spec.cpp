@@ -77,6 +77,13 @@ TEST_CASE("attach: kprobe, perf_event, cgroup and sockmap specs parse", "[attach
   CHECK(kp.symbol == "do_sys_openat2");
   CHECK(kp.offset == 8);
   CHECK(parsed("kretprobe/do_sys_openat2").kind == Kind::kretprobe);
+  auto multi = parsed("kprobe.multi/vfs_*");
+  CHECK(multi.kind == Kind::kprobe_multi);
+  CHECK(multi.symbol == "vfs_*");
+  CHECK(multi.str() == "kprobe.multi/vfs_*");
+  CHECK(parsed("kretprobe.multi/tcp_v?_connect").str() == "kretprobe.multi/tcp_v?_connect");
+  CHECK(parse_error("kprobe.multi/").find("kprobe.multi needs a function name or glob") != std::string::npos);
+  CHECK(parse_error("kprobe.multi/a b").find("kprobe.multi needs a function name or glob") != std::string::npos);
 
   auto perf = parsed("perf_event/cpu-clock");
   CHECK(perf.event == "cpu-clock");
@@ -156,6 +163,8 @@ TEST_CASE("attach: spec_from_section gives the spec a libbpf SEC() name implies"
   CHECK(implied("usdt/libc.so.6:libc:setjmp") == "usdt/libc.so.6:libc:setjmp");
   CHECK(implied("kprobe/do_sys_openat2") == "kprobe/do_sys_openat2");
   CHECK(implied("kretprobe/do_sys_openat2") == "kretprobe/do_sys_openat2");
+  CHECK(implied("kprobe.multi/vfs_*") == "kprobe.multi/vfs_*");
+  CHECK(implied("kretprobe.multi/vfs_*") == "kretprobe.multi/vfs_*");
   CHECK(implied("ksyscall/openat") == "kprobe/__x64_sys_openat");
   CHECK(implied("kretsyscall/openat") == "kretprobe/__x64_sys_openat");
 

@@ -428,6 +428,34 @@ TEST_CASE("ebpfrun -l uprobe/BINARY:GLOB lists a binary's function symbols", "[c
   CHECK(malloc_listed);
 }
 
+TEST_CASE("ebpfrun -l kprobe/GLOB and fentry/GLOB list kernel functions, vfs_read among them", "[cli][script][root]") {
+  if (!test::have_root()) return;  // kallsyms shows names (and tracefs is readable) to root
+  for (std::string kind : {"kprobe", "kretprobe", "fentry", "fexit"}) {
+    auto r = ebpfrun_run({"-l", kind + "/vfs_*"});
+    INFO(kind << ": " << r.err);
+    REQUIRE(r.exit_code == 0);
+    auto lines = lines_of(r.out);
+    CHECK(std::find(lines.begin(), lines.end(), kind + "/vfs_read") != lines.end());
+    CHECK(std::find(lines.begin(), lines.end(), kind + "/vfs_write") != lines.end());
+    for (const auto& line : lines) {
+      INFO(line);
+      CHECK(line.rfind(kind + "/vfs_", 0) == 0);
+    }
+    CHECK(std::is_sorted(lines.begin(), lines.end()));
+    CHECK(std::adjacent_find(lines.begin(), lines.end()) == lines.end());
+  }
+  // A pattern no function matches lists nothing, as -l does for tracepoints.
+  for (const char* pattern : {"kprobe/no_such_function_ebpfrun_*", "fentry/no_such_function_ebpfrun_*"}) {
+    auto none = ebpfrun_run({"-l", pattern});
+    INFO(pattern << ": " << none.err);
+    CHECK(none.exit_code == 0);
+    CHECK(none.out.empty());
+  }
+  auto tracepoints = ebpfrun_run({"-l", "syscalls/no_such_tracepoint_*"});
+  CHECK(tracepoints.exit_code == 0);
+  CHECK(tracepoints.out.empty());
+}
+
 TEST_CASE("ebpfrun -l on a binary that does not exist exits 1 naming it", "[cli][script]") {
   auto r = ebpfrun_run({"-l", "uprobe/no/such/binary:x"});
   CHECK(r.exit_code == 1);
