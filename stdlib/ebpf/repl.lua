@@ -156,8 +156,8 @@ local function show_fields(probe)
   end
   if args then
     for i, a in ipairs(args) do
-      local use = i <= 6 and ("arg" .. (i - 1)) or "(past arg5)"
-      if i <= 6 and a.type:match("char %*$") then use = use .. ", str(arg" .. (i - 1) .. ")" end
+      local use = i <= 6 and (a.name .. " or arg" .. (i - 1)) or "(past arg5)"
+      if i <= 6 and a.type:match("char %*$") then use = ("str(%s) or str(arg%d)"):format(a.name, i - 1) end
       print(string.format("%-22s %-26s %s", a.name, a.type, use))
     end
   elseif not info.fields then

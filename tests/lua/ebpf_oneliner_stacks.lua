@@ -122,6 +122,23 @@ t.test("trace prints a user stack per event", function()
   t.eq(n, 3, out)
 end)
 
+-- Not about stacks, but about the same target: the arguments of a raw or
+-- BTF tracepoint by their names in the kernel's BTF.
+t.test("raw_tp and tp_btf arguments by name: prev_state of the sleeps at sched_switch", function()
+  for _, probe in ipairs({ "raw_tp/sched_switch", "tp_btf/sched_switch" }) do
+    -- Switched out asleep (a non-zero state: TASK_INTERRUPTIBLE, with
+    -- TASK_FREEZABLE on newer kernels): the four sleeps, and its exit.
+    local rc, out, err = o.run(('count("%s", "comm", { duration = 1.5, where = "prev_state > 0 && %s" })'):format(probe,
+      'comm == \\"stacks_target_d\\"'), TARGET .. " naps 4 20")
+    t.eq(rc, 0, err)
+    local n = tonumber(out:match("@%[stacks_target_d%]: (%d+)"))
+    t.ok(n and n >= 4 and n <= 8, probe .. ": " .. out)
+  end
+  local rc, _, err = o.run('count("raw_tp/sched_switch", "nosuch")')
+  t.eq(rc, 2, err)
+  t.ok(err:find("prev_state", 1, true), err)
+end)
+
 t.test("a stack in a predicate is a usage error", function()
   local rc, _, err = o.run(('count("%s", nil, { where = "kstack == 1" })'):format(OPENAT))
   t.eq(rc, 2, err)
