@@ -46,6 +46,12 @@ void register_check(CLI::App& app, const GlobalFlags& global);
 void register_doctor(CLI::App& app, const GlobalFlags& global);
 void register_agent(CLI::App& app, const GlobalFlags& global);
 
+// -l PATTERN: prints the tracepoints matching a glob, with
+// "uprobe/PATH:GLOB" a binary's function symbols, with "kprobe/GLOB" or
+// "fentry/GLOB" kernel functions (also the REPL's `:probes PATTERN`);
+// returns the exit code.
+int list_probes(const std::string& pattern);
+
 // The interactive REPL on an existing host; returns the exit code.
 int run_repl(bindings::LuaHost& host);
 

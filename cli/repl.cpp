@@ -360,6 +360,10 @@ int run_repl(bindings::LuaHost& host) {
     if (chunk.empty() && line[0] == ':') {
       std::string name = line.substr(1, line.find_last_not_of(" \t"));
       if (name == "quit" || name == "q") break;
+      if (name.rfind("probes ", 0) == 0) {
+        list_probes(name.substr(name.find_first_not_of(' ', 7)));
+        continue;
+      }
       run_command(host, name);
       continue;
     }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,80 @@ std::vector<std::string> probe_matches(const std::string& text) {
   if (text.find('/') == std::string::npos)
     for (const char* kind : kKinds)
       if (std::string(kind).rfind(text, 0) == 0) out.push_back(kind);
+  return out;
+}
+
+// The probe of the one-liner call whose later argument the cursor is in:
+// PROBE for `count("PROBE", "co` or `count("PROBE", {"comm", "us`. Scans the
+// line up to the word being completed, keeping for each open '(' its first
+// argument when that is a string literal, and whether a ',' followed it.
+std::optional<std::string> oneliner_probe(int upto) {
+  struct Call {
+    std::string first;
+    bool first_is_string = false;
+    bool past_first = false;
+    bool any_token = false;
+  };
+  std::vector<Call> calls;
+  char quote = 0;
+  std::string literal;
+  for (int i = 0; i < upto && rl_line_buffer[i]; ++i) {
+    char c = rl_line_buffer[i];
+    if (quote) {
+      if (c == '\\' && rl_line_buffer[i + 1]) {
+        literal += rl_line_buffer[++i];
+      } else if (c == quote) {
+        quote = 0;
+        if (!calls.empty() && !calls.back().past_first && !calls.back().any_token) {
+          calls.back().first = literal;
+          calls.back().first_is_string = true;
+        }
+        if (!calls.empty()) calls.back().any_token = true;
+      } else {
+        literal += c;
+      }
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+      literal.clear();
+    } else if (c == '(') {
+      if (!calls.empty()) calls.back().any_token = true;
+      calls.push_back({});
+    } else if (c == ')') {
+      if (!calls.empty()) calls.pop_back();
+    } else if (c == ',') {
+      if (!calls.empty()) calls.back().past_first = true;
+    } else if (c != ' ' && c != '\t' && !calls.empty() && !calls.back().past_first) {
+      calls.back().any_token = true;
+    }
+  }
+  if (!quote || calls.empty() || !calls.back().first_is_string || !calls.back().past_first) return std::nullopt;
+  return calls.back().first;
+}
+
+// The fields a one-liner can read at probe that start with text, from
+// ebpf.repl.field_names (which reads the probe's format file; it runs no
+// user code).
+std::vector<std::string> field_matches(const std::string& probe, const std::string& text) {
+  lua_State* L = g_state;
+  std::vector<std::string> out;
+  if (!lua_checkstack(L, 8)) return out;
+  int top = lua_gettop(L);
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "ebpf.repl");
+  if (lua_pcall(L, 1, 1, 0) == 0 && lua_istable(L, -1)) {
+    lua_getfield(L, -1, "field_names");
+    lua_pushlstring(L, probe.data(), probe.size());
+    if (lua_pcall(L, 1, 1, 0) == 0 && lua_istable(L, -1)) {
+      for (int i = 1;; ++i) {
+        lua_rawgeti(L, -1, i);
+        if (!lua_isstring(L, -1)) break;
+        std::string name = lua_tostring(L, -1);
+        if (name.rfind(text, 0) == 0) out.push_back(name);
+        lua_pop(L, 1);
+      }
+    }
+  }
+  lua_settop(L, top);
   return out;
 }
 
@@ -180,7 +255,8 @@ char** complete(const char* text, int start, int) {
   rl_attempted_completion_over = 1;  // never fall back to file names
   char quote = open_quote(start);
   if (quote) {
-    g_matches = probe_matches(text);
+    auto probe = oneliner_probe(start);
+    g_matches = probe ? field_matches(*probe, text) : probe_matches(text);
     // A complete probe name closes its string; a kind ("uprobe/") still
     // needs its target, so the cursor stays inside.
     bool complete_name = g_matches.size() == 1 && g_matches[0].back() != '/';

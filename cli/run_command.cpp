@@ -46,6 +46,8 @@ int list_kernel_functions(const std::string& pattern) {
   return kExitOk;
 }
 
+}  // namespace
+
 // -l [PATTERN]: tracepoints matching a glob ("syscalls:*open*", "sched/*"), or
 // with "uprobe/PATH:GLOB" the function symbols of a binary, or kernel
 // functions (list_kernel_functions).
@@ -86,6 +88,8 @@ int list_probes(const std::string& pattern) {
     }
   return kExitOk;
 }
+
+namespace {
 
 constexpr const char* kUsage =
     "usage: ebpfrun [OPTIONS] SCRIPT.lua [SCRIPT ARGS...]\n"

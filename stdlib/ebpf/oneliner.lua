@@ -1,6 +1,7 @@
 -- One-liners: ad-hoc questions about one probe, without writing BPF C.
 --
---   count(probe, by, opts)             events per key (by: nil, "comm", or {"comm", "ret"})
+--   count(probe, by, opts)             events per key (by: nil, "comm", or {"comm", "ret"};
+--                                      "kstack"/"ustack" key by stack, ebpf.oneliner_stacks)
 --   sum / min / max / avg / stats(probe, value, opts)     of a numeric field, opts.by keys
 --   hist(probe, value, opts)           power-of-two histogram (per opts.by key)
 --   lhist(probe, value, min, max, step, opts)             linear histogram
@@ -21,6 +22,7 @@ local ffi = require "ffi"
 local F = require "ebpf.oneliner_fields"
 local W = require "ebpf.oneliner_where"
 local C = require "ebpf.oneliner_codegen"
+local S = require "ebpf.oneliner_stacks"
 
 local M = {}
 
@@ -118,29 +120,100 @@ local function start(source, attach, run_opts, setup)
   if not ok then error(failure, 0) end
 end
 
-local function periodic(opts, show)
-  return function(obj)
-    return { every = opts.interval or M.interval, duration = opts.duration or M.duration,
-             tick = function() show(obj) end, finish = function() show(obj) end }
+-- With a user stack key, a function that has the symbolizer open the files
+-- of each new process in the aggregate map while it still runs (the stacks
+-- are symbolized when they are printed, maybe after the process exited).
+local function stack_warmer(obj, keys)
+  local fields = {}
+  for i, d in ipairs(keys or {}) do if d.pid_of then fields[#fields + 1] = { "k" .. i, d.pid_of } end end
+  if #fields == 0 then return nil end
+  local seen = {}
+  return function()
+    for k in obj:map("aggregate"):pairs() do
+      for _, f in ipairs(fields) do
+        local pid = f[2](k[f[1]])
+        if pid and not seen[pid] then
+          seen[pid] = true
+          ebpf.symbolize({ 0 }, pid)
+        end
+      end
+    end
   end
 end
 
--- Reads the aggregate map into rows {key = {values}, count, sum, min, max, bucket}.
+local WARM_EVERY = 0.1
+
+local function periodic(opts, show, keys)
+  return function(obj)
+    local every, duration = opts.interval or M.interval, opts.duration or M.duration
+    local warm = stack_warmer(obj, keys)
+    if not warm then
+      return { every = every, duration = duration, tick = function() show(obj) end, finish = function() show(obj) end }
+    end
+    local since = 0
+    return { every = WARM_EVERY, duration = duration, finish = function() show(obj) end, tick = function()
+      warm()
+      since = since + WARM_EVERY
+      if every and since >= every - 1e-6 then
+        since = 0
+        show(obj)
+      end
+    end }
+  end
+end
+
+-- A stack key starts a new line, so the comma before it ends its line.
+local function key_text(key)
+  local text = ""
+  for i, v in ipairs(key) do
+    local part = tostring(v)
+    if i > 1 then text = text .. (part:sub(1, 1) == "\n" and "," or ", ") end
+    text = text .. part
+  end
+  return text
+end
+
+-- Reads the aggregate map into rows {key = {values}, count, sum, min, max,
+-- bucket}. Rows whose keys print the same are merged: two user stack ids of
+-- one program in two processes are one stack to the reader.
 local function read_rows(obj, keys, bucketed)
-  local rows = {}
+  local rows, seen = {}, {}
   for k, v in obj:map("aggregate"):pairs() do
     local key = {}
     for i, d in ipairs(keys) do key[i] = F.show(d, k["k" .. i], obj) end
-    rows[#rows + 1] = { key = key, bucket = bucketed and tonumber(k.bucket), count = tonumber(v.count),
-                        sum = tonumber(v.sum), min = tonumber(v.min), max = tonumber(v.max) }
+    local row = { key = key, bucket = bucketed and tonumber(k.bucket), count = tonumber(v.count),
+                  sum = tonumber(v.sum), min = tonumber(v.min), max = tonumber(v.max) }
+    local id = key_text(key) .. "\0" .. tostring(row.bucket)
+    local old = seen[id]
+    if old then
+      old.count, old.sum = old.count + row.count, old.sum + row.sum
+      old.min, old.max = math.min(old.min, row.min), math.max(old.max, row.max)
+    else
+      seen[id] = row
+      rows[#rows + 1] = row
+    end
   end
   return rows
 end
 
-local function key_text(key)
-  local parts = {}
-  for i, v in ipairs(key) do parts[i] = tostring(v) end
-  return table.concat(parts, ", ")
+local function has_stack(keys)
+  for _, d in ipairs(keys) do if d.kind == "stack" then return true end end
+  return false
+end
+
+-- A key's value in JSON: a stack is its list of frames.
+local function json_value(v)
+  if S.is_stack(v) then return v:json() end
+  return v
+end
+
+-- JSON keyed by stacks is a list of {keys = {name = value}, value = ...}:
+-- a stack is a list of frames, which cannot be an object key.
+local function json_entry(names, key, value)
+  local json = require "ebpf.json"
+  local k = json.object {}
+  for i, name in ipairs(names) do k[name] = json_value(key[i]) end
+  return json.object { keys = k, value = value }
 end
 
 local function emit_json(name, value)
@@ -172,10 +245,12 @@ local function aggregate(fn, what, probe, value, opts, value_argn)
     local metric = STATS[what] or STATS.count
     table.sort(rows, function(a, b) return metric(a) < metric(b) end)
     if json_mode(opts) then
-      local out = {}
+      local out = has_stack(keys) and require("ebpf.json").array {} or {}
       for _, r in ipairs(rows) do
         local entry = what == "stats" and { count = r.count, average = math.floor(r.sum / r.count), total = r.sum } or metric(r)
-        if #names == 0 then out = entry else out[key_text(r.key)] = entry end
+        if #names == 0 then out = entry
+        elseif has_stack(keys) then out[#out + 1] = json_entry(names, r.key, entry)
+        else out[key_text(r.key)] = entry end
       end
       emit_json(label, out)
     else
@@ -187,7 +262,7 @@ local function aggregate(fn, what, probe, value, opts, value_argn)
     end
     if opts.reset then obj:map("aggregate"):clear() end
   end
-  start(source, { { "oneliner", probe } }, periodic(opts, show))
+  start(source, { { "oneliner", probe } }, periodic(opts, show, keys))
 end
 
 function M.count(probe, by, opts) return aggregate("count", "count", probe, by, opts, 2) end
@@ -198,18 +273,20 @@ end
 -- Prints histograms grouped by key.
 local function show_hists(opts, label, keys, names, render)
   return function(obj)
-    local groups, order = {}, {}
+    local groups, order, key_of = {}, {}, {}
     for _, r in ipairs(read_rows(obj, keys, true)) do
       local k = key_text(r.key)
-      if not groups[k] then groups[k] = {}; order[#order + 1] = k end
+      if not groups[k] then groups[k] = {}; order[#order + 1] = k; key_of[k] = r.key end
       groups[k][r.bucket] = (groups[k][r.bucket] or 0) + r.count
     end
     table.sort(order)
-    local out = {}
+    local out = has_stack(keys) and require("ebpf.json").array {} or {}
     for _, k in ipairs(order) do
       local h = render(groups[k])
       if json_mode(opts) then
-        if #names == 0 then out = h:to_json_table() else out[k] = h:to_json_table() end
+        if #names == 0 then out = h:to_json_table()
+        elseif has_stack(keys) then out[#out + 1] = json_entry(names, key_of[k], h:to_json_table())
+        else out[k] = h:to_json_table() end
       else
         print(#names > 0 and ("%s[%s]:"):format(label, k) or (label .. ":"))
         io.write(h:format())
@@ -234,7 +311,7 @@ function M.hist(probe, value, opts)
   local keys, names = resolve_keys("hist", 3, info, opts.by)
   local source = C.aggregate(info, keys, vd, "log2", compile_where("hist", info, opts.where))
   local hist = require "ebpf.hist"
-  start(source, { { "oneliner", probe } }, periodic(opts, show_hists(opts, "@" .. value, keys, names, hist.hist)))
+  start(source, { { "oneliner", probe } }, periodic(opts, show_hists(opts, "@" .. value, keys, names, hist.hist), keys))
 end
 
 function M.lhist(probe, value, min, max, step, opts)
@@ -255,7 +332,7 @@ function M.lhist(probe, value, min, max, step, opts)
   local source = C.aggregate(info, keys, vd, { min = min, max = max, step = step }, compile_where("lhist", info, opts.where))
   local hist = require "ebpf.hist"
   start(source, { { "oneliner", probe } }, periodic(opts, show_hists(opts, "@" .. value, keys, names,
-    function(counts) return hist.lhist(min, max, step, counts) end)))
+    function(counts) return hist.lhist(min, max, step, counts) end), keys))
 end
 
 function M.latency(probe_a, probe_b, opts)
@@ -266,7 +343,7 @@ function M.latency(probe_a, probe_b, opts)
   local source = C.latency(info_a, info_b, keys, compile_where("latency", info_a, opts.where))
   local hist = require "ebpf.hist"
   start(source, { { "oneliner_start", probe_a }, { "oneliner", probe_b } },
-    periodic(opts, show_hists(opts, "@ns", keys, names, hist.hist)))
+    periodic(opts, show_hists(opts, "@ns", keys, names, hist.hist), keys))
 end
 
 -- trace(probe, [fmt,] field..., [opts]) and the older trace(probe, fmt, {fields}, opts).
@@ -293,7 +370,7 @@ function M.trace(probe, ...)
   for i, s in ipairs(specs) do ds[i] = F.resolve(info, s, "trace", i + 2) end
   if fmt then
     local probe_values = {}
-    for i, d in ipairs(ds) do probe_values[i] = d.kind == "str" and "x" or 1 end
+    for i, d in ipairs(ds) do probe_values[i] = d.kind == "num" and 1 or "x" end
     local ok, why = pcall(string.format, fmt, unpack(probe_values))
     if not ok then F.usage("trace", 2, ("the format does not fit the fields: %s"):format(why)) end
   end
@@ -307,13 +384,18 @@ function M.trace(probe, ...)
       if json then
         local j = require "ebpf.json"
         local o = {}
-        for i, s in ipairs(specs) do o[s] = values[i] end
+        for i, s in ipairs(specs) do o[s] = json_value(values[i]) end
         print(j.encode(j.object(o)))
       elseif fmt then
+        for i, d in ipairs(ds) do if d.kind == "stack" then values[i] = tostring(values[i]) end end
         print(fmt:format(unpack(values, 1, #ds)))
       else
-        for i = 1, #ds do values[i] = tostring(values[i]) end
-        print(table.concat(values, " "))
+        local text = ""
+        for i = 1, #ds do
+          local part = tostring(values[i])
+          text = text .. ((i == 1 or part:sub(1, 1) == "\n") and "" or " ") .. part
+        end
+        print(text)
       end
     end)
   end)

@@ -108,19 +108,38 @@ local BUILTINS = {
 }
 F.STR_SIZE = 128
 
+-- The probe kinds whose arguments are arg0 .. arg5.
+local ARG_KINDS = { uprobe = true, kprobe = true, usdt = true, raw_tracepoint = true, tp_btf = true }
+
+-- The arguments of a raw or BTF tracepoint by name, from the kernel's BTF
+-- (ebpf.tracepoint_args; {} where that is not available, such as under
+-- plain LuaJIT): { {name =, type =}, ... }, cached in info.
+function F.tracepoint_args(info)
+  if info.kind ~= "raw_tracepoint" and info.kind ~= "tp_btf" then return {} end
+  if not info.args then
+    local ok, ebpf = pcall(require, "ebpf")
+    local args = ok and type(ebpf) == "table" and ebpf.tracepoint_args and ebpf.tracepoint_args(info.section:match("/(.*)$"))
+    info.args = args or {}
+  end
+  return info.args
+end
+
 -- The names a probe offers, for error messages and completion.
 function F.names(info)
   local names = {}
+  for i, a in ipairs(F.tracepoint_args(info)) do
+    if i <= 6 then names[#names + 1] = a.type:match("char %*$") and ("str(" .. a.name .. ")") or a.name end
+  end
   for n, f in pairs(info.fields or {}) do
     if not n:match("^common_") then
       names[#names + 1] = (f.kind == "pointer" and f.type:match("char")) and ("str(" .. n .. ")") or n
     end
   end
   table.sort(names)
-  for _, b in ipairs({ "comm", "pid", "tid", "uid", "cpu", "ns" }) do
+  for _, b in ipairs({ "comm", "pid", "tid", "uid", "cpu", "ns", "kstack", "ustack" }) do
     if not (info.fields and info.fields[b]) then names[#names + 1] = b end
   end
-  if info.kind == "uprobe" or info.kind == "kprobe" or info.kind == "usdt" or info.kind == "raw_tracepoint" then
+  if ARG_KINDS[info.kind] then
     names[#names + 1] = "arg0..arg5"
   end
   if info.kind == "uretprobe" or info.kind == "kretprobe" then names[#names + 1] = "retval" end
@@ -135,7 +154,8 @@ local function int_expr(f)
 end
 
 local function arg_expr(info, n)
-  if info.kind == "raw_tracepoint" then return ("(__s64)((__u64 *)ctx)[%d]"):format(n) end
+  -- Raw and BTF tracepoint programs get the arguments as an array of u64.
+  if info.kind == "raw_tracepoint" or info.kind == "tp_btf" then return ("(__s64)((__u64 *)ctx)[%d]"):format(n) end
   return ("(__s64)PT_REGS_PARM%d((struct pt_regs *)ctx)"):format(n + 1)
 end
 
@@ -179,13 +199,26 @@ function F.lookup(info, spec)
     return nil, ("field '%s' (%s) is neither a number nor a string"):format(name, f.type)
   end
   local arg = name:match("^arg(%d)$")
-  if arg and tonumber(arg) <= 5 and (info.kind == "uprobe" or info.kind == "kprobe" or info.kind == "usdt" or info.kind == "raw_tracepoint") then
+  if arg and tonumber(arg) <= 5 and ARG_KINDS[info.kind] then
     if reader then
       return { kind = "str", size = F.STR_SIZE, fill = function(dst)
         return ("%s(%s, sizeof(%s), (const void *)%s);"):format(read, dst, dst, arg_expr(info, tonumber(arg)))
       end }
     end
     return { kind = "num", expr = arg_expr(info, tonumber(arg)), signed = true }
+  end
+  -- A raw or BTF tracepoint's argument by its name: the slot of the same
+  -- index (the kernel widens every argument to u64, signed ones with their sign).
+  for i, a in ipairs(F.tracepoint_args(info)) do
+    if a.name == name and i <= 6 then
+      local expr = arg_expr(info, i - 1)
+      if reader then
+        return { kind = "str", size = F.STR_SIZE, fill = function(dst)
+          return ("%s(%s, sizeof(%s), (const void *)%s);"):format(read, dst, dst, expr)
+        end }
+      end
+      return { kind = "num", expr = expr, signed = not (a.type:match("%*$") or a.type:match("unsigned")) }
+    end
   end
   if name == "retval" and (info.kind == "uretprobe" or info.kind == "kretprobe") then
     return { kind = "num", expr = "(__s64)PT_REGS_RC((struct pt_regs *)ctx)", signed = true }

@@ -138,6 +138,7 @@ function W.compile(ast, lookup, names)
   local function field(n)
     local d = lookup(n.name)
     if not d then fail(("unknown field '%s'"):format(n.name), n.col) end
+    if d.kind == "stack" then fail(("'%s' is a stack: a key or a traced field, not part of a predicate"):format(n.name), n.col) end
     return d
   end
   local function number(n)

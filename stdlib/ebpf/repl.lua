@@ -3,9 +3,13 @@
 --   repl.values(...)     returns its arguments unchanged (see below)
 --   repl.print(...)      shows values the way the REPL echoes an expression
 --   repl.pretty(v)       one value as text: strings quoted, tables expanded
---   repl.command(name)   runs a `:` command typed at the prompt ("help",
---                        "probes", "maps", "detach"); `:quit` stays in C++
---                        because it ends the read loop
+--   repl.command(line)   runs a `:` command typed at the prompt ("help",
+--                        "probes", "fields PROBE", "maps", "detach");
+--                        `:quit` stays in C++ because it ends the read loop,
+--                        and `:probes PATTERN` because listing probes is
+--                        the C++ of `ebpfrun -l`
+--   repl.field_names(probe)  the fields a one-liner can read at probe (for
+--                        completion), or an empty list
 --   repl.help            the text `:help` prints
 --
 -- The C++ side (cli/repl.cpp) reads lines, handles Ctrl-C and
@@ -19,15 +23,18 @@ local repl = {}
 repl.help = [=[ebpfrun REPL: Lua (LuaJIT) with the ebpf module loaded as `ebpf`.
   count("tracepoint/syscalls/sys_enter_openat", "comm")   one-liner: counts until Ctrl-C
   count(probe, {"comm", "ret"}, { where = "ret < 0" })   several keys, a predicate
+  count(probe, {"comm", "ustack"})                        keyed by user stack ("kstack": kernel stack)
   sum / min / max / avg / stats(probe, field, { by = "comm" }), hist(probe, field),
   lhist(probe, field, min, max, step), latency(probe_a, probe_b, { by = "comm" })
   trace(probe, "%s opened %s", "comm", "str(filename)")  one line per event
   obj = ebpf.compile{ text = [[ ... ]] }; obj:attach_all(); ebpf.run{ duration = 5 }
   An expression shows its value; an unfinished statement continues on the next line.
-  Tab completes Lua names, and probe names inside a string.
+  Tab completes Lua names, probe names inside a string, and a one-liner's fields after its probe.
 Commands:
   :help      this text
   :probes    what is attached
+  :probes PATTERN   list probes like ebpfrun -l ('syscalls:*open*', 'uprobe/PATH:GLOB')
+  :fields PROBE     the fields a one-liner can use at PROBE, with their types
   :maps      the maps of the open objects
   :detach    detach and unload everything
   :quit      leave (also Ctrl-D)
@@ -110,8 +117,80 @@ local function show_maps()
   if not any then print("no maps") end
 end
 
-function repl.command(name)
-  if name == "help" or name == "h" then
+-- The declared type of a tracefs format field without its name.
+local function field_type(f)
+  local decl = f.type:gsub("^%s+", ""):gsub("%s+$", "")
+  local array = decl:match("%[%d*%]$")
+  decl = decl:gsub("%s*%[%d*%]$", ""):gsub("[%w_]+$", ""):gsub("%s+$", "")
+  return decl .. (array or "")
+end
+
+local BUILTIN_FIELDS = {
+  { "comm", "char[16]", "the task's command name" }, { "pid", "s64", "process id" }, { "tid", "s64", "thread id" },
+  { "uid", "s64", "user id" }, { "cpu", "s64", "CPU number" }, { "ns", "s64", "bpf_ktime_get_ns()" },
+  { "kstack", "stack", "kernel stack (a key, or traced)" }, { "ustack", "stack", "user stack (a key, or traced)" },
+}
+
+local function show_fields(probe)
+  if probe == "" then print("usage: :fields PROBE (such as :fields tracepoint/syscalls/sys_enter_openat)"); return end
+  local F = require "ebpf.oneliner_fields"
+  local ok, info = pcall(F.probe, probe, "fields", nil)
+  if not ok then print((tostring(info):gsub("^usage: fields: ", ""))); return end
+  local args, err
+  if info.kind == "raw_tracepoint" or info.kind == "tp_btf" then
+    -- The tracepoint's own arguments, named and typed by the kernel's BTF.
+    args, err = ebpf.tracepoint_args(info.section:match("/(.*)$"))
+    if not args then print(tostring(err)); return end
+  end
+  print(string.format("%-22s %-26s %s", "FIELD", "TYPE", "USE AS"))
+  local list = {}
+  for _, f in pairs(info.fields or {}) do
+    if not f.name:match("^common_") then list[#list + 1] = f end
+  end
+  table.sort(list, function(a, b) return a.offset < b.offset end)
+  for _, f in ipairs(list) do
+    local use = f.name
+    if f.kind == "pointer" and f.type:match("char") then use = "str(" .. f.name .. ")"
+    elseif f.kind == "other" then use = "(not readable by one-liners)" end
+    print(string.format("%-22s %-26s %s", f.name, field_type(f), use))
+  end
+  if args then
+    for i, a in ipairs(args) do
+      local use = i <= 6 and (a.name .. " or arg" .. (i - 1)) or "(past arg5)"
+      if i <= 6 and a.type:match("char %*$") then use = ("str(%s) or str(arg%d)"):format(a.name, i - 1) end
+      print(string.format("%-22s %-26s %s", a.name, a.type, use))
+    end
+  elseif not info.fields then
+    local args = ({ uprobe = true, kprobe = true, usdt = true })[info.kind]
+    if args then print(string.format("%-22s %-26s %s", "arg0 .. arg5", "u64", "arg0, str(arg1), ...")) end
+    if info.kind == "uretprobe" or info.kind == "kretprobe" then print(string.format("%-22s %-26s %s", "retval", "s64", "retval")) end
+  end
+  print("built in, at every probe:")
+  for _, b in ipairs(BUILTIN_FIELDS) do print(string.format("%-22s %-26s %s", b[1], b[2], b[3])) end
+end
+
+function repl.field_names(probe)
+  local F = require "ebpf.oneliner_fields"
+  local ok, info = pcall(F.probe, probe, "fields", nil)
+  if not ok then return {} end
+  local out = {}
+  for _, n in ipairs(F.names(info)) do
+    if n == "arg0..arg5" then
+      for i = 0, 5 do out[#out + 1] = "arg" .. i end
+    else
+      out[#out + 1] = n
+    end
+  end
+  return out
+end
+
+function repl.command(line)
+  local name, rest = line:match("^(%S*)%s*(.-)%s*$")
+  if name == "fields" then
+    show_fields(rest)
+  elseif rest ~= "" then
+    print("unknown command :" .. line .. " (try :help)")
+  elseif name == "help" or name == "h" then
     print(repl.help)
   elseif name == "probes" then
     show_probes()

@@ -68,6 +68,12 @@ local BUDGETS = {
     network_exit_recvfrom = 400, network_exit_recvmsg = 400, network_thread_exit = 100, network_send = 1100,
     network_receive = 600, network_state = 100, network_retransmit = 400,
   } },
+  { file = "offcputime.bpf.c", defines = { "OFFCPU_MIN_NS=1000ULL" }, programs = {
+    offcpu_switch = 200,
+  } },
+  { file = "profile.bpf.c", programs = {
+    profile_sample = 100,
+  } },
   { file = "rmdetect.bpf.c", programs = {
     rmdetect_unlink = 900, rmdetect_unlinkat = 1000, rmdetect_rmdir = 900, rmdetect_unlink_exit = 100,
     rmdetect_unlinkat_exit = 100, rmdetect_rmdir_exit = 100,

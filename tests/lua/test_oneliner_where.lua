@@ -114,7 +114,29 @@ name: x
   t.eq(select(2, F.lookup(info, "str(ret; x)")), "'str(ret; x)' is not a field name")
   local ok, e = pcall(F.resolve, info, "nope", "trace", 3)
   t.eq(ok, false)
-  t.eq(e, "usage: trace: argument 3: tracepoint/x/y has no field 'nope' (fields: __syscall_nr, comm, name, ret, str(filename), pid, tid, uid, cpu, ns)")
+  t.eq(e, "usage: trace: argument 3: tracepoint/x/y has no field 'nope' (fields: __syscall_nr, comm, name, ret, str(filename), pid, tid, uid, cpu, ns, kstack, ustack)")
+end)
+
+t.test("stack keys: kstack is a stack id, ustack also carries the pid; neither goes in a predicate", function()
+  local S = require "ebpf.oneliner_stacks"
+  local info = { kind = "tracepoint", probe = "tracepoint/x/y", fields = {} }
+  local k, u = F.lookup(info, "kstack"), F.lookup(info, "ustack")
+  t.eq(k.kind, "stack")
+  t.eq(k.fill("key.k1"), "key.k1 = (__s64)EBPFRUN_KSTACK(ctx, oneliner_stacks);")
+  t.ok(u.fill("key.k1"):find("EBPFRUN_USTACK(ctx, oneliner_stacks)", 1, true), u.fill("key.k1"))
+  t.ok(k.decl:find("EBPFRUN_STACK_MAP(oneliner_stacks", 1, true), k.decl)
+  t.eq(u.pid_of(1234 * 2 ^ 32 + 7), 1234)
+  t.eq(u.pid_of(-14), nil)
+  t.eq(k.pid_of, nil)
+  -- A failed stack id prints why there are no frames.
+  t.eq(tostring(k.show(-14)), "[no kernel stack]")
+  t.eq(tostring(u.show(-12)), "[no user stack: error 12]")
+  local frames = { { symbol = "leaf", offset = 5 }, { symbol = "leaf_inline", offset = 0, inlined = true }, { symbol = "main", offset = 0 } }
+  t.eq(tostring(S.value(frames)), "\n    leaf+5\n    leaf_inline [inlined]\n    main\n")
+  t.eq(S.value(frames):json(), { "leaf+5", "leaf_inline [inlined]", "main" })
+  local function stack_lookup(name) return F.lookup(info, name) end
+  t.eq(err_of(function() return W.compile(W.parse("kstack == 1"), stack_lookup, NAMES) end),
+    "where: 'kstack' is a stack: a key or a traced field, not part of a predicate at column 1")
 end)
 
 t.done()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Drives the ebpfrun REPL in a real terminal (a private tmux server): values,
 # multi-line input, a one-liner stopped by Ctrl-C with exact counts and nothing
-# left in the kernel, Ctrl-C at the prompt, Lua errors, tab completion, :help,
+# left in the kernel, Ctrl-C at the prompt, Lua errors, tab completion (Lua
+# names, probes, a one-liner's fields), :fields, :probes PATTERN, :help,
 # :quit and history across sessions. Every wait polls the pane for the text it
 # expects; a failing check prints the pane.
 # Usage: test_repl.sh PATH/TO/ebpfrun   (root; EBPFRUN_COMPILER_LIB etc. from the environment)
@@ -231,11 +232,42 @@ check_completion() {
   run_line 'probe' $'ebpf> probe\n"tracepoint/syscalls/sys_enter_getitimer"\nebpf>'
 }
 
+# :fields PROBE lists a tracepoint's fields with their types and how a
+# one-liner reads them; :probes PATTERN lists probes like -l; inside a
+# one-liner's later argument Tab completes the probe's fields.
+check_explore() {
+  mark
+  enter_line ':fields tracepoint/syscalls/sys_enter_openat'
+  expect_prompt || return 1
+  new_output_has '^filename +const char \* +str\(filename\)$' || { why=":fields did not list filename as str(filename)"; return 1; }
+  new_output_has '^ustack +stack ' || { why=":fields did not list ustack"; return 1; }
+  mark
+  enter_line ':fields tp_btf/sched_switch'
+  expect_prompt || return 1
+  new_output_has '^next +struct task_struct \* +next or arg2$' || { why=":fields did not name tp_btf/sched_switch's arguments from BTF"; return 1; }
+  run_line ':fields tracepoint/nosuch/probe' $'ebpf> :fields tracepoint/nosuch/probe\nno tracepoint nosuch/probe (see ebpfrun -l \'nosuch:*\')\nebpf>' || return 1
+  run_line ':probes syscalls:sys_enter_getppi*' $'ebpf> :probes syscalls:sys_enter_getppi*\ntracepoint/syscalls/sys_enter_getppid\nebpf>' || return 1
+  mark
+  type_text 'count("tracepoint/syscalls/sys_enter_openat", "str(fi'
+  key Tab
+  wait_until 10 new_output_has '^ebpf> count\("tracepoint/syscalls/sys_enter_openat", "str\(filename\)"$' ||
+    { why="the field did not complete to str(filename)"; return 1; }
+  key C-u
+  mark
+  type_text 'count("tracepoint/syscalls/sys_enter_openat", {"comm", "ust'
+  key Tab
+  wait_until 10 new_output_has '^ebpf> count\("tracepoint/syscalls/sys_enter_openat", \{"comm", "ustack"$' ||
+    { why="ust did not complete to ustack"; return 1; }
+  key C-u
+  run_line '"done"' $'ebpf> "done"\n"done"\nebpf>'
+}
+
 check_help_quit_history() {
   mark
   enter_line ':help'
   expect_prompt || return 1
   new_output_has '^  :probes +what is attached$' || { why=":help did not list the commands"; return 1; }
+  new_output_has '^  :fields PROBE ' || { why=":help did not list :fields"; return 1; }
   enter_line ':quit'
   wait_until 10 exit_known || { why=":quit did not end the REPL"; return 1; }
   exited_ok || { why=":quit did not exit with status 0 ($exit_how)"; return 1; }
@@ -263,6 +295,7 @@ step 4 "count() one-liner: Ctrl-C prints exact counts, detaches, unloads" check_
 step 5 "Ctrl-C at the prompt clears the line and keeps the REPL" check_ctrl_c_at_prompt
 step 6 "a Lua error is printed and the REPL continues" check_error
 step 7 "tab completion of Lua names and tracepoints" check_completion
-step 8 ":help, :quit, history across sessions, Ctrl-D" check_help_quit_history
+step 8 ":fields, :probes PATTERN, completion of a one-liner's fields" check_explore
+step 9 ":help, :quit, history across sessions, Ctrl-D" check_help_quit_history
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
