@@ -1,8 +1,6 @@
-// systemd's readiness protocol without libsystemd: one datagram of
-// "KEY=VALUE\n..." lines to the AF_UNIX socket named by $NOTIFY_SOCKET (a path,
-// or an abstract name starting with '@'). The protocol is stable and tiny
-// (sd_notify(3)), so a dependency for it is not worth having. Outside
-// systemd ($NOTIFY_SOCKET unset) it does nothing.
+// systemd's readiness protocol through libsystemd's sd_notify(3): readiness,
+// reload and stop are reported to the service manager (Type=notify units).
+// Outside systemd ($NOTIFY_SOCKET unset) it does nothing.
 #pragma once
 
 #include <string>
