@@ -1,17 +1,22 @@
 // syscalls collector: count, errors and time per (process, syscall), from the
-// raw_syscalls enter/exit tracepoints (no kprobes: they work everywhere).
+// raw_syscalls enter/exit tracepoints as BTF-typed raw tracepoints (tp_btf:
+// the program reads the arguments the kernel passes, with no trace-buffer
+// record built first; no kprobes: they work everywhere).
 //
-// Bounded maps. syscall_starts holds one record per thread inside a traced
-// system call; a thread that exits inside one (exit, exit_group, or killed
-// while blocked) never reaches sys_exit, so its record is deleted at
-// sched_process_exit, which fires once per exiting thread. syscall_stats is
-// an LRU hash: a new process always gets a slot, and when the map is full the
-// entry updated least recently (typically of a process that exited long ago)
-// is evicted, rather than every process that comes later going uncounted. The
-// entries of an exited process are kept, not deleted, so that user space sees
-// a short-lived process's counts at least once (a -c run's final table shows
-// them). Both maps count their inserts and failed inserts (ebpfrun_maps.h),
-// from which user space reports a full map.
+// A thread's start time lives in task storage, which the kernel frees with
+// the task: no hash insert and delete per call, and nothing left behind by a
+// thread that exits inside a system call. syscall_stats is an LRU hash: a new
+// process always gets a slot, and when the map is full the entry updated
+// least recently (typically of a process that exited long ago) is evicted,
+// rather than every process that comes later going uncounted. The entries of
+// an exited process are kept, not deleted, so that user space sees a
+// short-lived process's counts at least once (a -c run's final table shows
+// them; the agent deletes them once read). The map counts its inserts and
+// failed inserts (ebpfrun_maps.h), from which user space reports a full map.
+//
+// COUNT_ONLY=1 (--count-only) keeps counts and errors and drops the time:
+// one program at sys_exit, nothing at sys_enter (what syscount does without
+// -L).
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "ebpfrun_maps.h"
@@ -28,40 +33,58 @@ struct syscall_stats {
     char comm[16];
 };
 
+EBPFRUN_COUNTED_MAP(syscall_stats, BPF_MAP_TYPE_LRU_HASH, struct syscall_key, struct syscall_stats,
+                    EBPFRUN_MAP_SIZE(16384));
+
+#ifndef COUNT_ONLY
 struct syscall_start {
     __u64 ts;
     __u64 nr;
 };
 
-EBPFRUN_COUNTED_MAP(syscall_starts, BPF_MAP_TYPE_HASH, __u32, struct syscall_start, 65536);
-EBPFRUN_COUNTED_MAP(syscall_stats, BPF_MAP_TYPE_LRU_HASH, struct syscall_key, struct syscall_stats,
-                    EBPFRUN_MAP_SIZE(16384));
+struct {
+    __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, int);
+    __type(value, struct syscall_start);
+} syscall_starts SEC(".maps");
 
-SEC("tracepoint/raw_syscalls/sys_enter")
-int syscalls_enter(struct trace_event_raw_sys_enter *ctx)
+// sys_enter(struct pt_regs *regs, long id)
+SEC("tp_btf/sys_enter")
+int syscalls_enter(__u64 *ctx)
 {
     /*FILTER*/
-    __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    struct syscall_start start = {.ts = bpf_ktime_get_ns(), .nr = ctx->id};
-    // A thread's record is replaced at each call: only the first insert of a
-    // thread can fail, and an insert is counted once per call.
-    EBPFRUN_INSERT(syscall_starts, &tid, &start, BPF_ANY);
-    return 0;
-}
-
-// Only calls whose entry passed the filter have a start record, so the exit
-// side needs no filter of its own.
-SEC("tracepoint/raw_syscalls/sys_exit")
-int syscalls_exit(struct trace_event_raw_sys_exit *ctx)
-{
-    __u64 id = bpf_get_current_pid_tgid();
-    __u32 tid = (__u32)id;
-    struct syscall_start *start = bpf_map_lookup_elem(&syscall_starts, &tid);
+    struct syscall_start *start = bpf_task_storage_get(&syscall_starts, bpf_get_current_task_btf(),
+                                                       0, BPF_LOCAL_STORAGE_GET_F_CREATE);
     if (!start)
         return 0;
-    struct syscall_key key = {.pid = id >> 32, .nr = (__u32)start->nr};
+    start->nr = ctx[1];
+    start->ts = bpf_ktime_get_ns();
+    return 0;
+}
+#endif
+
+// sys_exit(struct pt_regs *regs, long ret)
+SEC("tp_btf/sys_exit")
+int syscalls_exit(__u64 *ctx)
+{
+#ifdef COUNT_ONLY
+    /*FILTER*/
+    struct pt_regs *regs = (struct pt_regs *)ctx[0];
+    struct syscall_key key = {.pid = bpf_get_current_pid_tgid() >> 32, .nr = (__u32)regs->orig_ax};
+    __u64 elapsed = 0;
+#else
+    // Only calls whose entry passed the filter have a start time, so the exit
+    // side needs no filter of its own.
+    struct syscall_start *start =
+        bpf_task_storage_get(&syscall_starts, bpf_get_current_task_btf(), 0, 0);
+    if (!start || !start->ts)
+        return 0;
+    struct syscall_key key = {.pid = bpf_get_current_pid_tgid() >> 32, .nr = (__u32)start->nr};
     __u64 elapsed = bpf_ktime_get_ns() - start->ts;
-    bpf_map_delete_elem(&syscall_starts, &tid);
+    start->ts = 0;
+#endif
+    long ret = (long)ctx[1];
 
     struct syscall_stats *stats = bpf_map_lookup_elem(&syscall_stats, &key);
     if (!stats) {
@@ -72,18 +95,10 @@ int syscalls_exit(struct trace_event_raw_sys_exit *ctx)
             return 0;
     }
     __sync_fetch_and_add(&stats->count, 1);
-    if (ctx->ret < 0)
+    if (ret < 0)
         __sync_fetch_and_add(&stats->errors, 1);
-    __sync_fetch_and_add(&stats->total_ns, elapsed);
-    return 0;
-}
-
-// A thread that exits inside a system call leaves its start record behind.
-SEC("tracepoint/sched/sched_process_exit")
-int syscalls_thread_exit(void *ctx)
-{
-    __u32 tid = (__u32)bpf_get_current_pid_tgid();
-    bpf_map_delete_elem(&syscall_starts, &tid);
+    if (elapsed)
+        __sync_fetch_and_add(&stats->total_ns, elapsed);
     return 0;
 }
 

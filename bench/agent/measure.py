@@ -127,10 +127,15 @@ def latency(port):
 
 
 def grow_series(port, target):
-    """Short-lived processes, each a new pid with its own rows, until the
-    agent serves `target` series."""
-    while series(scrape(port)[1]) < target:
-        procs = [subprocess.Popen([WORKLOAD, "sleep", "0"], stdout=subprocess.DEVNULL) for _ in range(10)]
+    """Short-lived processes, each a new pid with its own rows (about 50
+    series each), until the agent serves `target` series; batches sized to
+    get there in a few collections, well inside the series TTL."""
+    while True:
+        missing = target - series(scrape(port)[1])
+        if missing <= 0:
+            return
+        batch = max(1, min(100, missing // 50 + 1))
+        procs = [subprocess.Popen([WORKLOAD, "sleep", "0"], stdout=subprocess.DEVNULL) for _ in range(batch)]
         for pr in procs:
             pr.wait()
         time.sleep(5.5)  # one collection interval: let the agent publish them

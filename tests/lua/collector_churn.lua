@@ -77,12 +77,10 @@ t.test("syscalls: the marker's exact counts", function()
   t.eq(row.errors, 0)
 end)
 
-t.test("syscalls: start records of exited threads are removed", function()
-  -- Each churn child ends in exit_group(), which never returns: without the
-  -- cleanup at sched_process_exit, CHURN records would remain.
-  local m = map_row("syscalls", "syscall_starts")
-  t.ok(m and m.entries < 50, "syscall_starts: " .. cc.describe(m))
-end)
+-- The syscalls collector's start records are task storage, which the kernel
+-- frees with each thread: the churn children's exit_group() (which never
+-- returns) leaves nothing behind by construction, and there is no count of
+-- task-storage entries to check from user space.
 
 t.test("fileio: the marker's exact bytes and calls", function()
   local f = assert(io.open(dir .. "/m_file.pid"))

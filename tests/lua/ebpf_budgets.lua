@@ -32,8 +32,9 @@ local BUDGETS = {
     execsnoop_exec = 200,
   } },
   { file = "syscalls.bpf.c", programs = {
-    syscalls_enter = 100, syscalls_exit = 200, syscalls_thread_exit = 100,
+    syscalls_enter = 100, syscalls_exit = 200,
   } },
+  { file = "syscalls.bpf.c", defines = { "COUNT_ONLY=1" }, programs = { syscalls_exit = 200 } },
   { file = "fileio.bpf.c", programs = {
     fileio_enter_read = 100, fileio_exit_read = 200, fileio_enter_pread64 = 100, fileio_exit_pread64 = 200,
     fileio_enter_readv = 100, fileio_exit_readv = 200, fileio_enter_preadv = 100, fileio_exit_preadv = 200,
