@@ -22,6 +22,15 @@ t.test("failing calls are counted as errors", function()
   t.eq(rows[1].errors, 25)
 end)
 
+t.test("--count-only counts exactly N calls and N errors, with no time", function()
+  local lines, err = cc.run("syscalls.lua", cc.workload .. " openat 41 /nonexistent/file", "--count-only")
+  local rows = cc.final_rows(lines, "syscalls", { comm = "workload", syscall = "openat" })
+  t.eq(#rows, 1, err)
+  t.eq(rows[1].count, 41)
+  t.eq(rows[1].errors, 41)
+  t.eq(rows[1].seconds, nil)
+end)
+
 t.test("with -c, other processes never appear", function()
   local lines = cc.run("syscalls.lua", cc.workload .. " openat 10 /etc/hostname")
   for _, row in ipairs(cc.final_rows(lines, "syscalls")) do
