@@ -17,6 +17,27 @@ local function attachable(section)
   return false
 end
 
+-- The programs a shipped script loads as optional (def.optional of
+-- scripts/NAME.lua for bpf/NAME.bpf.c): a kernel may refuse those, and the
+-- script then runs another program of the object (sockredirect's redir_msg
+-- needs bpf_get_current_comm in sk_msg, which 6.12 refuses).
+local scripts = os.getenv("EBPFRUN_SOURCE_DIR") or (debug.getinfo(1, "S").source:match("^@(.*)/tests/vm/") or ".")
+local function optional_of(name)
+  -- Only scripts that declare optional programs are run (as a library): the
+  -- others may parse the command line or start at once.
+  local path = ("%s/scripts/%s.lua"):format(scripts, name)
+  local f = io.open(path)
+  local text = f and f:read("*a") or ""
+  if f then f:close() end
+  if not text:find("\n  optional = {", 1, true) then return nil end
+  local chunk = loadfile(path)
+  if not chunk then return nil end
+  EBPFRUN_COLLECTOR_LIBRARY = true
+  local ok, def = pcall(chunk)
+  EBPFRUN_COLLECTOR_LIBRARY = nil
+  return ok and type(def) == "table" and def.optional or nil
+end
+
 local files = {}
 local ls = assert(io.popen("ls " .. dir .. "/*.o 2>/dev/null"))
 for path in ls:lines() do files[#files + 1] = path end
@@ -24,7 +45,8 @@ ls:close()
 
 local failures, objects, links = 0, 0, 0
 for _, path in ipairs(files) do
-  local obj, err = ebpf.load(path)
+  local optional = optional_of(path:match("([^/]+)%.o$"))
+  local obj, err = ebpf.load(path, { optional = optional })
   if not obj then
     print(("FAIL: %s does not load: %s"):format(path, tostring(err)))
     failures = failures + 1
