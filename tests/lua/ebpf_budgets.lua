@@ -83,7 +83,7 @@ local BUDGETS = {
     scheduler_switch = 13000, scheduler_wakeup = 100, scheduler_wakeup_new = 100, scheduler_exit = 6200,
   } },
   { file = "sockredirect.bpf.c", programs = {
-    redir_sockops = 500, redir_msg = 300,
+    redir_sockops = 500, redir_msg = 300, redir_msg_nocomm = 300,
   } },
   { file = "tcplife.bpf.c", defines = { "TCP_EVENTS=1" }, programs = {
     tcplife_state = 1100,
