@@ -146,15 +146,16 @@ local ARG_KINDS = { uprobe = true, kprobe = true, usdt = true, raw_tracepoint = 
 
 -- The arguments of a raw or BTF tracepoint by name, from the kernel's BTF
 -- (ebpf.tracepoint_args; {} where that is not available, such as under
--- plain LuaJIT): { {name =, type =}, ... }, cached in info.
+-- plain LuaJIT): { {name =, type =}, ... }, cached in info.tp_args (info.args
+-- is fentry/fexit's typed arguments).
 function F.tracepoint_args(info)
   if info.kind ~= "raw_tracepoint" and info.kind ~= "tp_btf" then return {} end
-  if not info.args then
+  if not info.tp_args then
     local ok, ebpf = pcall(require, "ebpf")
     local args = ok and type(ebpf) == "table" and ebpf.tracepoint_args and ebpf.tracepoint_args(info.section:match("/(.*)$"))
-    info.args = args or {}
+    info.tp_args = args or {}
   end
-  return info.args
+  return info.tp_args
 end
 
 -- The names a probe offers, for error messages and completion.
