@@ -77,7 +77,7 @@ void register_compile(CLI::App& app, const GlobalFlags& global) {
       ->excludes(output_option);
   command->callback([flags, output, prebuilt_dir, &global] {
     if (output->empty() && prebuilt_dir->empty()) {
-      log::error("compile: -o OUT.o (or --prebuilt DIR) is required");
+      log::error("compile: --output OUT.o (or --prebuilt DIR) is required");
       throw CLI::RuntimeError(kExitUsage);
     }
     if (!prebuilt_dir->empty() && !flags->filters.empty()) {

@@ -103,7 +103,7 @@ struct FilterGlobal {
   std::string bytes;
 };
 // The full form's objects also get ebpfrun_filter_fields, the mask of the
-// fields that are set.
+// fields that are set (nothing at all for an empty spec).
 std::vector<FilterGlobal> filter_globals(const FilterSpec& spec, FilterForm form = FilterForm::fitted);
 
 // Replaces every /*FILTER*/ in `source` and, when a spec is given, appends the

@@ -216,7 +216,9 @@ std::string render_filter_definitions(const FilterSpec& spec, FilterForm form) {
 
 std::vector<FilterGlobal> filter_globals(const FilterSpec& spec, FilterForm form) {
   std::vector<FilterGlobal> out;
-  if (form == FilterForm::full) {
+  // An empty spec writes nothing: the object's zeros already say "no filter",
+  // and a source without a placeholder has no mask to write.
+  if (form == FilterForm::full && !spec.empty()) {
     const uint32_t mask = fields_mask(spec);
     out.push_back({std::string(kFieldsGlobal), std::string(reinterpret_cast<const char*>(&mask), sizeof mask)});
   }
