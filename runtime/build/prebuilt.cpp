@@ -74,7 +74,9 @@ std::string prebuilt_name(const std::string& file, std::string_view source, cons
 std::vector<std::string> prebuilt_dirs() {
   if (const char* env = std::getenv("EBPFRUN_PREBUILT_DIR"); env && *env) return {env};
   const std::string dir = executable_dir();
-  return {dir + "/prebuilt", dir + "/../lib/ebpfrun/prebuilt"};
+  // PREFIX/bin/.. spelled as PREFIX, so that -v shows a plain path.
+  const std::string parent = dir.substr(0, dir.rfind('/'));
+  return {dir + "/prebuilt", parent + "/lib/ebpfrun/prebuilt"};
 }
 
 Prebuilt find_prebuilt(const BuildRequest& request, std::string_view source) {
