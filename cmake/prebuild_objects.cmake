@@ -28,10 +28,14 @@ foreach(variant ${variants})
     COMMAND ${CMAKE_COMMAND} -E env EBPFRUN_COMPILER_LIB=${COMPILER_LIB} XDG_CACHE_HOME=${CACHE} ASAN_OPTIONS=detect_leaks=0
             ${EBPFRUN} compile ${BPF_DIR}/${source} ${args} --prebuilt ${OUT}
     RESULT_VARIABLE result OUTPUT_VARIABLE output ERROR_VARIABLE output)
+  # A source the build machine's kernel types cannot compile (an older kernel
+  # lacking a type it uses) is left to the runtime compile, as without BTF;
+  # ctest lua_collector_prebuilt reports the missing object.
   if(NOT result EQUAL 0)
-    message(FATAL_ERROR "prebuilding ${source} ${defines} failed:\n${output}")
+    message(WARNING "prebuilding ${source} ${defines} failed; it will be compiled when used:\n${output}")
+  else()
+    string(APPEND index "${source} ${defines}\n")
   endif()
-  string(APPEND index "${source} ${defines}\n")
 endforeach()
 file(GLOB built RELATIVE ${OUT} ${OUT}/*.o)
 list(SORT built)
