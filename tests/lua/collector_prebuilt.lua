@@ -107,6 +107,23 @@ t.test("syscalls.lua --pid with an empty cache and no compiler sees that process
   sh(("rm -rf %q"):format(cache))
 end)
 
+t.test("syscalls.lua --comm through the prebuilt object's comm check", function()
+  local cache = empty_cache()
+  local pid = tonumber(sh(("%s naps 40 100 >/dev/null 2>&1 & echo $!"):format(cc.workload)))
+  local lines, err, code = run(("XDG_CACHE_HOME=%s %s"):format(cache, NO_COMPILER),
+    ("%s/scripts/syscalls.lua --json --duration 1 --comm workload"):format(cc.source))
+  sh("kill " .. pid .. " 2>/dev/null")
+  t.eq(code, 0, err)
+  t.ok(err:find("prebuilt object"), err)
+  local rows, mine = cc.final_rows(lines, "syscalls"), 0
+  for _, row in ipairs(rows) do
+    t.eq(row.comm, "workload", "a row of another command")
+    if row.pid == pid then mine = mine + 1 end
+  end
+  t.ok(mine > 0, "no row of the workload: " .. err)
+  sh(("rm -rf %q"):format(cache))
+end)
+
 t.test("execsnoop.lua with an empty cache and no compiler: prebuilt object, sees the exec", function()
   local cache = empty_cache()
   local lines, err, code = run(("XDG_CACHE_HOME=%s %s"):format(cache, NO_COMPILER),
