@@ -79,7 +79,7 @@ t.test("syscalls.lua with an empty cache and no compiler: prebuilt object, exact
   local lines, err, code = run(("XDG_CACHE_HOME=%s %s"):format(cache, NO_COMPILER),
     ("-c %q %s/scripts/syscalls.lua --json"):format(cc.workload .. " openat 37 /etc/hostname", cc.source))
   t.eq(code, 0, err)
-  t.ok(err:find("prebuilt object " .. prebuilt_dir .. "/syscalls%-"), err)
+  t.ok(err:find("prebuilt object " .. prebuilt_dir .. "/syscalls-", 1, true), err)
   t.ok(not err:find("compiled "), err)
   local rows = cc.final_rows(lines, "syscalls", { comm = "workload", syscall = "openat" })
   t.eq(#rows, 1, err)
@@ -129,7 +129,7 @@ t.test("execsnoop.lua with an empty cache and no compiler: prebuilt object, sees
   local lines, err, code = run(("XDG_CACHE_HOME=%s %s"):format(cache, NO_COMPILER),
     ("-c %q %s/scripts/execsnoop.lua --json"):format("sh -c '/bin/echo prebuilt-check >/dev/null'", cc.source))
   t.eq(code, 0, err)
-  t.ok(err:find("prebuilt object " .. prebuilt_dir .. "/execsnoop%-"), err)
+  t.ok(err:find("prebuilt object " .. prebuilt_dir .. "/execsnoop-", 1, true), err)
   local seen = false
   for _, e in ipairs(lines) do
     if e.filename == "/bin/echo" and e.argv and e.argv[2] == "prebuilt-check" then seen = true end
