@@ -128,6 +128,8 @@ end
 local BUILTIN_FIELDS = {
   { "comm", "char[16]", "the task's command name" }, { "pid", "s64", "process id" }, { "tid", "s64", "thread id" },
   { "uid", "s64", "user id" }, { "cpu", "s64", "CPU number" }, { "ns", "s64", "bpf_ktime_get_ns()" },
+  { "probe", "string", "the probe that fired (for wildcards)" },
+  { "curtask->...", "struct task_struct *", "the current task's members (curtask->real_parent->tgid)" },
   { "kstack", "stack", "kernel stack (a key, or traced)" }, { "ustack", "stack", "user stack (a key, or traced)" },
 }
 
@@ -158,6 +160,7 @@ local function show_fields(probe)
     for i, a in ipairs(args) do
       local use = i <= 6 and (a.name .. " or arg" .. (i - 1)) or "(past arg5)"
       if i <= 6 and a.type:match("char %*$") then use = ("str(%s) or str(arg%d)"):format(a.name, i - 1) end
+      if i <= 6 and a.type:match("struct [%w_]+ %*$") then use = ("%s->MEMBER, or arg%d"):format(a.name, i - 1) end
       print(string.format("%-22s %-26s %s", a.name, a.type, use))
     end
   elseif not info.fields then
@@ -177,6 +180,8 @@ function repl.field_names(probe)
   for _, n in ipairs(F.names(info)) do
     if n == "arg0..arg5" then
       for i = 0, 5 do out[#out + 1] = "arg" .. i end
+    elseif n:match("%->%.%.%.$") then
+      out[#out + 1] = n:sub(1, -4)
     else
       out[#out + 1] = n
     end
