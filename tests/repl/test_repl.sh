@@ -244,7 +244,7 @@ check_explore() {
   mark
   enter_line ':fields tp_btf/sched_switch'
   expect_prompt || return 1
-  new_output_has '^next +struct task_struct \* +next or arg2$' || { why=":fields did not name tp_btf/sched_switch's arguments from BTF"; return 1; }
+  new_output_has '^next +struct task_struct \* +next->MEMBER, or arg2$' || { why=":fields did not name tp_btf/sched_switch's arguments from BTF"; return 1; }
   run_line ':fields tracepoint/nosuch/probe' $'ebpf> :fields tracepoint/nosuch/probe\nno tracepoint nosuch/probe (see ebpfrun -l \'nosuch:*\')\nebpf>' || return 1
   run_line ':probes syscalls:sys_enter_getppi*' $'ebpf> :probes syscalls:sys_enter_getppi*\ntracepoint/syscalls/sys_enter_getppid\nebpf>' || return 1
   mark
