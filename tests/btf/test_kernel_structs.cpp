@@ -75,3 +75,17 @@ TEST_CASE("sched_switch's arguments are typed pointers to task_struct", "[kernel
   CHECK((*args)[1].type == "struct task_struct *");
   CHECK((*args)[2].name == "next");
 }
+
+TEST_CASE("an event defined from a class gets its class's argument names", "[kernel_structs]") {
+  // sched_wakeup and sched_waking share sched_wakeup_template's function.
+  for (const char* event : {"sched_wakeup", "sched_waking"}) {
+    auto args = types::tracepoint_args(event);
+    REQUIRE(args);
+    REQUIRE(args->size() == 1);
+    CHECK((*args)[0].name == "p");
+    CHECK((*args)[0].type == "struct task_struct *");
+  }
+  auto none = types::tracepoint_args("no_such_event_here");
+  REQUIRE_FALSE(none);
+  CHECK(none.error_kind() == ErrorKind::not_found);
+}

@@ -47,6 +47,18 @@ t.test("prev->comm and prev->pid with a predicate on prev_state: the naps are vo
   t.eq(#o.lines(out), 1, out)
 end)
 
+t.test("an event defined from a class (sched_wakeup): p->comm and p->pid of the woken workload", function()
+  local rc, out, err = o.run(('count("tp_btf/sched_wakeup", {"p->comm", "p->tgid"}, { duration = 1.5, where = "p->%s" })'):format(ONLY),
+    ("%s naps 5 10 >%s.pid"):format(W, DIR .. "/wake"))
+  t.eq(rc, 0, err)
+  local f = io.open(DIR .. "/wake.pid")
+  local pid = f and tonumber(f:read("*l"))
+  if f then f:close() end
+  local n = count_of(out, ("%s, %d"):format(NAME, pid or 0))
+  t.ok(n and n >= 5, out)
+  t.eq(#o.lines(out), 1, out)
+end)
+
 t.test("curtask->tgid is the pid and curtask->real_parent->tgid the workload's parent", function()
   local path = o.unique_file("curtask")
   local parent = "/tmp/ebpfrun-paths-parent-" .. c.pid()
