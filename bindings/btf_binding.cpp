@@ -16,7 +16,14 @@
 //
 // The tracepoints whose "category/name" matches a glob, sorted (the listing
 // `ebpfrun -l` prints), for the one-liners' wildcard probes.
+//
+//   core.function_symbols(binary, glob) → path, { "malloc", ... } | nil, err
+//
+// A binary's path as uprobes resolve it ("libc" → the library's path) and
+// its function symbols matching a glob, sorted (`ebpfrun -l uprobe/...`),
+// for wildcard uprobes.
 #include "attach/kernel_names.h"
+#include "attach/symbols.h"
 #include "bindings/host_context.h"
 #include "bindings/lua_support.h"
 #include "btf/kernel_structs.h"
@@ -96,6 +103,29 @@ int tracepoints(lua_State* L) {
   });
 }
 
+int function_symbols(lua_State* L) {
+  return guarded(L, [](Call& call) -> int {
+    std::string binary, glob;
+    if (!call.string_arg(1, binary, "binary") || !call.string_arg(2, glob, "symbol pattern")) return 0;
+    auto path = attach::resolve_binary(binary);
+    if (!path) return call.fail(path.error());
+    auto symbols = attach::function_symbols(*path);
+    if (!symbols) return call.fail(symbols.error());
+    std::vector<std::string> found;
+    for (const auto& s : *symbols)
+      if (::fnmatch(glob.c_str(), s.c_str(), 0) == 0) found.push_back(s);
+    std::sort(found.begin(), found.end());
+    found.erase(std::unique(found.begin(), found.end()), found.end());
+    lua_pushlstring(call.L, path->data(), path->size());
+    lua_createtable(call.L, static_cast<int>(found.size()), 0);
+    for (size_t i = 0; i < found.size(); ++i) {
+      lua_pushlstring(call.L, found[i].data(), found[i].size());
+      lua_rawseti(call.L, -2, static_cast<int>(i + 1));
+    }
+    return 2;
+  });
+}
+
 }  // namespace
 
 void register_btf_bindings(lua_State* L) {
@@ -105,6 +135,8 @@ void register_btf_bindings(lua_State* L) {
   lua_setfield(L, -2, "struct_members");
   lua_pushcfunction(L, tracepoints);
   lua_setfield(L, -2, "tracepoints");
+  lua_pushcfunction(L, function_symbols);
+  lua_setfield(L, -2, "function_symbols");
 }
 
 }  // namespace ebpfrun::bindings

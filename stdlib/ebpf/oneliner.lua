@@ -11,7 +11,8 @@
 --
 -- Probes: tracepoint/CAT/NAME (a glob such as "tracepoint/syscalls/sys_enter_open*"
 -- attaches to every match, up to 512, and the "probe" key names the one that
--- fired), raw_tp/NAME, tp_btf/NAME, uprobe/PATH:SYM, perf_event, ...
+-- fired), raw_tp/NAME, tp_btf/NAME, uprobe/PATH:SYM (SYM may be a glob too),
+-- perf_event, ...
 -- opts: by (keys), where ("pid == 1 && ret < 0", see ebpf.oneliner_where),
 -- interval, duration, reset, format ("text" or "json"; -f json sets it).
 -- Fields come from the probe (ebpf.oneliner_fields): numbers, char[] and

@@ -38,7 +38,7 @@ end
 -- A wildcard probe (info.matches): the program `name` becomes an inline
 -- body taking the match's index (`oneliner_probe`, read by the "probe" key)
 -- and one entry point per match, NAME_0 .. NAME_n, each in its match's
--- section. The body is the same C for every match, since a wildcard's
+-- section (info.sections). The body is the same C for every match, since a wildcard's
 -- fields are those every match has at the same place.
 function C.fan_out(source, name, info)
   if not info.matches then return source end
@@ -47,8 +47,8 @@ function C.fan_out(source, name, info)
   assert(s, "fan_out: no program " .. name)
   local close = assert(source:find("\n}\n", e, true))
   local entries = {}
-  for i, m in ipairs(info.matches) do
-    entries[i] = ('SEC("%s")\nint %s_%d(void *ctx) { return %s_body(ctx, %d); }'):format(m, name, i - 1, name, i - 1)
+  for i = 1, #info.matches do
+    entries[i] = ('SEC("%s")\nint %s_%d(void *ctx) { return %s_body(ctx, %d); }'):format(info.sections[i], name, i - 1, name, i - 1)
   end
   return source:sub(1, s - 1) .. ("static __always_inline int %s_body(void *ctx, __u32 oneliner_probe)\n{\n"):format(name)
     .. source:sub(e + 1, close + 2) .. table.concat(entries, "\n") .. "\n" .. source:sub(close + 3)

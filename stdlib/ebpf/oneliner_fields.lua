@@ -92,6 +92,9 @@ function F.probe(probe, fn, argn)
   if not prefix then F.usage(fn, argn, ("unsupported probe '%s' (tracepoint/CAT/NAME, raw_tp/NAME, uprobe/PATH:SYM, ...)"):format(probe)) end
   local info = { kind = kind, probe = probe, section = prefix:sub(-1) == "/" and prefix .. rest or prefix }
   if kind == "tracepoint" and rest:find("[%*%?%[]") then return F.wildcard(info, rest, fn, argn) end
+  if (kind == "uprobe" or kind == "uretprobe") and (rest:match(":([^:]*)$") or ""):find("[%*%?%[]") then
+    return F.uprobe_wildcard(info, kind, rest, fn, argn)
+  end
   if kind == "tracepoint" then
     info.category, info.name = rest:match("^([%w_]+)/([%w_]+)$")
     if not info.category then F.usage(fn, argn, ("tracepoint '%s' is not CATEGORY/NAME"):format(rest)) end
@@ -114,6 +117,14 @@ local function read_file(path)
   return text
 end
 
+local function check_matches(fn, argn, pattern, count, what)
+  if count == 0 then F.usage(fn, argn, ("no %s matches '%s' (list them with ebpfrun -l '%s')"):format(what, pattern, pattern)) end
+  if count > F.MAX_MATCHES then
+    F.usage(fn, argn, ("'%s' matches %d %ss, more than the %d a one-liner attaches to; narrow the pattern"):format(
+      pattern, count, what, F.MAX_MATCHES))
+  end
+end
+
 -- "tracepoint/syscalls/sys_enter_open*": info.matches lists the probes. The
 -- fields are those all the matches have at the same place, so that one
 -- program body reads them right at each.
@@ -122,13 +133,7 @@ function F.wildcard(info, glob, fn, argn)
   if not ok or type(ebpf) ~= "table" or not ebpf.tracepoints then F.usage(fn, argn, "wildcard probes need ebpfrun") end
   local names, err = ebpf.tracepoints(glob)
   if not names then F.usage(fn, argn, tostring(err)) end
-  if #names == 0 then
-    F.usage(fn, argn, ("no tracepoint matches '%s' (list them with ebpfrun -l '%s')"):format(glob, glob))
-  end
-  if #names > F.MAX_MATCHES then
-    F.usage(fn, argn, ("'%s' matches %d tracepoints, more than the %d a one-liner attaches to; narrow the pattern"):format(
-      glob, #names, F.MAX_MATCHES))
-  end
+  check_matches(fn, argn, glob, #names, "tracepoint")
   local dir = tracefs_dir()
   info.matches, info.wildcard = {}, glob
   local common
@@ -148,7 +153,26 @@ function F.wildcard(info, glob, fn, argn)
   end
   info.category, info.name = names[1]:match("^([^/]+)/(.+)$")
   info.section = info.matches[1]
+  info.sections = info.matches
   info.fields = common
+  return info
+end
+
+-- "uprobe/libc:str*": a uprobe on every function of the binary whose name
+-- matches (the symbols `ebpfrun -l uprobe/PATH:GLOB` lists). Their fields are
+-- arg0 .. arg5, the same at each.
+function F.uprobe_wildcard(info, kind, rest, fn, argn)
+  local binary, glob = rest:match("^(.*):([^:]+)$")
+  local ok, ebpf = pcall(require, "ebpf")
+  if not ok or type(ebpf) ~= "table" or not ebpf.function_symbols then F.usage(fn, argn, "wildcard probes need ebpfrun") end
+  local path, symbols = ebpf.function_symbols(binary, glob)
+  if not path then F.usage(fn, argn, tostring(symbols)) end
+  check_matches(fn, argn, ("%s/%s"):format(kind, rest), #symbols, "function")
+  info.matches, info.sections, info.wildcard = {}, {}, rest
+  for i, sym in ipairs(symbols) do
+    info.matches[i] = ("%s/%s:%s"):format(kind, path, sym)
+    info.sections[i] = info.section
+  end
   return info
 end
 

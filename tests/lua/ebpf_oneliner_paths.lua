@@ -145,6 +145,18 @@ t.test("a wildcard reads the fields its matches share, by probe", function()
   t.ok(out:find(("@sum[tracepoint/syscalls/sys_exit_read, %s]: 5000\n"):format(NAME), 1, true), out)
 end)
 
+t.test("a wildcard uprobe: every matching function of the binary, counted per function", function()
+  local target = assert(os.getenv("EBPFRUN_STACKS_TARGET"), "EBPFRUN_STACKS_TARGET is not set")
+  local rc, out, err = o.run(('count("uprobe/%s:open_*", "probe", { duration = 1.5 })'):format(target),
+    ("%s opens 4"):format(target))
+  t.eq(rc, 0, err)
+  t.eq(count_of(out, ("uprobe/%s:open_here"):format(target)), 4, out)
+  t.eq(count_of(out, ("uprobe/%s:open_outer"):format(target)), 1, out)
+  t.eq(#o.lines(out), 2, out)
+  local e = usage_error(('count("uprobe/%s:no_such_fn*")'):format(target))
+  t.ok(e:find("no function matches", 1, true), e)
+end)
+
 t.test("wildcard errors: no match, too many, a field the matches do not share", function()
   local err = usage_error('count("tracepoint/syscalls/sys_enter_nosuch*")')
   t.ok(err:find("no tracepoint matches 'syscalls/sys_enter_nosuch*'", 1, true), err)
