@@ -131,12 +131,11 @@ function P.split(path)
   return first, steps
 end
 
-local function described(m) return ("%s (%s)"):format(m.name, m.type) end
-
--- Returns a descriptor for `path` (reader "str"/"kstr" or nil), or nil and why.
-function P.lookup(info, path, reader)
-  local first, steps = P.split(path)
-  if not first then return nil, ("'%s' is not a path such as next->comm or curtask->real_parent->tgid"):format(path) end
+-- Follows the steps of a path from its root, checking each against BTF:
+-- returns the root {expr, target}, the BPF_CORE_READ accessors (one per
+-- pointer hop, such as "f_path.dentry") and the member the path ends at; or
+-- nil and why.
+function P.walk(info, path, first, steps)
   local start, why = root(info, first)
   if not start then return nil, path .. ": " .. why end
   -- groups: BPF_CORE_READ accessors, one per pointer hop ("f_path.dentry").
@@ -170,6 +169,16 @@ function P.lookup(info, path, reader)
     walked = walked .. step.sep .. step.name
     cur = m
   end
+  return start, groups, cur
+end
+
+-- Returns a descriptor for `path` (reader "str"/"kstr" or nil), or nil and why.
+function P.lookup(info, path, reader)
+  local first, steps = P.split(path)
+  if not first then return nil, ("'%s' is not a path such as next->comm or curtask->real_parent->tgid"):format(path) end
+  local start, groups, cur = P.walk(info, path, first, steps)
+  if not start then return nil, groups end
+  local walked = path
   local last = groups[#groups]
   local function read_all() return ("BPF_CORE_READ(%s, %s)"):format(start.expr, table.concat(groups, ", ")) end
   -- The struct that holds the last member (as a pointer expression).
@@ -202,6 +211,29 @@ function P.lookup(info, path, reader)
     return nil, ("%s is %s: name one of its members with '.' (%s)"):format(path, cur.type, hint)
   end
   return nil, ("%s is %s, neither a number nor a string"):format(path, cur.type)
+end
+
+-- For completion: the paths one step longer than `head` ("next" or
+-- "next->se") through `sep` ("->" or "."), or {}.
+function P.next_steps(info, head, sep)
+  local first, rest = head:match("^([%a_][%w_]*)(.*)$")
+  if not first then return {} end
+  local steps = {}
+  if rest ~= "" then
+    local _, parsed = P.split(head)
+    if not parsed then return {} end
+    steps = parsed
+  end
+  local ok, start, _, cur = pcall(P.walk, info, head, first, steps)
+  if not ok or not start then return {} end
+  if sep == "->" and cur.kind ~= "pointer" then return {} end
+  if sep == "." and cur.kind ~= "struct" and cur.kind ~= "union" then return {} end
+  if not cur.target or cur.target == "" or cur.target == "char" then return {} end
+  local members = P.members(cur.target)
+  if not members then return {} end
+  local out = {}
+  for i, m in ipairs(members.list) do out[i] = head .. sep .. m.name end
+  return out
 end
 
 F.path = P.lookup

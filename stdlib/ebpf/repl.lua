@@ -8,8 +8,9 @@
 --                        `:quit` stays in C++ because it ends the read loop,
 --                        and `:probes PATTERN` because listing probes is
 --                        the C++ of `ebpfrun -l`
---   repl.field_names(probe)  the fields a one-liner can read at probe (for
---                        completion), or an empty list
+--   repl.field_names(probe, text)  the fields a one-liner can read at probe
+--                        (for completion; inside a path such as "next->co",
+--                        the members of the struct reached), or an empty list
 --   repl.help            the text `:help` prints
 --
 -- The C++ side (cli/repl.cpp) reads lines, handles Ctrl-C and
@@ -172,10 +173,25 @@ local function show_fields(probe)
   for _, b in ipairs(BUILTIN_FIELDS) do print(string.format("%-22s %-26s %s", b[1], b[2], b[3])) end
 end
 
-function repl.field_names(probe)
+function repl.field_names(probe, text)
   local F = require "ebpf.oneliner_fields"
   local ok, info = pcall(F.probe, probe, "fields", nil)
   if not ok then return {} end
+  -- Inside a path ("next->co", "str(bprm->file->f_pa"): the members of the
+  -- struct reached so far.
+  if type(text) == "string" then
+    local lead, path = text:match("^(k?str%()(.*)$")
+    if not lead then lead, path = "", text end
+    -- The path before its last "->" or ".", whichever comes later.
+    local head, sep = path:match("^(.*)%->[%w_]*$"), "->"
+    local dot_head = path:match("^(.*)%.[%w_]*$")
+    if dot_head and (not head or #dot_head > #head) then head, sep = dot_head, "." end
+    if head and head ~= "" then
+      local out = {}
+      for i, p in ipairs(require("ebpf.oneliner_paths").next_steps(info, head, sep)) do out[i] = lead .. p end
+      return out
+    end
+  end
   local out = {}
   for _, n in ipairs(F.names(info)) do
     if n == "arg0..arg5" then

@@ -259,6 +259,12 @@ check_explore() {
   wait_until 10 new_output_has '^ebpf> count\("tracepoint/syscalls/sys_enter_openat", \{"comm", "ustack"$' ||
     { why="ust did not complete to ustack"; return 1; }
   key C-u
+  mark
+  type_text 'count("tp_btf/sched_switch", "next->real_pa'
+  key Tab
+  wait_until 10 new_output_has '^ebpf> count\("tp_btf/sched_switch", "next->real_parent"$' ||
+    { why="next->real_pa did not complete to the task_struct member real_parent"; return 1; }
+  key C-u
   run_line '"done"' $'ebpf> "done"\n"done"\nebpf>'
 }
 
