@@ -22,6 +22,11 @@
 #   CPU s       user+system seconds of the tracer's whole run (start, the
 #               workload, its final output), strace's own share included
 #   RSS MiB     its peak resident set (the largest process of its tree)
+# Then a start table: each ebpfrun script started from an empty object cache
+# with its prebuilt object (what a fresh install does), from an empty cache
+# without prebuilt objects (it compiles), and from a warm cache, next to the
+# libbpf-tools binary: seconds until attached, CPU seconds and peak RSS of a
+# run that stops as soon as it is attached.
 # Workloads: syscalls, runqlat: dd if=/dev/zero of=/dev/null bs=1 count=DD_COUNT
 # (default 1,000,000: 2 M syscalls); execsnoop: EXECS (default 500) runs of
 # /bin/true; tcpstate: TCP_CONNECTS (default 500) local connections.
@@ -185,4 +190,49 @@ for cap in $CAPABILITIES; do
   echo "| tool | start s | BPF_PROG_LOAD s | progs | ns/run (runs) | slowdown | CPU s | RSS MiB |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   for tool in ebpfrun bpftrace libbpf-tools; do measure "$cap" "$tool"; done
+done
+
+# One start of `cmd` under `env` (VAR=VALUE words), stopped once attached:
+# "start_s cpu_s rss_mib".
+start_only() {
+  local cmd=$1 out=$2
+  shift 2
+  local t0 t_last links last_links=-1 stable=0
+  t0=$(seconds)
+  env "$@" /usr/bin/time -f '%e %U %S %M' -o "$out.time" bash -c "exec $cmd" >/dev/null 2>&1 &
+  local pid=$!
+  t_last=$t0
+  for ((i = 0; i < 600 && stable < 20; i++)); do
+    sleep 0.05
+    links=$(link_count $pid)
+    if [[ $links != "$last_links" ]]; then last_links=$links; t_last=$(seconds); stable=0
+    elif ((links > 0)); then stable=$((stable + 1)); fi
+  done
+  kill -INT -- -$pid 2>/dev/null
+  wait $pid 2>/dev/null
+  local _wall user sys rss
+  read -r _wall user sys rss <"$out.time" || true
+  printf '%.2f %.2f %.1f' "$(echo "$t_last - $t0" | bc -l)" "$(echo "${user:-0} + ${sys:-0}" | bc -l)" \
+    "$(echo "${rss:-0} / 1024" | bc -l)"
+}
+
+echo
+echo "start (until attached; then stopped), CPU s and peak RSS of that run"
+echo
+echo "| capability | ebpfrun, empty cache, prebuilt | ebpfrun, empty cache, compiles | ebpfrun, cached | libbpf-tools |"
+echo "|---|---:|---:|---:|---:|"
+for cap in $CAPABILITIES; do
+  cells=()
+  cache=$(mktemp -d "$WORK/cache.XXXXXX")
+  cells+=("$(start_only "${CMD[$cap.ebpfrun]}" "$WORK/$cap.prebuilt" XDG_CACHE_HOME="$cache")")
+  cache=$(mktemp -d "$WORK/cache.XXXXXX")
+  cells+=("$(start_only "${CMD[$cap.ebpfrun]}" "$WORK/$cap.compile" XDG_CACHE_HOME="$cache" EBPFRUN_PREBUILT_DIR=/nonexistent)")
+  cells+=("$(start_only "${CMD[$cap.ebpfrun]}" "$WORK/$cap.cached" XDG_CACHE_HOME="$cache" EBPFRUN_PREBUILT_DIR=/nonexistent)")
+  cells+=("$(start_only "${CMD[$cap.libbpf-tools]}" "$WORK/$cap.libbpf" PATH="$PATH")")
+  row="| $cap |"
+  for c in "${cells[@]}"; do
+    read -r st cpu rss <<<"$c"
+    row+=" $st s, $cpu CPU s, $rss MiB |"
+  done
+  echo "$row"
 done

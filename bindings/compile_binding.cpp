@@ -185,7 +185,7 @@ int compile(lua_State* L) {
 
     auto out = build::compile(request);
     // How objects were obtained, for the agent's self-monitoring.
-    (out.stats.cache_hit ? host.compile_cache_hits : host.compile_cache_misses) += 1;
+    (out.stats.cache_hit || out.stats.prebuilt ? host.compile_cache_hits : host.compile_cache_misses) += 1;
     host.compile_seconds += out.stats.total_ms / 1000.0;
     if (!out.ok()) return call.fail(out.error());
     return load_elf(call, out.object, build::object_name(request), load_options, globals);

@@ -81,6 +81,7 @@ void register_map_bindings(lua_State* L);
 void register_loop_bindings(lua_State* L);
 void register_agent_bindings(lua_State* L);
 void register_btf_bindings(lua_State* L);
+void register_kernel_bindings(lua_State* L);
 
 // Called by register_object_bindings: ebpf.link's metatable, and
 // ebpf.compile / ebpf.load set on the module table at the top of the stack.

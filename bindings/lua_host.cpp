@@ -192,6 +192,7 @@ extern "C" int luaopen_ebpf_core(lua_State* L) {
   register_agent_bindings(L);
   register_symbols_bindings(L);
   register_btf_bindings(L);
+  register_kernel_bindings(L);
   lua_getfield(L, LUA_REGISTRYINDEX, "ebpfrun.options");
   lua_setfield(L, -2, "options");
   return 1;

@@ -18,6 +18,7 @@
 #include <bpf/bpf_endian.h>
 #include "ebpfrun.h"
 #include "ebpfrun_events.h"
+#include "tcp_retransmit.h"
 
 #define NET_DROP           1
 #define NET_RETRANSMIT     2
@@ -230,13 +231,13 @@ int netsubsys_drop(struct trace_event_raw_kfree_skb *ctx)
 }
 
 SEC("tracepoint/tcp/tcp_retransmit_skb")
-int netsubsys_retransmit(struct trace_event_raw_tcp_retransmit_skb *ctx)
+int netsubsys_retransmit(struct tcp_retransmit_record *ctx)
 {
     struct net_event *e = start_event(NET_RETRANSMIT, ctx->skaddr);
     if (!e)
         return 0;
     e->state = ctx->state;
-    e->err = ctx->err;
+    e->err = tcp_retransmit_err(ctx);
     COPY_TCP_TUPLE(e, ctx);
     bpf_ringbuf_submit(e, 0);
     return 0;

@@ -27,6 +27,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "ebpfrun_maps.h"
+#include "tcp_retransmit.h"
 
 #define AF_INET  2
 #define AF_INET6 10
@@ -340,7 +341,7 @@ int network_state(struct trace_event_raw_inet_sock_set_state *ctx)
 // Retransmits count for the socket's recorded owner; a socket never seen
 // in use counts under pid 0, and only when no filter is active.
 SEC("tracepoint/tcp/tcp_retransmit_skb")
-int network_retransmit(struct trace_event_raw_tcp_retransmit_skb *ctx)
+int network_retransmit(struct tcp_retransmit_record *ctx)
 {
     __u64 sk = (__u64)ctx->skaddr;
     struct owner *o = bpf_map_lookup_elem(&owners, &sk);

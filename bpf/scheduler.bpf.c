@@ -25,10 +25,11 @@
 // creation of a thread, sched_wakeup_new), so the stretch a thread is in when
 // tracing starts, and the one it is in when tracing stops, are not counted.
 //
-// Bounded maps. thread_state has one record per live thread that is traced
-// (or newly created and not yet judged by the filter): a thread's record is
-// deleted at its final switch-out (prev_state TASK_DEAD), or as soon as it
-// leaves a CPU without passing the filter. sched_stats is an LRU hash: a new
+// Bounded maps. thread_state is task storage, one record per live thread that
+// is traced (or newly created and not yet judged by the filter): a thread's
+// record is deleted at its final switch-out (prev_state TASK_DEAD), or as soon
+// as it leaves a CPU without passing the filter, and the kernel frees it with
+// the task in any case. sched_stats is an LRU hash: a new
 // process always gets a slot, and when the map is full the entry updated
 // least recently (typically of a process that exited long ago) is evicted,
 // instead of every later process going uncounted. An exited process's entry
@@ -73,7 +74,14 @@ struct sched_stats {
     char comm[16];
 };
 
-EBPFRUN_COUNTED_MAP(thread_state, BPF_MAP_TYPE_HASH, __u32, struct thread_state, 65536);
+// Per-thread state in task storage: found from the task pointer the
+// tracepoints pass (no hash of thread ids), and freed with the task.
+struct {
+    __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, int);
+    __type(value, struct thread_state);
+} thread_state SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -166,11 +174,18 @@ static __always_inline void commit_current(struct task_struct *task, __u64 now, 
     struct sched_stats *stats = stats_of(task->tgid);
     if (!stats)
         return;
-    // Refreshed on every commit so that a process that exec()s shows its
-    // final name.
-    bpf_get_current_comm(stats->comm, sizeof(stats->comm));
+    // Kept current so that a process that exec()s shows its final name, but
+    // written only when it changed: two word loads from the task are cheaper
+    // than a helper call on every switch.
+    const __u64 *name = (const __u64 *)task->comm;
+    __u64 *kept = (__u64 *)stats->comm;
+    __u64 w0 = name[0], w1 = name[1];
+    if (kept[0] != w0 || kept[1] != w1) {
+        kept[0] = w0;
+        kept[1] = w1;
+    }
 
-    struct thread_state *state = bpf_map_lookup_elem(&thread_state, &tid);
+    struct thread_state *state = bpf_task_storage_get(&thread_state, task, 0, 0);
     __u64 on = 0;
     if (state) {
         on = cpu_ns - state->cpu_ns;
@@ -201,15 +216,30 @@ static __always_inline void commit_current(struct task_struct *task, __u64 now, 
             __sync_fetch_and_add(&stats->involuntary, 1);
     }
     if (dead) {
-        bpf_map_delete_elem(&thread_state, &tid);
+        bpf_task_storage_delete(&thread_state, task);
         return;
     }
-    struct thread_state next = {.cpu_ns = cpu_ns};
-    if (switched_out) {
-        next.off_since = now;
-        next.woken = runnable ? now : 0;
+    // An existing record is rewritten in place rather than replaced: a map
+    // update allocates a new element and frees the old one, on every switch.
+    // The thread cannot be switched in on another CPU before this switch-out
+    // completes, so its switch-in never sees the record half-written.
+    __u64 off_since = switched_out ? now : 0;
+    __u64 woken = switched_out && runnable ? now : 0;
+    if (state) {
+        state->cpu_ns = cpu_ns;
+        state->off_since = off_since;
+        state->woken = woken;
+        state->pending_off = 0;
+        state->pending_runq = 0;
+        state->pending_wait = 0;
+        return;
     }
-    EBPFRUN_INSERT(thread_state, &tid, &next, BPF_ANY);
+    state = bpf_task_storage_get(&thread_state, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (state) {
+        state->cpu_ns = cpu_ns;
+        state->off_since = off_since;
+        state->woken = woken;
+    }
 }
 
 SEC("tp_btf/sched_switch")
@@ -224,7 +254,7 @@ int BPF_PROG(scheduler_switch, bool preempt, struct task_struct *prev, struct ta
             commit_current(prev, now, true, preempt || prev_state == TASK_RUNNING,
                            prev_state & TASK_DEAD);
         else
-            bpf_map_delete_elem(&thread_state, &prev_tid);
+            bpf_task_storage_delete(&thread_state, prev);
     }
 
     __u32 tid = next->pid;
@@ -236,7 +266,7 @@ int BPF_PROG(scheduler_switch, bool preempt, struct task_struct *prev, struct ta
     }
     // The end of an off-CPU stretch, to be committed (or dropped) under the
     // filter when the thread next leaves the CPU.
-    struct thread_state *state = bpf_map_lookup_elem(&thread_state, &tid);
+    struct thread_state *state = bpf_task_storage_get(&thread_state, next, 0, 0);
     if (state && state->off_since) {
         state->pending_off = now - state->off_since;
         state->pending_wait = state->woken != 0;
@@ -252,8 +282,7 @@ int BPF_PROG(scheduler_switch, bool preempt, struct task_struct *prev, struct ta
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(scheduler_wakeup, struct task_struct *task)
 {
-    __u32 tid = task->pid;
-    struct thread_state *state = bpf_map_lookup_elem(&thread_state, &tid);
+    struct thread_state *state = bpf_task_storage_get(&thread_state, task, 0, 0);
     if (state && state->off_since && !state->woken)
         state->woken = bpf_ktime_get_ns();
     return 0;
@@ -265,11 +294,13 @@ int BPF_PROG(scheduler_wakeup, struct task_struct *task)
 SEC("tp_btf/sched_wakeup_new")
 int BPF_PROG(scheduler_wakeup_new, struct task_struct *task)
 {
-    __u32 tid = task->pid;
     __u64 now = bpf_ktime_get_ns();
-    struct thread_state state = {
-        .cpu_ns = task->se.sum_exec_runtime, .off_since = now, .woken = now};
-    EBPFRUN_INSERT(thread_state, &tid, &state, BPF_ANY);
+    struct thread_state *state =
+        bpf_task_storage_get(&thread_state, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (state) {
+        *state = (struct thread_state){
+            .cpu_ns = task->se.sum_exec_runtime, .off_since = now, .woken = now};
+    }
     return 0;
 }
 

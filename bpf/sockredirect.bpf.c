@@ -131,8 +131,13 @@ static __always_inline bool sender_matches(void)
     return true;
 }
 
-SEC("sk_msg")
-int redir_msg(struct sk_msg_md *msg)
+// The sk_msg program comes twice: redir_msg records the sender's comm, which
+// older kernels (6.1, 6.12; 6.18 allows it) refuse in sk_msg programs
+// (bpf_get_current_comm was a tracing helper only); redir_msg_nocomm does
+// without, and user space reads the comm of the recorded pid instead
+// (scripts/sockredirect.lua loads redir_msg as optional and attaches
+// whichever loaded).
+static __always_inline int redirect(struct sk_msg_md *msg, bool with_comm)
 {
     __u32 family = msg->family;
     struct sock_key self = {.family = family}, peer = {.family = family};
@@ -162,7 +167,8 @@ int redir_msg(struct sk_msg_md *msg)
             return SK_PASS;
     }
     stats->pid = ebpfrun_current_pid();
-    bpf_get_current_comm(stats->comm, sizeof(stats->comm));
+    if (with_comm)
+        bpf_get_current_comm(stats->comm, sizeof(stats->comm));
 
     // bpf_msg_redirect_hash returns SK_DROP when the peer is not in the map;
     // the message then goes the normal way instead of being dropped.
@@ -175,6 +181,18 @@ int redir_msg(struct sk_msg_md *msg)
         __sync_fetch_and_add(&stats->passed_bytes, size);
     }
     return SK_PASS;
+}
+
+SEC("sk_msg")
+int redir_msg(struct sk_msg_md *msg)
+{
+    return redirect(msg, true);
+}
+
+SEC("sk_msg")
+int redir_msg_nocomm(struct sk_msg_md *msg)
+{
+    return redirect(msg, false);
 }
 
 char LICENSE[] SEC("license") = "GPL";

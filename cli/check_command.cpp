@@ -24,10 +24,11 @@ void register_check(CLI::App& app, const GlobalFlags& global) {
       throw CLI::RuntimeError(exit_code);
     }
     const auto& s = out.stats;
-    fmt::print(
-        "compiled {}: {} bytes of BPF ELF, {} in {:.1f} ms\n", flags->file, out.object.size(),
-        s.cache_hit ? "from the object cache" : (s.pch_used ? "compiled with the precompiled header" : "compiled"),
-        s.total_ms);
+    fmt::print("compiled {}: {} bytes of BPF ELF, {} in {:.1f} ms\n", flags->file, out.object.size(),
+               s.prebuilt    ? "prebuilt object"
+               : s.cache_hit ? "from the object cache"
+                             : (s.pch_used ? "compiled with the precompiled header" : "compiled"),
+               s.total_ms);
     auto object = build::load(out.object, flags->file);
     if (!object) {
       log::error("{}", object.error());

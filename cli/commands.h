@@ -31,6 +31,9 @@ struct SourceFlags {
   std::vector<std::string> include_dirs;
   std::vector<std::string> defines;
   std::vector<std::string> filters;  // FIELD=VALUE
+  // `compile --prebuilt`: compile (never take a prebuilt object), with every
+  // filter field's check.
+  bool for_prebuilt = false;
 };
 
 void add_source_flags(CLI::App& command, SourceFlags& flags);

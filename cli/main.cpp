@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   cli::GlobalFlags global;
   app.add_flag("-v,--verbose", global.verbose, "show details: compile timings, cache decisions, libbpf messages");
   app.add_flag("--no-cache", global.no_cache,
-               "use no cached artefact: compiled objects, vmlinux.h, precompiled header");
+               "use no cached artefact (compiled objects, vmlinux.h, precompiled header) and no prebuilt object");
   app.add_option("--btf", global.btf_path, "kernel BTF file to take types from (default /sys/kernel/btf/vmlinux)")
       ->type_name("PATH");
   app.require_subcommand(1);

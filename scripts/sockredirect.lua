@@ -97,12 +97,24 @@ local function endpoint(words, port, family)
   return (family == 10 and "[" .. ip .. "]" or ip) .. ":" .. port
 end
 
+-- The comm of a pid where the sk_msg program could not record it; empty once
+-- the process is gone.
+local function proc_comm(pid)
+  if pid == 0 then return "" end
+  local f = io.open(("/proc/%d/comm"):format(pid))
+  if not f then return "" end
+  local comm = f:read("*l") or ""
+  f:close()
+  return comm
+end
+
 local labels = { "local", "remote" }
 local def = {
   name = "sockredirect",
   description = "Redirect local TCP connections of a cgroup v2 past the TCP/IP stack (sockops + sk_msg), "
     .. "and show what took the fast path.",
   source = "sockredirect.bpf.c",
+  optional = { "redir_msg" },
   options = {
     { "--cgroup-path", type = "string", metavar = "DIR",
       help = "cgroup v2 directory whose processes' local TCP connections are redirected" },
@@ -138,7 +150,13 @@ local def = {
       return false, "give --cgroup-path DIR (a cgroup v2 directory) or --all (every local connection); "
         .. "sockredirect changes how traffic flows, so it never picks a cgroup by itself"
     end
-    local ok, err = state.obj:attach("redir_msg", "sk_msg/sock_hash")
+    -- redir_msg is refused where sk_msg programs may not read the comm
+    -- (6.1 and 6.12); redir_msg_nocomm then runs instead.
+    state.comm_from_proc = true
+    for _, prog in ipairs(state.obj:info().programs) do
+      if prog.name == "redir_msg" and prog.loaded then state.comm_from_proc = false end
+    end
+    local ok, err = state.obj:attach(state.comm_from_proc and "redir_msg_nocomm" or "redir_msg", "sk_msg/sock_hash")
     if not ok then return false, err end
     local where
     local function attach(path)
@@ -158,7 +176,7 @@ local def = {
         ["local"] = endpoint(k.local_ip, k.local_port, k.family),
         remote = endpoint(k.remote_ip, k.remote_port, k.family),
         local_port = k.local_port, remote_port = k.remote_port,
-        pid = v.pid, comm = ffi.string(v.comm), state = v.open == 1 and "open" or "closed",
+        pid = v.pid, comm = state.comm_from_proc and proc_comm(v.pid) or ffi.string(v.comm), state = v.open == 1 and "open" or "closed",
         redirected_msgs = tonumber(v.redirected_msgs), redirected_bytes = tonumber(v.redirected_bytes),
         passed_msgs = tonumber(v.passed_msgs), passed_bytes = tonumber(v.passed_bytes),
       }

@@ -55,23 +55,35 @@ compiler::CompileOutput compile(const BuildRequest& request) {
   }
   const std::string label = !request.file.empty() ? request.file : (request.name.empty() ? "inline C" : request.name);
   if (auto text = check_text(source, label); !text) return failed(text.error_info());
-  auto filtered = tmpl::apply_filter(source, request.filter, label);
+  auto filtered = tmpl::apply_filter(source, request.filter, label, request.filter_form);
   if (!filtered) return failed(filtered.error_info());
-  source = std::move(*filtered);
-  if (request.file.empty() && !request.name.empty() && request.first_line > 1)
-    source.insert(0, std::string(static_cast<size_t>(request.first_line - 1), '\n'));
 
-  auto out = compiler::compile(source, path, request.options);
+  compiler::CompileOutput out;
+  // The filter is checked above in either case (too many values, no
+  // placeholder), so a prebuilt object refuses what a compile would.
+  if (auto prebuilt = find_prebuilt(request, source); !prebuilt.object.empty()) {
+    log::debug("{}: prebuilt object {} (nothing compiled)", path, prebuilt.path);
+    out.object = std::move(prebuilt.object);
+    out.stats.prebuilt = true;
+  } else {
+    source = std::move(*filtered);
+    if (request.file.empty() && !request.name.empty() && request.first_line > 1)
+      source.insert(0, std::string(static_cast<size_t>(request.first_line - 1), '\n'));
+    out = compiler::compile(source, path, request.options);
+  }
   if (out.ok()) {
     const auto& s = out.stats;
-    log::debug("compiled {} in {:.1f} ms ({}{}{})", path, s.total_ms,
-               s.cache_hit ? "object cache hit" : (request.options.use_cache ? "compiled" : "compiled, cache disabled"),
-               s.pch_built ? ", built precompiled header" : "",
-               s.pch_used && !s.cache_hit ? ", used precompiled header" : "");
+    if (!s.prebuilt)
+      log::debug(
+          "compiled {} in {:.1f} ms ({}{}{})", path, s.total_ms,
+          s.cache_hit ? "object cache hit" : (request.options.use_cache ? "compiled" : "compiled, cache disabled"),
+          s.pch_built ? ", built precompiled header" : "",
+          s.pch_used && !s.cache_hit ? ", used precompiled header" : "");
     if (!s.cache_note.empty()) log::debug("{}", s.cache_note);
     // The compiled C holds no filter values (so that the cache serves every
     // value alike): they go into this copy of the object only.
-    for (const auto& global : tmpl::filter_globals(request.filter))
+    const auto form = s.prebuilt ? tmpl::FilterForm::full : request.filter_form;
+    for (const auto& global : tmpl::filter_globals(request.filter, form))
       if (auto set = set_elf_global(out.object, global.name, global.bytes); !set) {
         auto failure = failed(set.error_info());
         failure.stats = out.stats;

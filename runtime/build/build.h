@@ -2,8 +2,9 @@
 // `ebpfrun compile`/`check` and the Lua binding (ebpf.compile):
 //
 //   read the file (or take inline text) → refuse binary data → fill /*FILTER*/
-//   → pad inline C to its line in the Lua file → compile → write the filter's
-//   values into the object's .rodata → open and load.
+//   → pad inline C to its line in the Lua file → compile (or take the
+//   prebuilt object of a shipped source) → write the filter's values into the
+//   object's .rodata → open and load.
 //
 // Type anchoring (every struct/union/enum of the program's own files in BTF)
 // happens inside the compiler, from clang's AST, so every caller gets it.
@@ -34,6 +35,10 @@ struct BuildRequest {
   std::string name;
   long long first_line = 0;
   tmpl::FilterSpec filter;
+  // The full form makes an object that serves every filter (a prebuilt one).
+  tmpl::FilterForm filter_form = tmpl::FilterForm::fitted;
+  // false: always compile (how the prebuilt objects themselves are made).
+  bool use_prebuilt = true;
   compiler::CompileOptions options;
 };
 
@@ -44,6 +49,29 @@ std::string object_name(const BuildRequest& request);
 // compiler (unreadable or binary file, bad filter) come back in
 // CompileOutput::failure like a compile failure.
 compiler::CompileOutput compile(const BuildRequest& request);
+
+// Prebuilt objects (the shipped bpf/*.bpf.c compiled when ebpfrun is built,
+// in the full filter form). compile() takes one instead of compiling when the
+// request is a file with a prebuilt object for its text and defines, and no
+// --no-cache, --btf, EBPFRUN_BTF or -I says otherwise.
+//
+// The name the object of `file` (whose text is `source`) compiled with
+// `defines` has: STEM-KEY.o, KEY a hash of the text, the headers beside it
+// that it includes, and the defines.
+std::string prebuilt_name(const std::string& file, std::string_view source, const std::vector<std::string>& defines);
+
+// Where prebuilt objects are looked for: $EBPFRUN_PREBUILT_DIR alone when it
+// is set, else prebuilt/ beside the executable (the build tree) and
+// ../lib/ebpfrun/prebuilt (an installed tree).
+std::vector<std::string> prebuilt_dirs();
+
+// The prebuilt object for a request whose file holds `source`; an empty
+// object when there is none or the request may not use one.
+struct Prebuilt {
+  std::string path;
+  std::string object;
+};
+Prebuilt find_prebuilt(const BuildRequest& request, std::string_view source);
 
 // Writes `bytes` over the initial value of the global variable `name` in a
 // BPF ELF (where its symbol lies in its data section). An error when there is

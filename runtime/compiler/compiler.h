@@ -25,6 +25,7 @@ struct CompileOptions {
 
 struct CompileStats {
   bool cache_hit = false;
+  bool prebuilt = false;        // set by runtime/build: a prebuilt object, nothing compiled
   bool backend_loaded = false;  // true when the clang backend ran (in a child process)
   bool vmlinux_generated = false;
   bool pch_built = false;

@@ -73,15 +73,27 @@ std::vector<std::string> set_filter_fields(const FilterSpec& spec);
 // values for one field is an error.
 Status add_filter_value(FilterSpec& spec, std::string_view field, std::string_view value);
 
-// The C statement(s) for a spec: a single line, no newline, "" for an empty spec.
+// Which checks a placeholder expands to. `fitted`: only those of the fields
+// that are set, so the C depends on which fields a spec sets. `full`: every
+// field's check, one whose count is 0 passing, so one object serves every
+// spec (prebuilt objects are compiled this way): each check sits under its
+// field's bit in one `const volatile` mask, ebpfrun_filter_fields, which the
+// verifier sees as a constant, so it removes the checks of unset fields,
+// helper calls included; what remains is the mask's load and a test per field
+// (a single branch when no field is set).
+enum class FilterForm { fitted, full };
+
+// The C statement(s) for a spec: a single line, no newline, "" for an empty
+// spec in the fitted form.
 // The code is one block that depends on no header, so it works in any program;
 // it declares the value arrays it reads as block-scope externs. It depends
 // only on which fields are set, never on the values.
-std::string render_filter(const FilterSpec& spec);
+std::string render_filter(const FilterSpec& spec, FilterForm form = FilterForm::fitted);
 
 // The file-scope definitions of the value arrays the code reads (all zero),
-// one line; "" for an empty spec. Also independent of the values.
-std::string render_filter_definitions(const FilterSpec& spec);
+// one line; "" for an empty spec in the fitted form. Also independent of the
+// values.
+std::string render_filter_definitions(const FilterSpec& spec, FilterForm form = FilterForm::fitted);
 
 // The bytes each value array and count must hold, by global variable name:
 // what a build writes into the compiled object's .rodata. Host byte order,
@@ -90,7 +102,9 @@ struct FilterGlobal {
   std::string name;
   std::string bytes;
 };
-std::vector<FilterGlobal> filter_globals(const FilterSpec& spec);
+// The full form's objects also get ebpfrun_filter_fields, the mask of the
+// fields that are set (nothing at all for an empty spec).
+std::vector<FilterGlobal> filter_globals(const FilterSpec& spec, FilterForm form = FilterForm::fitted);
 
 // Replaces every /*FILTER*/ in `source` and, when a spec is given, appends the
 // definitions after the last line (so every line keeps its number).
@@ -98,6 +112,9 @@ std::vector<FilterGlobal> filter_globals(const FilterSpec& spec);
 // with no placeholder to go into is an error, because silently tracing
 // everything would be worse than refusing to run; so is a spec with more than
 // kMaxFilterValues values in a field (possible after merging two specs).
-Result<std::string> apply_filter(std::string_view source, const FilterSpec& spec, std::string_view source_name);
+// In the full form the definitions are appended whenever there is a
+// placeholder, whatever the spec.
+Result<std::string> apply_filter(std::string_view source, const FilterSpec& spec, std::string_view source_name,
+                                 FilterForm form = FilterForm::fitted);
 
 }  // namespace ebpfrun::tmpl

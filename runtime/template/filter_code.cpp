@@ -114,9 +114,57 @@ std::string comm_slots(const std::vector<std::string>& comms, bool exact) {
   return bytes;
 }
 
+// The bit of each field in ebpfrun_filter_fields (the full form's mask of the
+// fields that are set), in known_filter_fields order.
+constexpr unsigned kPidBit = 1, kTidBit = 2, kCommBit = 4, kCommPrefixBit = 8, kUidBit = 16, kCgroupBit = 32,
+                   kExcludePidBit = 64;
+constexpr std::string_view kFieldsGlobal = "ebpfrun_filter_fields";
+
+unsigned fields_mask(const FilterSpec& spec) {
+  return (spec.pids.empty() ? 0 : kPidBit) | (spec.tids.empty() ? 0 : kTidBit) | (spec.comms.empty() ? 0 : kCommBit) |
+         (spec.comm_prefixes.empty() ? 0 : kCommPrefixBit) | (spec.uids.empty() ? 0 : kUidBit) |
+         (spec.cgroup_ids.empty() ? 0 : kCgroupBit) | (spec.exclude_pids.empty() ? 0 : kExcludePidBit);
+}
+
+// The full form: every field's check, under the bit of its field in one
+// `const volatile` mask. The mask is a constant to the verifier, so the
+// checks (and helper calls) of unset fields are dead code it removes; with no
+// filter at all the whole block is one load and one branch. A set field's
+// count is at least 1, so its check is the fitted form's.
+std::string render_full_filter() {
+  std::string out = fmt::format(
+      "{{ extern const volatile unsigned int {0}; unsigned int __ebpfrun_fields = {0}; if (__ebpfrun_fields) {{",
+      kFieldsGlobal);
+  for (const NumericField* field : {&kExcludePid, &kPid, &kTid, &kUid, &kCgroup})
+    out += fmt::format(" extern {}; extern {};", numeric_declaration(*field), count_declaration(field->name));
+  for (std::string_view field : {"comm", "comm_prefix"})
+    out += fmt::format(" extern {}; extern {};", comm_declaration(field), count_declaration(field));
+  out +=
+      " unsigned long long __ebpfrun_pid_tgid = 0, __ebpfrun_uid_gid = 0, __ebpfrun_cgroup_id = 0;"
+      " unsigned long long __ebpfrun_comm[2] = {0, 0};";
+  out += fmt::format(" if (__ebpfrun_fields & {}) __ebpfrun_pid_tgid = {};", kPidBit | kTidBit | kExcludePidBit,
+                     kGetPidTgid);
+  out += fmt::format(" if (__ebpfrun_fields & {}) __ebpfrun_uid_gid = {};", kUidBit, kGetUidGid);
+  out += fmt::format(" if (__ebpfrun_fields & {}) __ebpfrun_cgroup_id = {};", kCgroupBit, kGetCgroupId);
+  auto block = [](unsigned bit, std::string_view field, const std::string& statement) {
+    return fmt::format(" if (__ebpfrun_fields & {}) {{ unsigned int __ebpfrun_n = {}_count;{} }}", bit,
+                       global_name(field), statement);
+  };
+  out += block(kExcludePidBit, kExcludePid.name, fmt::format(" if {} return 0;", any_number(kExcludePid)));
+  const std::pair<unsigned, const NumericField*> numeric[] = {
+      {kPidBit, &kPid}, {kTidBit, &kTid}, {kUidBit, &kUid}, {kCgroupBit, &kCgroup}};
+  for (const auto& [bit, field] : numeric) out += block(bit, field->name, reject_unless(any_number(*field)));
+  out += fmt::format(" if (__ebpfrun_fields & {}) {{ {}(__ebpfrun_comm, sizeof(__ebpfrun_comm));",
+                     kCommBit | kCommPrefixBit, kGetComm);
+  out += block(kCommBit, "comm", reject_unless(any_comm("comm")));
+  out += block(kCommPrefixBit, "comm_prefix", reject_unless(any_comm("comm_prefix")));
+  return out + " } } }";
+}
+
 }  // namespace
 
-std::string render_filter(const FilterSpec& spec) {
+std::string render_filter(const FilterSpec& spec, FilterForm form) {
+  if (form == FilterForm::full) return render_full_filter();
   if (spec.empty()) return "";
   // Everything lives in one block so that the __ebpfrun_ variables cannot clash
   // with the program's own names, and several placeholders in a file each get
@@ -147,25 +195,33 @@ std::string render_filter(const FilterSpec& spec) {
   return out + " }";
 }
 
-std::string render_filter_definitions(const FilterSpec& spec) {
+std::string render_filter_definitions(const FilterSpec& spec, FilterForm form) {
+  const bool full = form == FilterForm::full;
   // Zero-initialised `const volatile` globals go to .rodata, and having
   // external linkage they are kept even where no placeholder reads them.
   std::vector<std::string> definitions;
   auto define = [&](std::string_view field, const std::string& array, std::string_view zero) {
     definitions.push_back(fmt::format("{} = {}; {} = 0;", array, zero, count_declaration(field)));
   };
-  if (!spec.exclude_pids.empty()) define(kExcludePid.name, numeric_declaration(kExcludePid), "{0}");
-  if (!spec.pids.empty()) define(kPid.name, numeric_declaration(kPid), "{0}");
-  if (!spec.tids.empty()) define(kTid.name, numeric_declaration(kTid), "{0}");
-  if (!spec.uids.empty()) define(kUid.name, numeric_declaration(kUid), "{0}");
-  if (!spec.cgroup_ids.empty()) define(kCgroup.name, numeric_declaration(kCgroup), "{0}");
-  if (!spec.comms.empty()) define("comm", comm_declaration("comm"), "{{0}}");
-  if (!spec.comm_prefixes.empty()) define("comm_prefix", comm_declaration("comm_prefix"), "{{0}}");
+  if (full || !spec.exclude_pids.empty()) define(kExcludePid.name, numeric_declaration(kExcludePid), "{0}");
+  if (full || !spec.pids.empty()) define(kPid.name, numeric_declaration(kPid), "{0}");
+  if (full || !spec.tids.empty()) define(kTid.name, numeric_declaration(kTid), "{0}");
+  if (full || !spec.uids.empty()) define(kUid.name, numeric_declaration(kUid), "{0}");
+  if (full || !spec.cgroup_ids.empty()) define(kCgroup.name, numeric_declaration(kCgroup), "{0}");
+  if (full || !spec.comms.empty()) define("comm", comm_declaration("comm"), "{{0}}");
+  if (full || !spec.comm_prefixes.empty()) define("comm_prefix", comm_declaration("comm_prefix"), "{{0}}");
+  if (full) definitions.push_back(fmt::format("const volatile unsigned int {} = 0;", kFieldsGlobal));
   return fmt::format("{}", fmt::join(definitions, " "));
 }
 
-std::vector<FilterGlobal> filter_globals(const FilterSpec& spec) {
+std::vector<FilterGlobal> filter_globals(const FilterSpec& spec, FilterForm form) {
   std::vector<FilterGlobal> out;
+  // An empty spec writes nothing: the object's zeros already say "no filter",
+  // and a source without a placeholder has no mask to write.
+  if (form == FilterForm::full && !spec.empty()) {
+    const uint32_t mask = fields_mask(spec);
+    out.push_back({std::string(kFieldsGlobal), std::string(reinterpret_cast<const char*>(&mask), sizeof mask)});
+  }
   auto add = [&](std::string_view field, size_t count, std::string bytes) {
     const auto n = static_cast<uint32_t>(std::min(count, kMaxFilterValues));
     out.push_back({global_name(field), std::move(bytes)});
@@ -181,7 +237,8 @@ std::vector<FilterGlobal> filter_globals(const FilterSpec& spec) {
   return out;
 }
 
-Result<std::string> apply_filter(std::string_view source, const FilterSpec& spec, std::string_view source_name) {
+Result<std::string> apply_filter(std::string_view source, const FilterSpec& spec, std::string_view source_name,
+                                 FilterForm form) {
   const std::vector<std::string> fields = set_filter_fields(spec);
   for (const std::string& field : fields) {
     const size_t count = field == "pid"           ? spec.pids.size()
@@ -198,7 +255,7 @@ Result<std::string> apply_filter(std::string_view source, const FilterSpec& spec
   }
   // The replacement is a single line, so every line after a placeholder keeps
   // its number and compiler diagnostics still point at the user's source.
-  const std::string code = render_filter(spec);
+  const std::string code = render_filter(spec, form);
   std::string out;
   out.reserve(source.size() + code.size());
   size_t count = 0;
@@ -217,7 +274,8 @@ Result<std::string> apply_filter(std::string_view source, const FilterSpec& spec
   // The definitions go after the last line: lines keep their numbers, and the
   // blank line ends whatever the source ended with (a // comment, or a
   // directive continued by a backslash).
-  if (!spec.empty()) out += "\n\n" + render_filter_definitions(spec) + "\n";
+  if (!spec.empty() || (form == FilterForm::full && count > 0))
+    out += "\n\n" + render_filter_definitions(spec, form) + "\n";
   log::debug("{}: filled {} {} placeholder(s)", source_name, count, kPlaceholder);
   return out;
 }

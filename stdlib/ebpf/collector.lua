@@ -9,6 +9,7 @@
 --   { name = "syscalls", description = "...", source = "syscalls.bpf.c",
 --     options = { {"--top", type = "int", default = 10, help = "..."} },   -- extra flags
 --     defines = function(opts) return { "PER_PATH=1" } end,                 -- optional -D
+--     optional = { "prog" },                    -- programs the kernel may refuse (ebpf.compile's optional)
 --     metrics = { { name = "ebpfrun_syscalls_total", type = "counter", help = "...",
 --                   labels = { "pid", "comm", "syscall" }, value = "count" } },
 --     key = { "pid", "syscall" },               -- fields that identify a row
@@ -137,7 +138,7 @@ end
 function M.load(def, opts)
   local source = def.source and (def.source:find("/", 1, true) and def.source or M.bpf_path(def.source))
   local obj, err = ebpf.compile { file = source, text = def.text, filter = filter_of(opts),
-                                  defines = defines_of(def, opts) }
+                                  defines = defines_of(def, opts), optional = def.optional }
   if not obj then return nil, err end
   return { def = def, obj = obj, opts = opts, counters = counter_fields(def), reported = {} }
 end

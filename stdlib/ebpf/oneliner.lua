@@ -107,7 +107,18 @@ local function points(program, info) return F.attach_points(info, program) end
 
 local function start(source, attach, run_opts, setup)
   local obj, err = ebpf.compile { text = source }
-  if not obj then error(err, 0) end
+  if not obj then
+    -- Kernels that refuse fentry/fexit (this project's reference host does)
+    -- refuse the load, before any attach could name the probe.
+    for _, a in ipairs(attach) do
+      local kind, func = a[2]:match("^(%a+)/(.+)$")
+      if (kind == "fentry" or kind == "fexit") and type(err) == "table" and err.kind == "permission" then
+        error(("cannot load %s: this kernel refuses fentry/fexit programs (see `ebpfrun doctor`); "
+          .. "kprobe/%s or a tracepoint may work instead (%s)"):format(a[2], func, tostring(err)), 0)
+      end
+    end
+    error(err, 0)
+  end
   local ok, failure = pcall(function()
     if setup then setup(obj) end
     for _, a in ipairs(attach) do

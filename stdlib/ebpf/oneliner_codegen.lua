@@ -81,7 +81,7 @@ struct oneliner_key { %s };
 struct oneliner_value { __u64 count; __s64 sum; __s64 min; __s64 max; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct oneliner_key); __type(value, struct oneliner_value); } aggregate SEC(".maps");
 SEC("%s")
-int oneliner(void *ctx)
+%s
 {
     /*FILTER*/
 %s
@@ -103,8 +103,8 @@ int oneliner(void *ctx)
     if (v > p->max) p->max = v;
     return 0;
 }
-]]):format(table.concat(members, " "), info.section, filter_code(where), table.concat(fills, "\n    "),
-    value and value.expr or "0", bucket_code), "oneliner", info)
+]]):format(table.concat(members, " "), info.section, F.signature(info, "oneliner"), filter_code(where),
+    table.concat(fills, "\n    "), value and value.expr or "0", bucket_code), "oneliner", info)
 end
 
 -- fields: descriptors, one member f1..fn each.
@@ -118,7 +118,7 @@ function C.events(info, fields, where)
 struct oneliner_event { %s };
 struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 22); } events SEC(".maps");
 SEC("%s")
-int oneliner(void *ctx)
+%s
 {
     /*FILTER*/
 %s
@@ -128,7 +128,8 @@ int oneliner(void *ctx)
     bpf_ringbuf_submit(e, 0);
     return 0;
 }
-]]):format(table.concat(members, " "), info.section, filter_code(where), table.concat(fills, "\n    ")), "oneliner", info)
+]]):format(table.concat(members, " "), info.section, F.signature(info, "oneliner"), filter_code(where),
+    table.concat(fills, "\n    ")), "oneliner", info)
 end
 
 -- latency: a start timestamp per thread at probe A, the time since at probe
@@ -145,7 +146,7 @@ struct oneliner_value { __u64 count; __s64 sum; __s64 min; __s64 max; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, __u32); __type(value, __u64); } starts SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct oneliner_key); __type(value, struct oneliner_value); } aggregate SEC(".maps");
 SEC("%s")
-int oneliner_start(void *ctx)
+%s
 {
     /*FILTER*/
 %s
@@ -155,7 +156,7 @@ int oneliner_start(void *ctx)
     return 0;
 }
 SEC("%s")
-int oneliner(void *ctx)
+%s
 {
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     __u64 *start = bpf_map_lookup_elem(&starts, &tid);
@@ -177,7 +178,8 @@ int oneliner(void *ctx)
     __sync_fetch_and_add(&p->sum, v);
     return 0;
 }
-]]):format(table.concat(members, " "), info_a.section, filter_code(where), info_b.section, table.concat(fills, "\n    "))
+]]):format(table.concat(members, " "), info_a.section, F.signature(info_a, "oneliner_start"), filter_code(where),
+    info_b.section, F.signature(info_b, "oneliner"), table.concat(fills, "\n    "))
   return C.fan_out(C.fan_out(source, "oneliner_start", info_a), "oneliner", info_b)
 end
 

@@ -77,7 +77,7 @@ end
 
 local SECTIONS = {
   tracepoint = "tracepoint/", raw_tracepoint = "raw_tp/", tp_btf = "tp_btf/", kprobe = "kprobe/",
-  kretprobe = "kretprobe/", uprobe = "uprobe", uretprobe = "uretprobe", usdt = "usdt", perf_event = "perf_event",
+  kretprobe = "kretprobe/", fentry = "fentry/", fexit = "fexit/", uprobe = "uprobe", uretprobe = "uretprobe", usdt = "usdt", perf_event = "perf_event",
 }
 
 -- The program section and the fields of a probe spec.
@@ -102,6 +102,8 @@ function F.probe(probe, fn, argn)
     if not f then F.usage(fn, argn, ("no tracepoint %s/%s (see ebpfrun -l '%s:*')"):format(info.category, info.name, info.category)) end
     info.fields = F.parse_format(f:read("*a"))
     f:close()
+  elseif kind == "fentry" or kind == "fexit" then
+    F.function_args(info, rest, fn, argn)
   end
   return info
 end
@@ -195,6 +197,35 @@ F.extra.probe = function(info)
   return { kind = "num", expr = "(__s64)oneliner_probe", signed = false, show = function(v)
     return info.matches[tonumber(v) + 1] or ("probe " .. tostring(tonumber(v)))
   end }
+-- fentry/fexit see the function's arguments (and fexit its return value)
+-- typed, as BPF_PROG() declares them: their names and C declarations come
+-- from the kernel's BTF (core.kernel_function). Declared names get the prefix
+-- "a_" so that no argument shadows a variable of the generated program.
+F.ARG_PREFIX = "a_"
+function F.function_args(info, func, fn, argn)
+  if not func:match("^[%a_][%w_.]*$") then F.usage(fn, argn, ("'%s' is not a kernel function name"):format(func)) end
+  local proto, err = require("ebpf.core").kernel_function(func, F.ARG_PREFIX)
+  if not proto then F.usage(fn, argn, tostring(err)) end
+  info.args, info.arg_list = {}, {}
+  for i, a in ipairs(proto.params) do
+    info.arg_list[i] = a
+    info.args[a.name] = a
+  end
+  if info.kind == "fexit" and proto.ret then info.args.ret = proto.ret end
+  -- BPF_PROG() names the context as a u64 array of at most 12 values.
+  if #proto.params + (info.kind == "fexit" and 1 or 0) > 12 then
+    F.usage(fn, argn, ("%s has %d arguments, more than the 12 fentry/fexit programs can declare"):format(func, #proto.params))
+  end
+end
+
+-- The C line that opens program `name` of probe `info`: a BPF_PROG() with the
+-- function's typed arguments for fentry/fexit, a plain context otherwise.
+function F.signature(info, name)
+  if not info.arg_list then return ("int %s(void *ctx)"):format(name) end
+  local decls = { name }
+  for _, a in ipairs(info.arg_list) do decls[#decls + 1] = a.decl end
+  if info.kind == "fexit" and info.args.ret then decls[#decls + 1] = info.args.ret.decl end
+  return ("int BPF_PROG(%s)"):format(table.concat(decls, ", "))
 end
 
 local BUILTINS = {
@@ -211,15 +242,16 @@ local ARG_KINDS = { uprobe = true, kprobe = true, usdt = true, raw_tracepoint = 
 
 -- The arguments of a raw or BTF tracepoint by name, from the kernel's BTF
 -- (ebpf.tracepoint_args; {} where that is not available, such as under
--- plain LuaJIT): { {name =, type =}, ... }, cached in info.
+-- plain LuaJIT): { {name =, type =}, ... }, cached in info.tp_args (info.args
+-- is fentry/fexit's typed arguments).
 function F.tracepoint_args(info)
   if info.kind ~= "raw_tracepoint" and info.kind ~= "tp_btf" then return {} end
-  if not info.args then
+  if not info.tp_args then
     local ok, ebpf = pcall(require, "ebpf")
     local args = ok and type(ebpf) == "table" and ebpf.tracepoint_args and ebpf.tracepoint_args(info.section:match("/(.*)$"))
-    info.args = args or {}
+    info.tp_args = args or {}
   end
-  return info.args
+  return info.tp_args
 end
 
 -- The names a probe offers, for error messages and completion.
@@ -240,13 +272,20 @@ function F.names(info)
   if ARG_KINDS[info.kind] then
     names[#names + 1] = "arg0..arg5"
   end
+  if info.kind == "uretprobe" or info.kind == "kretprobe" then names[#names + 1] = "ret" end
+  if info.arg_list then
+    local args = {}
+    for _, a in ipairs(info.arg_list) do args[#args + 1] = a.char_pointer and ("str(" .. a.name .. ")") or a.name end
+    if info.args.ret and info.kind == "fexit" then args[#args + 1] = "ret" end
+    if #info.arg_list > 0 then args[#args + 1] = ("arg0..arg%d"):format(#info.arg_list - 1) end
+    for i = #args, 1, -1 do table.insert(names, 1, args[i]) end
+  end
   if F.path then
     for i, a in ipairs(F.tracepoint_args(info)) do
       if i <= 6 and a.type:match("^[%w ]*struct [%w_]+ %*$") then names[#names + 1] = a.name .. "->..." end
     end
     names[#names + 1] = "curtask->..."
   end
-  if info.kind == "uretprobe" or info.kind == "kretprobe" then names[#names + 1] = "retval" end
   return names
 end
 
@@ -304,6 +343,7 @@ function F.lookup(info, spec)
     if f.kind == "pointer" then return { kind = "num", expr = ("(__s64)%s"):format(at(f.offset, "__u64")), signed = false } end
     return nil, ("field '%s' (%s) is neither a number nor a string"):format(name, f.type)
   end
+  if info.args then return F.typed_arg(info, name, reader, read) end
   local arg = name:match("^arg(%d)$")
   if arg and tonumber(arg) <= 5 and ARG_KINDS[info.kind] then
     if reader then
@@ -326,10 +366,30 @@ function F.lookup(info, spec)
       return { kind = "num", expr = expr, signed = not (a.type:match("%*$") or a.type:match("unsigned")) }
     end
   end
-  if name == "retval" and (info.kind == "uretprobe" or info.kind == "kretprobe") then
+  if (name == "ret" or name == "retval") and (info.kind == "uretprobe" or info.kind == "kretprobe") then
     return { kind = "num", expr = "(__s64)PT_REGS_RC((struct pt_regs *)ctx)", signed = true }
   end
   return nil
+end
+
+-- A typed argument (or fexit's "ret") of a fentry/fexit probe, by name or as argN.
+function F.typed_arg(info, name, reader, read)
+  local a = info.args[name]
+  local n = name:match("^arg(%d+)$")
+  if not a and n then a = info.arg_list[tonumber(n) + 1] end
+  if not a then return nil end
+  local var = F.ARG_PREFIX .. a.name
+  if reader then
+    if not a.pointer then
+      return nil, ("str() reads a pointer, and '%s' is %s"):format(name, (a.decl:gsub("%s*" .. var .. "$", "")))
+    end
+    return { kind = "str", size = F.STR_SIZE, fill = function(dst)
+      return ("%s(%s, sizeof(%s), (const void *)%s);"):format(read, dst, dst, var)
+    end }
+  end
+  if a.integer then return { kind = "num", expr = ("(__s64)%s"):format(var), signed = a.signed } end
+  if a.pointer then return { kind = "num", expr = ("(__s64)(unsigned long)%s"):format(var), signed = false } end
+  return nil, ("argument '%s' (%s) is neither a number nor a pointer"):format(name, a.decl)
 end
 
 -- Like lookup, but raises a usage error naming the argument and the fields.

@@ -47,6 +47,9 @@ try:
     check(True, f"{PROCESSES} exited processes' {total} openat calls are counted")
     wait_for(lambda: entries(agent.metrics()) == 0, 20, "the exited processes' rows deleted from syscall_stats")
     check(True, "the syscalls map holds no row of the exited processes")
+    maps = {l.get("map") for n, l, _ in agent.metrics() if n == "ebpfrun_map_entries"}
+    check("syscall_stats" in maps and not any(m.endswith("_inserts") for m in maps),
+          f"map fill is exported for the maps, not their insert-counter companions ({sorted(maps)})")
     time.sleep(2)  # four more collections with the rows gone
     samples = agent.metrics()
     check(opens(samples) == total, f"the counter still reads exactly {total} after the rows are gone "

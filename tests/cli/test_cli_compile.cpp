@@ -1,6 +1,7 @@
 // `ebpfrun compile` and `ebpfrun check` as a user runs them: exit codes,
 // messages, and that a warm cache never loads LLVM.
 #include <catch2/catch.hpp>
+#include <filesystem>
 
 #include "common/files.h"
 #include "support/test_support.h"
@@ -146,4 +147,55 @@ TEST_CASE("--help and --version", "[cli]") {
   auto version = run({test::ebpfrun_binary(), "--version"});
   CHECK(version.exit_code == 0);
   CHECK(version.out.find("ebpfrun") != std::string::npos);
+}
+
+TEST_CASE("compile --prebuilt names the object for its source and defines; a lookup takes it without a compiler",
+          "[cli]") {
+  test::TempDir dir;
+  auto text = files::read(data("coreprog/procwatch.bpf.c"));
+  REQUIRE(text);
+  REQUIRE(files::make_dirs(dir.file("src")));
+  REQUIRE(files::make_dirs(dir.file("pre")));
+  auto header = files::read(data("coreprog/procwatch.h"));
+  REQUIRE(header);
+  dir.write("src/procwatch.bpf.c", *text);
+  dir.write("src/procwatch.h", *header);
+  const std::string source = dir.file("src/procwatch.bpf.c");
+  auto made = run({test::ebpfrun_binary(), "compile", source, "--prebuilt", dir.file("pre")}, env_for(dir));
+  INFO(made.err);
+  REQUIRE(made.exit_code == 0);
+  std::vector<std::string> objects;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.file("pre")))
+    objects.push_back(entry.path().filename().string());
+  REQUIRE(objects.size() == 1);
+  CHECK(objects[0].starts_with("procwatch-"));
+  CHECK(objects[0].ends_with(".o"));
+
+  // With no compiler library at all, only a prebuilt object can succeed.
+  std::vector<std::string> env = {"XDG_CACHE_HOME=" + dir.file("empty-cache"),
+                                  "EBPFRUN_COMPILER_LIB=/nonexistent/libebpfrun-clang.so",
+                                  "EBPFRUN_PREBUILT_DIR=" + dir.file("pre")};
+  auto taken = run({test::ebpfrun_binary(), "-v", "compile", source, "-o", dir.file("p.o")}, env);
+  INFO(taken.err);
+  CHECK(taken.exit_code == 0);
+  CHECK(taken.err.find("prebuilt object " + dir.file("pre") + "/procwatch-") != std::string::npos);
+  CHECK(files::exists(dir.file("p.o")));
+  // Another define, an edited source, or --no-cache: no prebuilt object, so a compile, which fails here.
+  auto defined = run({test::ebpfrun_binary(), "compile", source, "-D", "X=1", "-o", dir.file("q.o")}, env);
+  CHECK(defined.exit_code != 0);
+  CHECK(defined.err.find("EBPFRUN_COMPILER_LIB") != std::string::npos);
+  auto no_cache = run({test::ebpfrun_binary(), "--no-cache", "compile", source, "-o", dir.file("q.o")}, env);
+  CHECK(no_cache.exit_code != 0);
+  // An edited header beside the source (it is included in quotes) counts too.
+  dir.write("src/procwatch.h", *header + "\n// edited\n");
+  auto edited = run({test::ebpfrun_binary(), "compile", source, "-o", dir.file("q.o")}, env);
+  CHECK(edited.exit_code != 0);
+  dir.write("src/procwatch.h", *header);
+  CHECK(run({test::ebpfrun_binary(), "compile", source, "-o", dir.file("q.o")}, env).exit_code == 0);
+
+  // A prebuilt object serves every filter, so it takes no filter values.
+  auto filtered =
+      run({test::ebpfrun_binary(), "compile", source, "-F", "pid=1", "--prebuilt", dir.file("pre")}, env_for(dir));
+  CHECK(filtered.exit_code == 2);
+  CHECK(filtered.err.find("--prebuilt") != std::string::npos);
 }

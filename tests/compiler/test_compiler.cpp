@@ -313,7 +313,10 @@ TEST_CASE("compiled objects load into this kernel", "[compiler][kernel]") {
   REQUIRE(tmpl::add_filter_value(spec, "pid", "1"));
   auto filtered = tmpl::apply_filter(kProbe, spec, "probe.bpf.c");
   REQUIRE(filtered);
-  for (const std::string& source : {std::string(kProbe), *filtered}) {
+  // The full form (prebuilt objects) with every count 0: all checks pass.
+  auto full = tmpl::apply_filter(kProbe, {}, "probe.bpf.c", tmpl::FilterForm::full);
+  REQUIRE(full);
+  for (const std::string& source : {std::string(kProbe), *filtered, *full}) {
     auto out = compiler::compile(source, dir.file("load.bpf.c"), options_in(dir));
     INFO(out.error_message());
     REQUIRE(out.ok());

@@ -2,8 +2,9 @@
 # A packaged install works without the source tree: `cmake --install` into a
 # temporary prefix, then, from a directory outside the source tree, with no
 # EBPFRUN_* variable set and an empty compile cache, the installed binary
-# finds its compiler backend, the shipped scripts and their BPF sources,
-# compiles, loads and prints a collector's table. Also checks the layout, the
+# finds its prebuilt objects, its compiler backend, the shipped scripts and
+# their BPF sources, loads (prebuilt) or compiles (--max-entries), and prints
+# a collector's table. Also checks the layout, the
 # generated systemd unit (paths of the prefix, `systemd-analyze verify`) and
 # the default configuration.
 # Usage: test_install.sh CMAKE BUILD_DIR SOURCE_DIR
@@ -41,7 +42,15 @@ done
 for source in $(grep -ohE '[a-z_]+\.bpf\.c' "$SRC"/scripts/*.lua | sort -u); do
   [ -f "$prefix/share/ebpfrun/bpf/$source" ] || fail "bpf/$source (named by a script) is not installed"
 done
-[ "$failed" = 0 ] && ok "layout: binary, backend, scripts, their BPF sources, unit, config, deploy files, docs"
+# A prebuilt object for every shipped BPF source, when the build made them
+# (it does wherever the build machine has kernel BTF).
+if [ -f "$BUILD/prebuilt/index.txt" ]; then
+  for source in "$SRC"/bpf/*.bpf.c; do
+    stem=$(basename "$source" .bpf.c)
+    ls "$prefix/lib/ebpfrun/prebuilt/$stem"-*.o >/dev/null 2>&1 || fail "no prebuilt object of bpf/$stem.bpf.c is installed"
+  done
+fi
+[ "$failed" = 0 ] && ok "layout: binary, backend, prebuilt objects, scripts, their BPF sources, unit, config, deploy files, docs"
 
 # The unit names the prefix's binary and configuration, and systemd accepts it
 # without a single warning.
@@ -97,8 +106,25 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
+# With the defaults the installed prebuilt object is used (nothing compiled,
+# the cache stays empty); --max-entries has none, so it compiles (backend
+# found, cache filled).
+if [ -f "$BUILD/prebuilt/index.txt" ]; then
+  (cd "$outside" && timeout 120 "${clean_env[@]}" "$prefix/bin/ebpfrun" -v "$prefix/share/ebpfrun/scripts/syscalls.lua" \
+    --duration 1) >"$work/out" 2>"$work/err"
+  rc=$?
+  if [ "$rc" = 0 ] && grep -qE '^ *PID +COMM +SYSCALL +COUNT' "$work/out" &&
+    grep -q "prebuilt object $prefix/lib/ebpfrun/prebuilt/syscalls-" "$work/err" &&
+    [ -z "$(ls -A "$work/cache/ebpfrun/objects" 2>/dev/null)" ]; then
+    ok "installed syscalls.lua took its installed prebuilt object (nothing compiled), ran and printed its table"
+  else
+    fail "installed syscalls.lua with its prebuilt object: exit $rc"
+    sed 's/^/    err: /' "$work/err" | tail -20
+    sed 's/^/    out: /' "$work/out" | head -10
+  fi
+fi
 (cd "$outside" && timeout 120 "${clean_env[@]}" "$prefix/bin/ebpfrun" "$prefix/share/ebpfrun/scripts/syscalls.lua" \
-  --duration 1) >"$work/out" 2>"$work/err"
+  --duration 1 --max-entries 4096) >"$work/out" 2>"$work/err"
 rc=$?
 if [ "$rc" = 0 ] && grep -qE '^ *PID +COMM +SYSCALL +COUNT' "$work/out" && [ -n "$(ls -A "$work/cache/ebpfrun/objects" 2>/dev/null)" ]; then
   ok "installed syscalls.lua compiled (backend found, cache filled), ran and printed its table"

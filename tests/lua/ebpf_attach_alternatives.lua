@@ -18,7 +18,8 @@ if f then f:close() end
 
 -- Counts each process's calls wherever it is attached: the program reads
 -- nothing from its context, so one body serves kprobes, tracepoints and fentry.
-local COUNTER = [[
+-- A per-process call counter every test program here shares.
+local COUNTER_PRELUDE = [[
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 struct {
@@ -39,6 +40,8 @@ static __always_inline int count_call(void)
     return 0;
 }
 
+]]
+local COUNTER = COUNTER_PRELUDE .. [[
 SEC("kprobe/do_sys_openat2")
 int alt_open(void *ctx) { return count_call(); }
 char LICENSE[] SEC("license") = "GPL";
@@ -185,27 +188,7 @@ end)
 -- libbpf-tools style: syncsnoop attaches every sync-like syscall's tracepoint,
 -- and x86 has no sys_enter_sync_file_range2 (libbpf-tools' own loader switches
 -- that program off there).
-local SYNC = [[
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-struct {
-    __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 4096);
-    __type(key, __u32);
-    __type(value, __u64);
-} alt_counts SEC(".maps");
-
-static __always_inline int count_call(void)
-{
-    __u32 pid = bpf_get_current_pid_tgid() >> 32;
-    __u64 one = 1, *v = bpf_map_lookup_elem(&alt_counts, &pid);
-    if (v)
-        __sync_fetch_and_add(v, 1);
-    else
-        bpf_map_update_elem(&alt_counts, &pid, &one, BPF_NOEXIST);
-    return 0;
-}
-
+local SYNC = COUNTER_PRELUDE .. [[
 SEC("tracepoint/syscalls/sys_enter_openat")
 int alt_sync_openat(void *ctx) { return count_call(); }
 

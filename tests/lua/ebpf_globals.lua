@@ -151,10 +151,12 @@ t.test("ebpf.load(path, { globals = ... }) configures a precompiled object the s
 end)
 
 -- Runs `ebpfrun -v scripts/syscalls.lua --pid PID` briefly with its own cache
--- directory; returns its stderr.
+-- directory and no prebuilt objects (the runtime compile is what is tested
+-- here; tests/lua/collector_prebuilt.lua covers the prebuilt objects);
+-- returns its stderr.
 local function syscalls_run(cache, pid)
   local err_file = os.tmpname()
-  os.execute(("XDG_CACHE_HOME=%s %s -v %s/scripts/syscalls.lua --pid %d --duration 0.2 >/dev/null 2>%s"):format(
+  os.execute(("EBPFRUN_PREBUILT_DIR=/nonexistent XDG_CACHE_HOME=%s %s -v %s/scripts/syscalls.lua --pid %d --duration 0.2 >/dev/null 2>%s"):format(
     cache, os.getenv("EBPFRUN_BIN"), os.getenv("EBPFRUN_SOURCE_DIR"), pid, err_file))
   local f = io.open(err_file)
   local text = f:read("*a")

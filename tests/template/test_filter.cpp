@@ -419,3 +419,35 @@ TEST_CASE("a terminal escape in a cgroup path is shown escaped", "[filter]") {
         "invalid cgroup filter '/x\\x1b[31m': cannot use it as a cgroup directory: No such "
         "file or directory (tried /x\\x1b[31m and /sys/fs/cgroup/x\\x1b[31m)");
 }
+
+TEST_CASE("the full form is the same for every spec and defines every field", "[filter]") {
+  using ebpfrun::tmpl::FilterForm;
+  const std::string full = render_filter(FilterSpec{}, FilterForm::full);
+  CHECK(full == render_filter(spec_of({{"pid", "1"}, {"comm", "bash"}}), FilterForm::full));
+  CHECK(full == render_filter(spec_of({{"exclude_pid", "7"}, {"cgroup", "3"}, {"uid", "0"}}), FilterForm::full));
+  // Each check (and helper call) sits under its field's bit of the mask.
+  CHECK(contains(full, "unsigned int __ebpfrun_fields = ebpfrun_filter_fields; if (__ebpfrun_fields) {"));
+  CHECK(contains(full, "if (__ebpfrun_fields & 16) __ebpfrun_uid_gid = ((unsigned long long (*)(void))15)();"));
+  CHECK(contains(full, "if (__ebpfrun_fields & 1) { unsigned int __ebpfrun_n = ebpfrun_filter_pid_count; if (!"));
+  const std::string definitions = render_filter_definitions(FilterSpec{}, FilterForm::full);
+  for (const std::string& field : ebpfrun::tmpl::known_filter_fields())
+    CHECK(contains(definitions, "ebpfrun_filter_" + field + "_count = 0;"));
+  CHECK(contains(definitions, "const volatile unsigned int ebpfrun_filter_fields = 0;"));
+  // The mask holds the set fields' bits, in known_filter_fields order.
+  auto globals = ebpfrun::tmpl::filter_globals(spec_of({{"pid", "1"}, {"exclude_pid", "2"}}), FilterForm::full);
+  REQUIRE(!globals.empty());
+  CHECK(globals[0].name == "ebpfrun_filter_fields");
+  uint32_t mask = 0;
+  REQUIRE(globals[0].bytes.size() == sizeof mask);
+  std::memcpy(&mask, globals[0].bytes.data(), sizeof mask);
+  CHECK(mask == (1u | 64u));
+  CHECK(ebpfrun::tmpl::filter_globals(FilterSpec{}, FilterForm::full).empty());
+  // Definitions go in whenever there is a placeholder, and only then.
+  auto with = apply_filter(kProgram, FilterSpec{}, "prog.bpf.c", FilterForm::full);
+  REQUIRE(with.ok());
+  CHECK(count_of(*with, full) == 1);
+  CHECK(count_of(*with, definitions) == 1);
+  auto without = apply_filter("int x;\n", FilterSpec{}, "prog.bpf.c", FilterForm::full);
+  REQUIRE(without.ok());
+  CHECK(*without == "int x;\n");
+}

@@ -15,6 +15,12 @@ kernels=("$@")
 [ ${#kernels[@]} -gt 0 ] || kernels=(6.1 6.12)
 # The host kernel's BTF, so that guests find the host's compiled objects.
 cp /sys/kernel/btf/vmlinux "$build/host-vmlinux.btf"
+# Every shipped BPF source compiled here, against that BTF, to files that each
+# guest loads without recompiling (CO-RE: tests/vm/load-objects.lua).
+if ! "$here/compile-shipped.sh" "$build/ebpfrun" "$here/../.." "$build/core-objects" "$build/host-vmlinux.btf"; then
+  echo "kernel matrix: the shipped BPF sources do not compile on the host"
+  exit 1
+fi
 failed=0
 summary=()
 for k in "${kernels[@]}"; do

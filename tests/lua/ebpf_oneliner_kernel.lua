@@ -1,0 +1,123 @@
+-- One-liners on kernel functions: fentry/fexit with the function's arguments
+-- by name from BTF (and fexit's `ret`), kprobe/kretprobe with arg0..argN and
+-- `ret`. The generated BPF_PROG() programs are compiled (not loaded) on any
+-- kernel with BTF; where the kernel has fentry / kprobes they must count the
+-- workload's read()s through vfs_read exactly, and where it refuses them
+-- (this project's reference host) the one-liner fails with the clear reason.
+-- EBPFRUN_EXPECT_FENTRY / EBPFRUN_EXPECT_KPROBES (set by the kernel matrix,
+-- tests/vm/guest-suite.sh) make "refused" a failure.
+local t = require "harness"
+local c = require "ebpf_common"
+local o = require "oneliner_common"
+c.require_root()
+math.randomseed(os.time() + c.pid())
+
+local F = require "ebpf.oneliner_fields"
+local C = require "ebpf.oneliner_codegen"
+local W = o.workload()
+
+-- Compiles C with `ebpfrun compile` (no load): exit status and diagnostics.
+local function compile_only(source)
+  local base = os.tmpname()
+  local src, obj = base .. ".bpf.c", base .. ".o"
+  local f = assert(io.open(src, "w"))
+  f:write(source)
+  f:close()
+  local p = io.popen(("%s compile %s -o %s 2>&1; echo rc=$?"):format(o.bin(), src, obj))
+  local out = p:read("*a")
+  p:close()
+  local size = 0
+  local h = io.open(obj, "rb")
+  if h then size = h:seek("end"); h:close() end
+  os.remove(src); os.remove(obj); os.remove(base)
+  return tonumber(out:match("rc=(%d+)%s*$")), out, size
+end
+
+t.test("fentry/fexit one-liners are BPF_PROG() programs with the function's typed arguments, and compile", function()
+  local entry, exit = F.probe("fentry/vfs_read", "count", 1), F.probe("fexit/vfs_read", "hist", 1)
+  t.eq(entry.section, "fentry/vfs_read")
+  local names = table.concat(F.names(entry), ",")
+  t.eq(names:find("^file,str%(buf%),count,pos,arg0%.%.arg3,comm") ~= nil, true, names)
+  t.eq(table.concat(F.names(exit), ","):find("pos,ret,arg0..arg3", 1, true) ~= nil, true, table.concat(F.names(exit), ","))
+  local sources = {
+    C.aggregate(entry, { F.resolve(entry, "comm", "count", 2) }, nil, nil, nil),
+    C.aggregate(exit, {}, F.resolve(exit, "ret", "hist", 2), "log2", nil),
+    C.aggregate(entry, { F.resolve(entry, "count", "count", 2), F.resolve(entry, "file", "count", 2) }, nil, nil, nil),
+    C.events(entry, { F.resolve(entry, "str(buf)", "trace", 2), F.resolve(entry, "arg2", "trace", 3) }, nil),
+    C.latency(entry, exit, { F.resolve(exit, "ret", "latency", 3) }, nil),
+  }
+  for i, source in ipairs(sources) do
+    t.eq(source:find("BPF_PROG(oneliner, struct file *a_file, char *a_buf, size_t a_count, loff_t *a_pos", 1, true) ~= nil,
+      true, source)
+    local rc, out, size = compile_only(source)
+    t.eq(rc, 0, ("source %d: %s\n%s"):format(i, out, source))
+    t.eq(size > 0, true, "object written")
+  end
+  t.eq(sources[2]:find("loff_t *a_pos, ssize_t a_ret)", 1, true) ~= nil, true, sources[2])
+end)
+
+t.test("a name the function does not have, or a function not in BTF, is a usage error listing what there is", function()
+  local cases = {
+    { 'count("fentry/vfs_read", "bytes")', "usage: count: argument 2: fentry/vfs_read has no field 'bytes' (fields: file, str(buf), count, pos, arg0..arg3, comm" },
+    { 'hist("fentry/vfs_read", "ret")', "usage: hist: argument 2: fentry/vfs_read has no field 'ret'" },
+    { 'trace("fexit/vfs_read", "str(count)")', "usage: trace: argument 3: str() reads a pointer, and 'count' is size_t" },
+    { 'count("fentry/no_such_function_at_all")', "the kernel's BTF has no function 'no_such_function_at_all'" },
+  }
+  for _, case in ipairs(cases) do
+    local rc, out, err = o.run(case[1])
+    t.eq(rc, 2, case[1] .. ": " .. err)
+    t.eq(out, "")
+    t.eq(err:find(case[2], 1, true) ~= nil, true, case[1] .. " said: " .. err)
+  end
+end)
+
+-- Runs a one-liner around `workload read 40960 FILE`: ten read()s of 4096
+-- bytes, each one call of vfs_read.
+local function around_reads(code)
+  local path = o.unique_file("vfsread", 40960)
+  local rc, out, err = o.run(code, ("%s read 40960 %s"):format(W, path))
+  os.remove(path)
+  return rc, out, err
+end
+
+local ONLY = 'comm == \\"workload\\"'
+
+t.test("fentry and fexit on vfs_read count the workload's reads, or say the kernel refuses fentry", function()
+  local rc, out, err = around_reads(('count("fentry/vfs_read", "comm", { duration = 2, where = "%s && count == 4096" })'):format(ONLY))
+  if rc ~= 0 and not os.getenv("EBPFRUN_EXPECT_FENTRY") then
+    t.eq(rc, 1, err)
+    t.eq(err:find("cannot load fentry/vfs_read: this kernel refuses fentry/fexit programs", 1, true) ~= nil, true, err)
+    t.eq(c.kernel_has_program("oneliner"), false)
+    local hrc, _, herr = around_reads('hist("fexit/vfs_read", "ret", { duration = 1 })')
+    t.eq(hrc, 1, herr)
+    t.eq(herr:find("cannot load fexit/vfs_read: this kernel refuses fentry/fexit programs", 1, true) ~= nil, true, herr)
+    return
+  end
+  t.eq(rc, 0, err)
+  t.eq(out, "@[workload]: 10\n")
+  rc, out, err = around_reads(('hist("fexit/vfs_read", "ret", { duration = 2, where = "%s" })'):format(ONLY))
+  t.eq(rc, 0, err)
+  t.eq(out:find("@ret:\n[4K, 8K)              10 |", 1, true) ~= nil, true, out)
+  rc, out, err = around_reads(('sum("fexit/vfs_read", "ret", { duration = 2, where = "%s && file != 0" })'):format(ONLY))
+  t.eq(rc, 0, err)
+  t.eq(out, "@sum: 40960\n")
+  t.eq(c.kernel_has_program("oneliner"), false)
+end)
+
+t.test("kprobe and kretprobe on vfs_read read arg2 and ret, or say the kernel has no kprobes", function()
+  local rc, out, err = around_reads(('count("kprobe/vfs_read", "arg2", { duration = 2, where = "%s" })'):format(ONLY))
+  if rc ~= 0 and not os.getenv("EBPFRUN_EXPECT_KPROBES") then
+    t.eq(rc, 1, err)
+    t.eq(err:find("cannot attach kprobe/vfs_read: kprobes are not available on this kernel", 1, true) ~= nil, true, err)
+    t.eq(c.kernel_has_program("oneliner"), false)
+    return
+  end
+  t.eq(rc, 0, err)
+  t.eq(out, "@[4096]: 10\n")
+  rc, out, err = around_reads(('sum("kretprobe/vfs_read", "ret", { duration = 2, where = "%s" })'):format(ONLY))
+  t.eq(rc, 0, err)
+  t.eq(out, "@sum: 40960\n")
+  t.eq(c.kernel_has_program("oneliner"), false)
+end)
+
+t.done()
