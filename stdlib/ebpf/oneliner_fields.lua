@@ -197,6 +197,8 @@ F.extra.probe = function(info)
   return { kind = "num", expr = "(__s64)oneliner_probe", signed = false, show = function(v)
     return info.matches[tonumber(v) + 1] or ("probe " .. tostring(tonumber(v)))
   end }
+end
+
 -- fentry/fexit see the function's arguments (and fexit its return value)
 -- typed, as BPF_PROG() declares them: their names and C declarations come
 -- from the kernel's BTF (core.kernel_function). Declared names get the prefix
