@@ -6,7 +6,8 @@
 --   count("raw_tp/sched_switch", "comm", { where = "prev->pid == 1" })
 --
 -- A path starts at a raw_tp/tp_btf argument that points to a kernel struct
--- (typed by the kernel's BTF, ebpf.tracepoint_args) or at `curtask` (the
+-- (typed by the kernel's BTF, ebpf.tracepoint_args), at a fentry/fexit
+-- argument of such a type (F.function_args), or at `curtask` (the
 -- current task_struct, at any probe), and goes on with `->member` through a
 -- pointer and `.member` into an embedded struct or union, as in C. Every step
 -- is checked against the kernel's BTF (ebpf.struct_members) before any C is
@@ -99,6 +100,16 @@ local function root(info, name)
   if name == "curtask" then
     return { expr = "((struct task_struct *)bpf_get_current_task())", target = "struct task_struct" }
   end
+  -- fentry/fexit: the function's typed arguments, declared by BPF_PROG().
+  for i, a in ipairs(info.arg_list or {}) do
+    if a.name == name or ("arg" .. (i - 1)) == name then
+      local var = F.ARG_PREFIX .. a.name
+      local ctype = a.decl:gsub("%s*" .. var .. "$", "")
+      local target = pointee(ctype)
+      if not target then return nil, ("'%s' is %s, not a pointer to a struct: no '->' after it"):format(name, ctype) end
+      return { expr = ("((%s *)%s)"):format(target, var), target = target }
+    end
+  end
   local args = F.tracepoint_args(info)
   for i, a in ipairs(args) do
     if a.name == name or ("arg" .. (i - 1)) == name then
@@ -111,6 +122,9 @@ local function root(info, name)
   local roots = { "curtask" }
   for _, a in ipairs(args) do
     if pointee(a.type) then roots[#roots + 1] = a.name end
+  end
+  for _, a in ipairs(info.arg_list or {}) do
+    if pointee((a.decl:gsub("%s*" .. F.ARG_PREFIX .. a.name .. "$", ""))) then roots[#roots + 1] = a.name end
   end
   return nil, ("a path starts at %s, not '%s'"):format(table.concat(roots, " or "), name)
 end
