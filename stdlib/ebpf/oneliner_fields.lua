@@ -133,8 +133,14 @@ end
 function F.wildcard(info, glob, fn, argn)
   local ok, ebpf = pcall(require, "ebpf")
   if not ok or type(ebpf) ~= "table" or not ebpf.tracepoints then F.usage(fn, argn, "wildcard probes need ebpfrun") end
-  local names, err = ebpf.tracepoints(glob)
-  if not names then F.usage(fn, argn, tostring(err)) end
+  local found, err = ebpf.tracepoints(glob)
+  if not found then F.usage(fn, argn, tostring(err)) end
+  -- The ftrace category holds the tracer's own record formats (function,
+  -- bprint, ...), which no BPF program can attach to.
+  local names = {}
+  for _, name in ipairs(found) do
+    if not name:match("^ftrace/") then names[#names + 1] = name end
+  end
   check_matches(fn, argn, glob, #names, "tracepoint")
   local dir = tracefs_dir()
   info.matches, info.wildcard = {}, glob
