@@ -141,7 +141,8 @@ std::vector<std::string> field_matches(const std::string& probe, const std::stri
   if (lua_pcall(L, 1, 1, 0) == 0 && lua_istable(L, -1)) {
     lua_getfield(L, -1, "field_names");
     lua_pushlstring(L, probe.data(), probe.size());
-    if (lua_pcall(L, 1, 1, 0) == 0 && lua_istable(L, -1)) {
+    lua_pushlstring(L, text.data(), text.size());  // inside a path, the members of its struct
+    if (lua_pcall(L, 2, 1, 0) == 0 && lua_istable(L, -1)) {
       for (int i = 1;; ++i) {
         lua_rawgeti(L, -1, i);
         if (!lua_isstring(L, -1)) break;

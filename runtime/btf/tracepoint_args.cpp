@@ -3,7 +3,8 @@
 // Every tracepoint has a kernel function `__bpf_trace_<event>(void *__data,
 // TP_PROTO args...)` that runs the BPF programs attached to it; BTF keeps
 // its parameters with their names, so its prototype minus the first
-// parameter is what a raw_tp or tp_btf program gets, in order.
+// parameter is what a raw_tp or tp_btf program gets, in order. Events
+// defined from a class share the class's function (class_proto below).
 #include "btf/tracepoint_args.h"
 
 #include <bpf/btf.h>
@@ -11,50 +12,63 @@
 
 #include <memory>
 
+#include "btf/internal/spelling.h"
+
 namespace ebpfrun::types {
+
+using detail::BtfFree;
+using detail::spell;
+
 namespace {
 
-struct BtfFree {
-  void operator()(struct btf* b) const { btf__free(b); }
-};
-
-// The C spelling of a type, innermost qualifier last ("const char *").
-// Function pointers and arrays are rare in tracepoint prototypes; they are
-// named by their kind rather than spelled out.
-std::string spell(const struct btf* b, uint32_t id, int depth = 0) {
-  if (id == 0) return "void";
-  if (depth > 16) return "...";
+// The FUNC_PROTO a typedef of a function pointer names, or nullptr.
+const struct btf_type* typedef_proto(const struct btf* b, int32_t id) {
   const struct btf_type* t = btf__type_by_id(b, id);
-  if (!t) return "?";
-  std::string name = btf__name_by_offset(b, t->name_off) ? btf__name_by_offset(b, t->name_off) : "";
-  switch (btf_kind(t)) {
-    case BTF_KIND_PTR: {
-      const struct btf_type* target = btf__type_by_id(b, t->type);
-      if (target && btf_kind(target) == BTF_KIND_FUNC_PROTO) return "function pointer";
-      std::string inner = spell(b, t->type, depth + 1);
-      return inner + (inner.back() == '*' ? "*" : " *");
+  while (t && (btf_is_typedef(t) || btf_is_ptr(t))) t = btf__type_by_id(b, t->type);
+  return t && btf_is_func_proto(t) ? t : nullptr;
+}
+
+bool same_params(const struct btf_type* a, const struct btf_type* b) {
+  if (btf_vlen(a) != btf_vlen(b)) return false;
+  for (int i = 0; i < btf_vlen(a); ++i)
+    if (btf_params(a)[i].type != btf_params(b)[i].type) return false;
+  return true;
+}
+
+// An event defined from a class (DEFINE_EVENT, such as sched_wakeup from
+// sched_wakeup_template) has no __bpf_trace_<event> of its own: it shares
+// its class's. Its typedef btf_trace_<event> gives the prototype, without
+// parameter names; the names are those of a __bpf_trace_ function with the
+// same parameter types, the class's if its name tells.
+const struct btf_type* class_proto(const struct btf* b, std::string_view event) {
+  std::string name = fmt::format("btf_trace_{}", event);
+  int32_t id = btf__find_by_name_kind(b, name.c_str(), BTF_KIND_TYPEDEF);
+  if (id <= 0) return nullptr;
+  const struct btf_type* proto = typedef_proto(b, id);
+  if (!proto) return nullptr;
+  // Of the functions of that shape, the one whose name shares the longest
+  // prefix with the event's: classes are named after their events
+  // (sched_wakeup_template for sched_wakeup and sched_waking).
+  const struct btf_type* best = nullptr;
+  size_t best_prefix = 0;
+  const std::string wanted = fmt::format("__bpf_trace_{}", event);
+  const uint32_t count = btf__type_cnt(b);
+  for (uint32_t i = 1; i < count; ++i) {
+    const struct btf_type* t = btf__type_by_id(b, i);
+    if (!btf_is_func(t)) continue;
+    const char* fname = btf__name_by_offset(b, t->name_off);
+    if (!fname || std::string_view(fname).rfind("__bpf_trace_", 0) != 0) continue;
+    const struct btf_type* candidate = btf__type_by_id(b, t->type);
+    if (!candidate || !btf_is_func_proto(candidate) || !same_params(candidate, proto)) continue;
+    size_t prefix = 0;
+    while (fname[prefix] && prefix < wanted.size() && fname[prefix] == wanted[prefix]) ++prefix;
+    if (!best || prefix > best_prefix) {
+      best = candidate;
+      best_prefix = prefix;
     }
-    case BTF_KIND_CONST:
-      return "const " + spell(b, t->type, depth + 1);
-    case BTF_KIND_VOLATILE:
-      return "volatile " + spell(b, t->type, depth + 1);
-    case BTF_KIND_RESTRICT:
-    case BTF_KIND_TYPE_TAG:
-      return spell(b, t->type, depth + 1);
-    case BTF_KIND_STRUCT:
-      return "struct " + name;
-    case BTF_KIND_UNION:
-      return "union " + name;
-    case BTF_KIND_ENUM:
-    case BTF_KIND_ENUM64:
-      return "enum " + name;
-    case BTF_KIND_FWD:
-      return (btf_kflag(t) ? "union " : "struct ") + name;
-    case BTF_KIND_ARRAY:
-      return fmt::format("{}[{}]", spell(b, btf_array(t)->type, depth + 1), btf_array(t)->nelems);
-    default:
-      return name.empty() ? "?" : name;
   }
+  if (best) return best;
+  return proto;
 }
 
 }  // namespace
@@ -64,9 +78,14 @@ Result<std::vector<TracepointArg>> tracepoint_args(std::string_view event, const
   if (!b) return make_errno_error(errno, fmt::format("cannot read BTF from {}", btf_path));
   std::string function = fmt::format("__bpf_trace_{}", event);
   int32_t id = btf__find_by_name_kind(b.get(), function.c_str(), BTF_KIND_FUNC);
-  if (id <= 0) return make_error(ErrorKind::not_found, fmt::format("the kernel's BTF has no tracepoint '{}'", event));
-  const struct btf_type* proto = btf__type_by_id(b.get(), btf__type_by_id(b.get(), id)->type);
-  if (!proto || btf_kind(proto) != BTF_KIND_FUNC_PROTO)
+  const struct btf_type* proto = nullptr;
+  if (id > 0) {
+    proto = btf__type_by_id(b.get(), btf__type_by_id(b.get(), id)->type);
+  } else {
+    proto = class_proto(b.get(), event);
+  }
+  if (!proto) return make_error(ErrorKind::not_found, fmt::format("the kernel's BTF has no tracepoint '{}'", event));
+  if (btf_kind(proto) != BTF_KIND_FUNC_PROTO)
     return make_error(ErrorKind::not_found, fmt::format("{} in BTF is not a function", function));
   std::vector<TracepointArg> args;
   const struct btf_param* params = btf_params(proto);

@@ -9,10 +9,16 @@
 --   trace(probe, "%s opened %s", "comm", "str(filename)", opts)   one line per event
 --   trace(probe, "comm", "str(filename)")                 fields, space separated
 --
+-- Probes: tracepoint/CAT/NAME (a glob such as "tracepoint/syscalls/sys_enter_open*"
+-- attaches to every match, up to 512, and the "probe" key names the one that
+-- fired), raw_tp/NAME, tp_btf/NAME, uprobe/PATH:SYM (SYM may be a glob too),
+-- perf_event, ...
 -- opts: by (keys), where ("pid == 1 && ret < 0", see ebpf.oneliner_where),
 -- interval, duration, reset, format ("text" or "json"; -f json sets it).
 -- Fields come from the probe (ebpf.oneliner_fields): numbers, char[] and
--- __data_loc strings, str(ptr) user strings, and comm/pid/tid/uid/cpu/ns.
+-- __data_loc strings, str(ptr) user strings, comm/pid/tid/uid/cpu/ns/probe,
+-- and struct members through pointers: "next->comm", "curtask->real_parent->tgid"
+-- (ebpf.oneliner_paths).
 -- Each helper generates BPF C (ebpf.oneliner_codegen), compiles it, attaches
 -- it and prints like bpftrace on Ctrl-C (or every `interval` seconds); the
 -- object is closed however the run ends, so a one-liner never leaves a probe
@@ -23,6 +29,7 @@ local F = require "ebpf.oneliner_fields"
 local W = require "ebpf.oneliner_where"
 local C = require "ebpf.oneliner_codegen"
 local S = require "ebpf.oneliner_stacks"
+require "ebpf.oneliner_paths"
 
 local M = {}
 
@@ -85,7 +92,7 @@ local function compile_where(fn, info, where)
   if where == nil then return nil end
   local ok, ast = pcall(W.parse, where)
   if not ok then F.usage(fn, nil, ast) end
-  local function lookup(name) return (F.lookup(info, name)) end
+  local function lookup(name) return F.lookup(info, name) end
   local compiled_ok, compiled = pcall(W.compile, ast, lookup, F.names(info))
   if not compiled_ok then F.usage(fn, nil, compiled) end
   return compiled
@@ -95,6 +102,9 @@ local function json_mode(opts) return (opts.format or ebpf.options.format) == "j
 
 -- Compiles, lets `setup` open readers, attaches program → probe pairs and
 -- runs the loop with run_opts(obj).
+-- The (program, probe) pairs of a probe: one per match of a wildcard.
+local function points(program, info) return F.attach_points(info, program) end
+
 local function start(source, attach, run_opts, setup)
   local obj, err = ebpf.compile { text = source }
   if not obj then
@@ -116,7 +126,10 @@ local function start(source, attach, run_opts, setup)
       if not link then error(aerr, 0) end
     end
     local probes = {}
-    for i, a in ipairs(attach) do probes[i] = a[2] end
+    for i, a in ipairs(attach) do
+      if i <= 4 then probes[i] = a[2] end
+    end
+    if #attach > 4 then probes[5] = ("and %d more"):format(#attach - 4) end
     io.stderr:write(("Attaching %d probe%s... (%s) Ctrl-C to stop\n"):format(#attach, #attach > 1 and "s" or "",
       table.concat(probes, ", ")))
     local opts = run_opts(obj)
@@ -273,7 +286,7 @@ local function aggregate(fn, what, probe, value, opts, value_argn)
     end
     if opts.reset then obj:map("aggregate"):clear() end
   end
-  start(source, { { "oneliner", probe } }, periodic(opts, show, keys))
+  start(source, points("oneliner", info), periodic(opts, show, keys))
 end
 
 function M.count(probe, by, opts) return aggregate("count", "count", probe, by, opts, 2) end
@@ -322,7 +335,7 @@ function M.hist(probe, value, opts)
   local keys, names = resolve_keys("hist", 3, info, opts.by)
   local source = C.aggregate(info, keys, vd, "log2", compile_where("hist", info, opts.where))
   local hist = require "ebpf.hist"
-  start(source, { { "oneliner", probe } }, periodic(opts, show_hists(opts, "@" .. value, keys, names, hist.hist), keys))
+  start(source, points("oneliner", info), periodic(opts, show_hists(opts, "@" .. value, keys, names, hist.hist), keys))
 end
 
 function M.lhist(probe, value, min, max, step, opts)
@@ -342,7 +355,7 @@ function M.lhist(probe, value, min, max, step, opts)
   local keys, names = resolve_keys("lhist", 6, info, opts.by)
   local source = C.aggregate(info, keys, vd, { min = min, max = max, step = step }, compile_where("lhist", info, opts.where))
   local hist = require "ebpf.hist"
-  start(source, { { "oneliner", probe } }, periodic(opts, show_hists(opts, "@" .. value, keys, names,
+  start(source, points("oneliner", info), periodic(opts, show_hists(opts, "@" .. value, keys, names,
     function(counts) return hist.lhist(min, max, step, counts) end), keys))
 end
 
@@ -353,7 +366,9 @@ function M.latency(probe_a, probe_b, opts)
   local keys, names = resolve_keys("latency", 3, info_b, opts.by)
   local source = C.latency(info_a, info_b, keys, compile_where("latency", info_a, opts.where))
   local hist = require "ebpf.hist"
-  start(source, { { "oneliner_start", probe_a }, { "oneliner", probe_b } },
+  local attach = points("oneliner_start", info_a)
+  for _, p in ipairs(points("oneliner", info_b)) do attach[#attach + 1] = p end
+  start(source, attach,
     periodic(opts, show_hists(opts, "@ns", keys, names, hist.hist), keys))
 end
 
@@ -387,7 +402,7 @@ function M.trace(probe, ...)
   end
   local source = C.events(info, ds, compile_where("trace", info, opts.where))
   local json = json_mode(opts)
-  start(source, { { "oneliner", probe } }, function() return { duration = opts.duration or M.duration } end, function(obj)
+  start(source, points("oneliner", info), function() return { duration = opts.duration or M.duration } end, function(obj)
     local reader = assert(obj:ringbuf("events", "struct oneliner_event"))
     reader:on(function(e)
       local values = {}

@@ -35,6 +35,25 @@ local function filter_code(where)
   return table.concat(lines, "\n")
 end
 
+-- A wildcard probe (info.matches): the program `name` becomes an inline
+-- body taking the match's index (`oneliner_probe`, read by the "probe" key)
+-- and one entry point per match, NAME_0 .. NAME_n, each in its match's
+-- section (info.sections). The body is the same C for every match, since a wildcard's
+-- fields are those every match has at the same place.
+function C.fan_out(source, name, info)
+  if not info.matches then return source end
+  local head = ('SEC("%s")\nint %s(void *ctx)\n{\n'):format(info.section, name)
+  local s, e = source:find(head, 1, true)
+  assert(s, "fan_out: no program " .. name)
+  local close = assert(source:find("\n}\n", e, true))
+  local entries = {}
+  for i = 1, #info.matches do
+    entries[i] = ('SEC("%s")\nint %s_%d(void *ctx) { return %s_body(ctx, %d); }'):format(info.sections[i], name, i - 1, name, i - 1)
+  end
+  return source:sub(1, s - 1) .. ("static __always_inline int %s_body(void *ctx, __u32 oneliner_probe)\n{\n"):format(name)
+    .. source:sub(e + 1, close + 2) .. table.concat(entries, "\n") .. "\n" .. source:sub(close + 3)
+end
+
 -- keys: descriptors; value: descriptor or nil (count); bucket: nil, "log2"
 -- or {min, max, step} for linear buckets.
 function C.aggregate(info, keys, value, bucket, where)
@@ -57,7 +76,7 @@ function C.aggregate(info, keys, value, bucket, where)
     else key.bucket = 1 + (__s64)((__u64)(v - %dLL) / %dULL);]]):format(bucket.min, bucket.max,
       math.ceil((bucket.max - bucket.min) / bucket.step) + 1, bucket.min, bucket.step)
   end
-  return C.HEADER .. decls(keys) .. ([[
+  return C.fan_out(C.HEADER .. decls(keys) .. ([[
 struct oneliner_key { %s };
 struct oneliner_value { __u64 count; __s64 sum; __s64 min; __s64 max; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, struct oneliner_key); __type(value, struct oneliner_value); } aggregate SEC(".maps");
@@ -85,7 +104,7 @@ SEC("%s")
     return 0;
 }
 ]]):format(table.concat(members, " "), info.section, F.signature(info, "oneliner"), filter_code(where),
-    table.concat(fills, "\n    "), value and value.expr or "0", bucket_code)
+    table.concat(fills, "\n    "), value and value.expr or "0", bucket_code), "oneliner", info)
 end
 
 -- fields: descriptors, one member f1..fn each.
@@ -95,7 +114,7 @@ function C.events(info, fields, where)
     members[#members + 1] = F.member(d, "f" .. i)
     fills[#fills + 1] = F.fill(d, "e->f" .. i)
   end
-  return C.HEADER .. decls(fields) .. ([[
+  return C.fan_out(C.HEADER .. decls(fields) .. ([[
 struct oneliner_event { %s };
 struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 1 << 22); } events SEC(".maps");
 SEC("%s")
@@ -110,7 +129,7 @@ SEC("%s")
     return 0;
 }
 ]]):format(table.concat(members, " "), info.section, F.signature(info, "oneliner"), filter_code(where),
-    table.concat(fills, "\n    "))
+    table.concat(fills, "\n    ")), "oneliner", info)
 end
 
 -- latency: a start timestamp per thread at probe A, the time since at probe
@@ -121,7 +140,7 @@ function C.latency(info_a, info_b, keys, where)
     members[#members + 1] = F.member(d, "k" .. i)
     fills[#fills + 1] = F.fill(d, "key.k" .. i)
   end
-  return C.HEADER .. decls(keys) .. ([[
+  local source = C.HEADER .. decls(keys) .. ([[
 struct oneliner_key { %s };
 struct oneliner_value { __u64 count; __s64 sum; __s64 min; __s64 max; };
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 10240); __type(key, __u32); __type(value, __u64); } starts SEC(".maps");
@@ -161,6 +180,7 @@ SEC("%s")
 }
 ]]):format(table.concat(members, " "), info_a.section, F.signature(info_a, "oneliner_start"), filter_code(where),
     info_b.section, F.signature(info_b, "oneliner"), table.concat(fills, "\n    "))
+  return C.fan_out(C.fan_out(source, "oneliner_start", info_a), "oneliner", info_b)
 end
 
 return C

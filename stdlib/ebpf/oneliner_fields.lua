@@ -12,6 +12,9 @@
 -- format file or from this file, never from the user's text: names are looked
 -- up, offsets are numbers.
 --
+-- Paths through kernel structs ("next->comm", "curtask->real_parent->tgid")
+-- plug in the same way through F.path(info, path, reader) (ebpf.oneliner_paths).
+--
 -- Extra key kinds (stack ids from the stacks work, say) plug in through
 -- F.extra[name] = function(info) return descriptor end; a descriptor of a
 -- new kind also gives `member(name)` (its C member declaration), `fill(dst)`,
@@ -88,6 +91,10 @@ function F.probe(probe, fn, argn)
   local prefix = SECTIONS[kind]
   if not prefix then F.usage(fn, argn, ("unsupported probe '%s' (tracepoint/CAT/NAME, raw_tp/NAME, uprobe/PATH:SYM, ...)"):format(probe)) end
   local info = { kind = kind, probe = probe, section = prefix:sub(-1) == "/" and prefix .. rest or prefix }
+  if kind == "tracepoint" and rest:find("[%*%?%[]") then return F.wildcard(info, rest, fn, argn) end
+  if (kind == "uprobe" or kind == "uretprobe") and (rest:match(":([^:]*)$") or ""):find("[%*%?%[]") then
+    return F.uprobe_wildcard(info, kind, rest, fn, argn)
+  end
   if kind == "tracepoint" then
     info.category, info.name = rest:match("^([%w_]+)/([%w_]+)$")
     if not info.category then F.usage(fn, argn, ("tracepoint '%s' is not CATEGORY/NAME"):format(rest)) end
@@ -99,6 +106,103 @@ function F.probe(probe, fn, argn)
     F.function_args(info, rest, fn, argn)
   end
   return info
+end
+
+-- A wildcard probe attaches one program to every tracepoint that matches.
+F.MAX_MATCHES = 512
+
+local function read_file(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local text = f:read("*a")
+  f:close()
+  return text
+end
+
+local function check_matches(fn, argn, pattern, count, what)
+  if count == 0 then F.usage(fn, argn, ("no %s matches '%s' (list them with ebpfrun -l '%s')"):format(what, pattern, pattern)) end
+  if count > F.MAX_MATCHES then
+    F.usage(fn, argn, ("'%s' matches %d %ss, more than the %d a one-liner attaches to; narrow the pattern"):format(
+      pattern, count, what, F.MAX_MATCHES))
+  end
+end
+
+-- "tracepoint/syscalls/sys_enter_open*": info.matches lists the probes. The
+-- fields are those all the matches have at the same place, so that one
+-- program body reads them right at each.
+function F.wildcard(info, glob, fn, argn)
+  local ok, ebpf = pcall(require, "ebpf")
+  if not ok or type(ebpf) ~= "table" or not ebpf.tracepoints then F.usage(fn, argn, "wildcard probes need ebpfrun") end
+  local found, err = ebpf.tracepoints(glob)
+  if not found then F.usage(fn, argn, tostring(err)) end
+  -- The ftrace category holds the tracer's own record formats (function,
+  -- bprint, ...), which no BPF program can attach to.
+  local names = {}
+  for _, name in ipairs(found) do
+    if not name:match("^ftrace/") then names[#names + 1] = name end
+  end
+  check_matches(fn, argn, glob, #names, "tracepoint")
+  local dir = tracefs_dir()
+  info.matches, info.wildcard = {}, glob
+  local common
+  for i, name in ipairs(names) do
+    info.matches[i] = "tracepoint/" .. name
+    local format = read_file(("%s/events/%s/format"):format(dir, name))
+    if not format then F.usage(fn, argn, ("cannot read tracepoint %s in %s"):format(name, dir)) end
+    local fields = F.parse_format(format)
+    if not common then
+      common = fields
+    else
+      for n, f in pairs(common) do
+        local g = fields[n]
+        if not g or g.offset ~= f.offset or g.size ~= f.size or g.type ~= f.type then common[n] = nil end
+      end
+    end
+  end
+  info.category, info.name = names[1]:match("^([^/]+)/(.+)$")
+  info.section = info.matches[1]
+  info.sections = info.matches
+  info.fields = common
+  return info
+end
+
+-- "uprobe/libc:str*": a uprobe on every function of the binary whose name
+-- matches (the symbols `ebpfrun -l uprobe/PATH:GLOB` lists). Their fields are
+-- arg0 .. arg5, the same at each.
+function F.uprobe_wildcard(info, kind, rest, fn, argn)
+  local binary, glob = rest:match("^(.*):([^:]+)$")
+  local ok, ebpf = pcall(require, "ebpf")
+  if not ok or type(ebpf) ~= "table" or not ebpf.function_symbols then F.usage(fn, argn, "wildcard probes need ebpfrun") end
+  local path, symbols = ebpf.function_symbols(binary, glob)
+  if not path then F.usage(fn, argn, tostring(symbols)) end
+  check_matches(fn, argn, ("%s/%s"):format(kind, rest), #symbols, "function")
+  info.matches, info.sections, info.wildcard = {}, {}, rest
+  for i, sym in ipairs(symbols) do
+    info.matches[i] = ("%s/%s:%s"):format(kind, path, sym)
+    info.sections[i] = info.section
+  end
+  return info
+end
+
+-- The (program, probe) pairs to attach: a wildcard's entry points
+-- (PROGRAM_0, PROGRAM_1, ...) each to its match, or the program to the probe.
+function F.attach_points(info, program)
+  if not info.matches then return { { program, info.probe } } end
+  local out = {}
+  for i, m in ipairs(info.matches) do out[i] = { ("%s_%d"):format(program, i - 1), m } end
+  return out
+end
+
+-- The "probe" key: which probe fired (bpftrace's `probe`). A wildcard's
+-- program is one body with an entry point per match, which passes the
+-- match's index as `oneliner_probe` (ebpf.oneliner_codegen's fan_out).
+F.extra.probe = function(info)
+  if not info.matches then
+    return { kind = "num", expr = "0", signed = false, show = function() return info.probe end }
+  end
+  return { kind = "num", expr = "(__s64)oneliner_probe", signed = false, show = function(v)
+    return info.matches[tonumber(v) + 1] or ("probe " .. tostring(tonumber(v)))
+  end }
 end
 
 -- fentry/fexit see the function's arguments (and fexit its return value)
@@ -170,7 +274,7 @@ function F.names(info)
     end
   end
   table.sort(names)
-  for _, b in ipairs({ "comm", "pid", "tid", "uid", "cpu", "ns", "kstack", "ustack" }) do
+  for _, b in ipairs({ "comm", "pid", "tid", "uid", "cpu", "ns", "probe", "kstack", "ustack" }) do
     if not (info.fields and info.fields[b]) then names[#names + 1] = b end
   end
   if ARG_KINDS[info.kind] then
@@ -183,6 +287,12 @@ function F.names(info)
     if info.args.ret and info.kind == "fexit" then args[#args + 1] = "ret" end
     if #info.arg_list > 0 then args[#args + 1] = ("arg0..arg%d"):format(#info.arg_list - 1) end
     for i = #args, 1, -1 do table.insert(names, 1, args[i]) end
+  end
+  if F.path then
+    for i, a in ipairs(F.tracepoint_args(info)) do
+      if i <= 6 and a.type:match("^[%w ]*struct [%w_]+ %*$") then names[#names + 1] = a.name .. "->..." end
+    end
+    names[#names + 1] = "curtask->..."
   end
   return names
 end
@@ -208,8 +318,10 @@ function F.lookup(info, spec)
     return { kind = "str", size = 16, fill = function(dst) return ("bpf_get_current_comm(%s, sizeof(%s));"):format(dst, dst) end }
   end
   if BUILTINS[spec] then return { kind = "num", expr = BUILTINS[spec], signed = true } end
-  local reader, inner = spec:match("^(k?str)%(%s*([%w_]+)%s*%)$")
+  local reader, inner = spec:match("^(k?str)%(%s*([%w_%.%->]+)%s*%)$")
   local name = inner or spec
+  -- Struct members through pointers ("next->comm"), when ebpf.oneliner_paths is loaded.
+  if F.path and (name:find("->", 1, true) or name:find(".", 1, true)) then return F.path(info, name, reader) end
   if not name:match("^[%a_][%w_]*$") then return nil, ("'%s' is not a field name"):format(spec) end
   local read = reader == "kstr" and "bpf_probe_read_kernel_str" or "bpf_probe_read_user_str"
   if info.fields then
@@ -293,6 +405,10 @@ function F.resolve(info, spec, fn, argn)
   local d, why = F.lookup(info, spec)
   if d then return d end
   if why then F.usage(fn, argn, why) end
+  if info.wildcard then
+    F.usage(fn, argn, ("field '%s' is not at the same place in every match of '%s' (fields: %s)"):format(
+      tostring(spec), info.wildcard, table.concat(F.names(info), ", ")))
+  end
   F.usage(fn, argn, ("%s has no field '%s' (fields: %s)"):format(info.probe, tostring(spec), table.concat(F.names(info), ", ")))
 end
 

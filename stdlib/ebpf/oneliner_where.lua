@@ -15,6 +15,7 @@
 --   unary   := '!' unary | compare
 --   compare := operand (('=='|'!='|'<'|'<='|'>'|'>=') operand)?
 --   operand := '(' expr ')' | INT | '-' INT | STRING | IDENT | ('str'|'kstr') '(' IDENT ')'
+--   IDENT   := NAME (('->' | '.') NAME)*      (a path: next->comm, see ebpf.oneliner_paths)
 
 local W = {}
 
@@ -30,7 +31,13 @@ function W.tokenize(text)
     if c:match("%s") then
       i = i + 1
     elseif c:match("[%a_]") then
+      -- A field may be a path through structs: next->comm, curtask->mm->total_vm.
       local word = text:match("^[%w_]+", i)
+      while true do
+        local more = text:match("^%->[%a_][%w_]*", i + #word) or text:match("^%.[%a_][%w_]*", i + #word)
+        if not more then break end
+        word = word .. more
+      end
       tokens[#tokens + 1] = { t = "ident", v = word, col = i }
       i = i + #word
     elseif c:match("%d") then
@@ -130,14 +137,14 @@ end
 local function int_literal(v) return ("(%.0fLL)"):format(v) end
 
 -- Compiles an AST. `lookup(name)` returns a field descriptor (see
--- ebpf.oneliner_fields) or nil; `names` lists the valid ones for messages.
+-- ebpf.oneliner_fields) or nil and maybe why; `names` lists the valid ones for messages.
 -- Returns the statements to run first (reading strings into stack buffers)
 -- and the condition, as C.
 function W.compile(ast, lookup, names)
   local prelude, buffers = {}, 0
   local function field(n)
-    local d = lookup(n.name)
-    if not d then fail(("unknown field '%s'"):format(n.name), n.col) end
+    local d, why = lookup(n.name)
+    if not d then fail(why or ("unknown field '%s'"):format(n.name), n.col) end
     if d.kind == "stack" then fail(("'%s' is a stack: a key or a traced field, not part of a predicate"):format(n.name), n.col) end
     return d
   end

@@ -8,8 +8,9 @@
 --                        `:quit` stays in C++ because it ends the read loop,
 --                        and `:probes PATTERN` because listing probes is
 --                        the C++ of `ebpfrun -l`
---   repl.field_names(probe)  the fields a one-liner can read at probe (for
---                        completion), or an empty list
+--   repl.field_names(probe, text)  the fields a one-liner can read at probe
+--                        (for completion; inside a path such as "next->co",
+--                        the members of the struct reached), or an empty list
 --   repl.help            the text `:help` prints
 --
 -- The C++ side (cli/repl.cpp) reads lines, handles Ctrl-C and
@@ -128,6 +129,8 @@ end
 local BUILTIN_FIELDS = {
   { "comm", "char[16]", "the task's command name" }, { "pid", "s64", "process id" }, { "tid", "s64", "thread id" },
   { "uid", "s64", "user id" }, { "cpu", "s64", "CPU number" }, { "ns", "s64", "bpf_ktime_get_ns()" },
+  { "probe", "string", "the probe that fired (for wildcards)" },
+  { "curtask->...", "struct task_struct *", "the current task's members (curtask->real_parent->tgid)" },
   { "kstack", "stack", "kernel stack (a key, or traced)" }, { "ustack", "stack", "user stack (a key, or traced)" },
 }
 
@@ -158,6 +161,7 @@ local function show_fields(probe)
     for i, a in ipairs(args) do
       local use = i <= 6 and (a.name .. " or arg" .. (i - 1)) or "(past arg5)"
       if i <= 6 and a.type:match("char %*$") then use = ("str(%s) or str(arg%d)"):format(a.name, i - 1) end
+      if i <= 6 and a.type:match("struct [%w_]+ %*$") then use = ("%s->MEMBER, or arg%d"):format(a.name, i - 1) end
       print(string.format("%-22s %-26s %s", a.name, a.type, use))
     end
   elseif not info.fields then
@@ -169,14 +173,31 @@ local function show_fields(probe)
   for _, b in ipairs(BUILTIN_FIELDS) do print(string.format("%-22s %-26s %s", b[1], b[2], b[3])) end
 end
 
-function repl.field_names(probe)
+function repl.field_names(probe, text)
   local F = require "ebpf.oneliner_fields"
   local ok, info = pcall(F.probe, probe, "fields", nil)
   if not ok then return {} end
+  -- Inside a path ("next->co", "str(bprm->file->f_pa"): the members of the
+  -- struct reached so far.
+  if type(text) == "string" then
+    local lead, path = text:match("^(k?str%()(.*)$")
+    if not lead then lead, path = "", text end
+    -- The path before its last "->" or ".", whichever comes later.
+    local head, sep = path:match("^(.*)%->[%w_]*$"), "->"
+    local dot_head = path:match("^(.*)%.[%w_]*$")
+    if dot_head and (not head or #dot_head > #head) then head, sep = dot_head, "." end
+    if head and head ~= "" then
+      local out = {}
+      for i, p in ipairs(require("ebpf.oneliner_paths").next_steps(info, head, sep)) do out[i] = lead .. p end
+      return out
+    end
+  end
   local out = {}
   for _, n in ipairs(F.names(info)) do
     if n == "arg0..arg5" then
       for i = 0, 5 do out[#out + 1] = "arg" .. i end
+    elseif n:match("%->%.%.%.$") then
+      out[#out + 1] = n:sub(1, -4)
     else
       out[#out + 1] = n
     end

@@ -3,7 +3,8 @@
 --
 --   local report = require "ebpf.stackreport"
 --   local r = report.new { tool = "offcputime", unit = "us", title = "off-CPU time" }
---   r:add(comm, user_frames, kernel_frames, value)   -- frames from obj:stack, innermost first (or nil)
+--   r:add(comm, user_frames, kernel_frames, value, waker)   -- frames from obj:stack, innermost first (or nil);
+--                                  waker (offcputime --wakeup): nil or {comm, user, kernel} of the waking task
 --   r:print(opts)   -- opts: top, folded, json, svg (the tools' flags)
 --
 -- Stacks whose frames print the same are merged (the same code in two
@@ -12,6 +13,8 @@
 --     innermost first, kernel above user, indented (BCC's layout);
 --   - folded: `comm;outermost;...;innermost VALUE` lines (user frames, then
 --     kernel frames: the kernel ran last), the format flame graph tools read;
+--     with a waker, the line goes on with `--`, the waker's frames innermost
+--     first (kernel, then user) and its comm, as BCC's offwaketime folds;
 --   - JSON: one object per stack ({comm, kernel = [...], user = [...], value
 --     named by the unit}) or, folded, per line ({stack, value});
 --   - --svg FILE: an interactive flame graph (ebpf.flamegraph) of the folded
@@ -83,15 +86,23 @@ function M.tracing_frame(symbol)
   return false
 end
 
-function Report:add(comm, user, kernel, value)
+function Report:add(comm, user, kernel, value, waker)
   local u, k = names(user), names(kernel, M.tracing_frame)
   local path = { comm }
   for i = #u, 1, -1 do path[#path + 1] = u[i] end
   for i = #k, 1, -1 do path[#path + 1] = k[i] end
+  local w
+  if waker then
+    w = { comm = waker.comm, user = names(waker.user), kernel = names(waker.kernel, M.tracing_frame) }
+    path[#path + 1] = "--"
+    for _, f in ipairs(w.kernel) do path[#path + 1] = f end
+    for _, f in ipairs(w.user) do path[#path + 1] = f end
+    path[#path + 1] = w.comm
+  end
   local folded = table.concat(path, ";")
   local s = self.stacks[folded]
   if not s then
-    s = { comm = comm, user = u, kernel = k, folded = folded, value = 0 }
+    s = { comm = comm, user = u, kernel = k, waker = w, folded = folded, value = 0 }
     self.stacks[folded] = s
     self.order[#self.order + 1] = s
   end
@@ -135,13 +146,23 @@ function Report:print(opts)
   for i = 1, top do
     local s = list[i]
     if opts.json then
-      print(json.encode(json.object { comm = s.comm, kernel = json.array(s.kernel), user = json.array(s.user),
-                                      [self.unit] = s.value }))
+      local o = json.object { comm = s.comm, kernel = json.array(s.kernel), user = json.array(s.user), [self.unit] = s.value }
+      if s.waker then
+        o.waker = json.object { comm = s.waker.comm, kernel = json.array(s.waker.kernel), user = json.array(s.waker.user) }
+      end
+      print(json.encode(o))
     else
       print(("%12d %s  %s"):format(s.value, self.unit, s.comm))
       for _, f in ipairs(s.kernel) do print("               " .. f) end
       if #s.kernel > 0 and #s.user > 0 then print("               --") end
       for _, f in ipairs(s.user) do print("               " .. f) end
+      if s.waker then
+        -- The waker below the sleeper, innermost first, as BCC's offwaketime.
+        print("               -- woken by " .. s.waker.comm)
+        for _, f in ipairs(s.waker.kernel) do print("               " .. f) end
+        if #s.waker.kernel > 0 and #s.waker.user > 0 then print("               --") end
+        for _, f in ipairs(s.waker.user) do print("               " .. f) end
+      end
       print()
     end
   end

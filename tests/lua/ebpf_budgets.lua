@@ -76,6 +76,9 @@ local BUDGETS = {
   { file = "offcputime.bpf.c", defines = { "OFFCPU_MIN_NS=1000ULL" }, programs = {
     offcpu_switch = 200,
   } },
+  { file = "offcputime.bpf.c", defines = { "OFFCPU_MIN_NS=1000ULL", "OFFCPU_WAKEUP=1" }, programs = {
+    offcpu_switch = 300, offcpu_waking = 100,
+  } },
   { file = "profile.bpf.c", programs = {
     profile_sample = 100,
   } },

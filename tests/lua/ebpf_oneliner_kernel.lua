@@ -14,6 +14,7 @@ math.randomseed(os.time() + c.pid())
 
 local F = require "ebpf.oneliner_fields"
 local C = require "ebpf.oneliner_codegen"
+require "ebpf.oneliner_paths"  -- struct paths from typed arguments
 local W = o.workload()
 
 -- Compiles C with `ebpfrun compile` (no load): exit status and diagnostics.
@@ -54,6 +55,21 @@ t.test("fentry/fexit one-liners are BPF_PROG() programs with the function's type
     t.eq(size > 0, true, "object written")
   end
   t.eq(sources[2]:find("loff_t *a_pos, ssize_t a_ret)", 1, true) ~= nil, true, sources[2])
+end)
+
+t.test("a path from a fentry argument through kernel structs compiles to CO-RE reads of the typed argument", function()
+  local entry = F.probe("fentry/vfs_read", "count", 1)
+  local d = F.resolve(entry, "str(file->f_path.dentry->d_name.name)", "count", 2)
+  local n = F.resolve(entry, "file->f_inode->i_ino", "count", 2)
+  local source = C.aggregate(entry, { d, n }, nil, nil, nil)
+  t.eq(source:find("BPF_CORE_READ(((struct file *)a_file), f_path.dentry, d_name.name)", 1, true) ~= nil, true, source)
+  local rc, out = compile_only(source)
+  t.eq(rc, 0, out .. "\n" .. source)
+  local ok, err = pcall(F.resolve, entry, "count->x", "count", 2)
+  t.eq(ok, false)
+  t.eq(tostring(err):find("'count' is size_t, not a pointer to a struct", 1, true) ~= nil, true, tostring(err))
+  ok, err = pcall(F.resolve, entry, "file->f_pathh", "count", 2)
+  t.eq(tostring(err):find("struct file has no member 'f_pathh'", 1, true) ~= nil, true, tostring(err))
 end)
 
 t.test("a name the function does not have, or a function not in BTF, is a usage error listing what there is", function()
@@ -101,6 +117,10 @@ t.test("fentry and fexit on vfs_read count the workload's reads, or say the kern
   rc, out, err = around_reads(('sum("fexit/vfs_read", "ret", { duration = 2, where = "%s && file != 0" })'):format(ONLY))
   t.eq(rc, 0, err)
   t.eq(out, "@sum: 40960\n")
+  -- The file's name through file->f_path.dentry->d_name.name (CO-RE reads).
+  rc, out, err = around_reads(('count("fentry/vfs_read", "str(file->f_path.dentry->d_name.name)", { duration = 2, where = "%s && count == 4096" })'):format(ONLY))
+  t.eq(rc, 0, err)
+  t.eq(out:match("^@%[ebpfrun%-oneliner%-vfsread%-[%d%-]+%]: 10\n$") ~= nil, true, out)
   t.eq(c.kernel_has_program("oneliner"), false)
 end)
 

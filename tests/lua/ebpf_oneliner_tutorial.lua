@@ -101,8 +101,10 @@ local CHECKS = {
   [8] = function(code)
     local rc, out, err = o.run(code, ("%s naps 3 10"):format(W))
     t.eq(rc, 0, err)
-    local n = tonumber(out:match("^@: (%d+)\n$"))
+    local n = tonumber(out:match("@%[tracepoint/sched/sched_switch%]: (%d+)\n"))
     t.eq(n ~= nil and n >= 3, true, out)
+    -- Every line is one sched tracepoint.
+    for _, l in ipairs(o.lines(out)) do t.ok(l:match("^@%[tracepoint/sched/[%w_]+%]: %d+$"), l) end
   end,
   [9] = function(code)
     -- Every CPU is sampled: some samples land in the kernel (the workload's
@@ -131,9 +133,16 @@ local CHECKS = {
     os.remove(path)
   end,
   [12] = function(code)
-    local rc, out, err = o.run(code, ("%s sleep 1"):format(W))
+    -- The exec'd file's name through bprm->file->f_path.dentry->d_name, of
+    -- a copy of the workload with a name of its own (other test runs exec
+    -- the workload at the same time).
+    local dir = ("/tmp/ebpfrun-tut12-%d"):format(c.pid())
+    local name = ("tw%06d"):format(math.random(0, 999999))
+    os.execute(("mkdir -p %s && cp %s %s/%s"):format(dir, W, dir, name))
+    local rc, out, err = o.run(code, ("%s/%s sleep 1"):format(dir, name))
+    os.execute("rm -rf " .. dir)
     t.eq(rc, 0, err)
-    t.eq(count_lines(out, "workload " .. W), 1, out)
+    t.eq(count_lines(out, name .. " " .. name), 1, out)
   end,
 }
 

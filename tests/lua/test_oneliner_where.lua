@@ -114,7 +114,7 @@ name: x
   t.eq(select(2, F.lookup(info, "str(ret; x)")), "'str(ret; x)' is not a field name")
   local ok, e = pcall(F.resolve, info, "nope", "trace", 3)
   t.eq(ok, false)
-  t.eq(e, "usage: trace: argument 3: tracepoint/x/y has no field 'nope' (fields: __syscall_nr, comm, name, ret, str(filename), pid, tid, uid, cpu, ns, kstack, ustack)")
+  t.eq(e, "usage: trace: argument 3: tracepoint/x/y has no field 'nope' (fields: __syscall_nr, comm, name, ret, str(filename), pid, tid, uid, cpu, ns, probe, kstack, ustack)")
 end)
 
 t.test("stack keys: kstack is a stack id, ustack also carries the pid; neither goes in a predicate", function()
@@ -137,6 +137,23 @@ t.test("stack keys: kstack is a stack id, ustack also carries the pid; neither g
   local function stack_lookup(name) return F.lookup(info, name) end
   t.eq(err_of(function() return W.compile(W.parse("kstack == 1"), stack_lookup, NAMES) end),
     "where: 'kstack' is a stack: a key or a traced field, not part of a predicate at column 1")
+end)
+
+t.test("a path through structs is one field name, with lookup's reason on failure", function()
+  local toks = W.tokenize("next->comm == 'x' && curtask->se.vruntime > 1")
+  t.eq(toks[1].v, "next->comm")
+  t.eq(toks[5].v, "curtask->se.vruntime")
+  local seen = {}
+  local function path_lookup(name)
+    seen[#seen + 1] = name
+    if name == "next->pid" then return { kind = "num", expr = "(__s64)NEXT_PID", signed = true } end
+    return nil, ("%s: struct task_struct has no member 'pidd'"):format(name)
+  end
+  t.eq(W.compile(W.parse("next->pid == 3"), path_lookup, NAMES).cond, "(((__s64)NEXT_PID) == (3LL))")
+  local e = err_of(function() return W.compile(W.parse("next->pidd == 3"), path_lookup, NAMES) end)
+  t.eq(e, "where: next->pidd: struct task_struct has no member 'pidd' at column 1")
+  -- A dangling arrow is not part of the name.
+  t.eq(err_of(W.parse, "next-> == 1"), "where: unexpected '-' at column 5")
 end)
 
 t.done()

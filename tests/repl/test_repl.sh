@@ -244,7 +244,7 @@ check_explore() {
   mark
   enter_line ':fields tp_btf/sched_switch'
   expect_prompt || return 1
-  new_output_has '^next +struct task_struct \* +next or arg2$' || { why=":fields did not name tp_btf/sched_switch's arguments from BTF"; return 1; }
+  new_output_has '^next +struct task_struct \* +next->MEMBER, or arg2$' || { why=":fields did not name tp_btf/sched_switch's arguments from BTF"; return 1; }
   run_line ':fields tracepoint/nosuch/probe' $'ebpf> :fields tracepoint/nosuch/probe\nno tracepoint nosuch/probe (see ebpfrun -l \'nosuch:*\')\nebpf>' || return 1
   run_line ':probes syscalls:sys_enter_getppi*' $'ebpf> :probes syscalls:sys_enter_getppi*\ntracepoint/syscalls/sys_enter_getppid\nebpf>' || return 1
   mark
@@ -258,6 +258,12 @@ check_explore() {
   key Tab
   wait_until 10 new_output_has '^ebpf> count\("tracepoint/syscalls/sys_enter_openat", \{"comm", "ustack"$' ||
     { why="ust did not complete to ustack"; return 1; }
+  key C-u
+  mark
+  type_text 'count("tp_btf/sched_switch", "next->real_pa'
+  key Tab
+  wait_until 10 new_output_has '^ebpf> count\("tp_btf/sched_switch", "next->real_parent"$' ||
+    { why="next->real_pa did not complete to the task_struct member real_parent"; return 1; }
   key C-u
   run_line '"done"' $'ebpf> "done"\n"done"\nebpf>'
 }

@@ -114,6 +114,31 @@ ok = ok and "schedule" in rows[0]["kernel"] and not rows[0]["kernel"][0].startsw
 sys.exit(0 if ok else f"rows: {rows}")
 PY
 then echo "FAIL: offcputime --json"; cat "$out/oc_json.out"; fail=1; fi
+# --wakeup: the naps are ended by their hrtimer, so the waker's kernel stack
+# (after "--", innermost first) runs hrtimer_wakeup, and the time is the same.
+run_with oc_wakeup "$target naps 10 50" "$OC" --comm $COMM --wakeup --folded --duration 3
+if ! python3 - "$out/oc_wakeup.out" <<'PY'
+import sys
+total = 0
+for line in open(sys.argv[1]):
+    stack, us = line.rsplit(" ", 1)
+    if "main;nap_outer;nap_here" not in stack or ";--;" not in stack:
+        continue
+    sleeper, waker = stack.split(";--;", 1)
+    if "do_nanosleep" in sleeper.split(";") and "hrtimer_wakeup" in waker.split(";"):
+        total += int(us)
+sys.exit(0 if 450_000 <= total <= 1_500_000 else f"nap_here stacks woken by hrtimer_wakeup: {total} us, expected about 500000")
+PY
+then echo "FAIL: offcputime --wakeup"; cat "$out/oc_wakeup.out"; fail=1; fi
+run_with oc_wakeup_json "$target naps 4 30" "$OC" --comm $COMM --wakeup --stacks kernel --json --top 1 --duration 2
+if ! python3 - "$out/oc_wakeup_json.out" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+ok = len(rows) == 1 and "do_nanosleep" in rows[0]["kernel"] and "waker" in rows[0]
+ok = ok and "hrtimer_wakeup" in rows[0]["waker"]["kernel"] and rows[0]["waker"]["user"] == []
+sys.exit(0 if ok else f"rows: {rows}")
+PY
+then echo "FAIL: offcputime --wakeup --json"; cat "$out/oc_wakeup_json.out"; fail=1; fi
 # Blocks shorter than --min-us are left out: 30 ms sleeps against 200 ms.
 run_with oc_min "$target naps 4 30" "$OC" --comm $COMM --folded --min-us 200000 --duration 2
 if grep -q "nap_here" "$out/oc_min.out"; then
