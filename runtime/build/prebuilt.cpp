@@ -27,14 +27,6 @@ namespace {
 // prebuilt objects are never picked up by a newer binary.
 constexpr std::string_view kPrebuiltFormat = "ebpfrun-prebuilt-1";
 
-std::string executable_dir() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  std::string path(buf, static_cast<size_t>(n));
-  return path.substr(0, path.rfind('/'));
-}
-
 std::string directory_of(const std::string& file) {
   const size_t slash = file.rfind('/');
   return slash == std::string::npos ? "." : file.substr(0, slash);
@@ -73,7 +65,7 @@ std::string prebuilt_name(const std::string& file, std::string_view source, cons
 
 std::vector<std::string> prebuilt_dirs() {
   if (const char* env = std::getenv("EBPFRUN_PREBUILT_DIR"); env && *env) return {env};
-  const std::string dir = executable_dir();
+  const std::string dir = files::executable_dir();
   // PREFIX/bin/.. spelled as PREFIX, so that -v shows a plain path.
   const std::string parent = dir.substr(0, dir.rfind('/'));
   return {dir + "/prebuilt", parent + "/lib/ebpfrun/prebuilt"};

@@ -14,5 +14,10 @@ Status write_atomic(const std::string& path, std::string_view contents, unsigned
 // mkdir -p with the given mode for directories it creates.
 Status make_dirs(const std::string& path, unsigned mode = 0755);
 bool exists(const std::string& path);
+// This process's executable (/proc/self/exe), and the directory it is in:
+// where the compiler library and the prebuilt objects are looked for. Empty
+// when /proc is not readable.
+std::string executable_path();
+std::string executable_dir();
 
 }  // namespace ebpfrun::files

@@ -25,14 +25,6 @@ namespace {
 
 constexpr const char* kLibraryName = "libebpfrun-clang.so";
 
-std::string executable_dir() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return ".";
-  std::string path(buf, static_cast<size_t>(n));
-  return path.substr(0, path.rfind('/'));
-}
-
 }  // namespace
 
 Result<std::string> backend_library_path() {
@@ -42,7 +34,7 @@ Result<std::string> backend_library_path() {
                         fmt::format("EBPFRUN_COMPILER_LIB points to {}, which does not exist", env));
     return std::string(env);
   }
-  const std::string dir = executable_dir();
+  const std::string dir = files::executable_dir();
   for (const std::string& candidate : {dir + "/" + kLibraryName, dir + "/../lib/ebpfrun/" + kLibraryName})
     if (files::exists(candidate)) return candidate;
   return make_error(ErrorKind::not_found,

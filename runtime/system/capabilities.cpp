@@ -54,10 +54,8 @@ Result<Capabilities> current_capabilities() {
 }
 
 std::string current_executable() {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "ebpfrun";
-  return std::string(buf, static_cast<size_t>(n));
+  std::string path = files::executable_path();
+  return path.empty() ? "ebpfrun" : path;
 }
 
 std::vector<Check> check_capabilities(const Capabilities& caps, const std::string& executable) {

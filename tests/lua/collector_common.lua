@@ -8,14 +8,11 @@ M.source = assert(os.getenv("EBPFRUN_SOURCE_DIR"), "EBPFRUN_SOURCE_DIR is not se
 M.workload = assert(os.getenv("EBPFRUN_WORKLOAD"), "EBPFRUN_WORKLOAD is not set")
 M.ebpfrun = assert(os.getenv("EBPFRUN_BIN"), "EBPFRUN_BIN is not set")
 
--- Runs `ebpfrun [global] -c COMMAND scripts/SCRIPT --json [args]`; returns
--- the decoded JSON lines, stderr and the exit code.
-function M.run(script, command, args, global)
+-- Runs a shell command line whose stderr goes to a file; returns the decoded
+-- JSON lines of its stdout, its stderr and its exit code.
+function M.capture(command_line)
   local err_file = os.tmpname()
-  local path = script:find("/", 1, true) and script or (M.source .. "/scripts/" .. script)
-  local cmd = ("%s %s -c %q %s --json %s 2>%s; echo \"exit=$?\""):format(M.ebpfrun, global or "", command, path,
-    args or "", err_file)
-  local p = io.popen(cmd)
+  local p = io.popen(("%s 2>%s; echo \"exit=$?\""):format(command_line, err_file))
   local lines, code = {}, nil
   for line in p:lines() do
     local exit = line:match("^exit=(%d+)$")
@@ -32,6 +29,13 @@ function M.run(script, command, args, global)
   if f then f:close() end
   os.remove(err_file)
   return lines, err, code
+end
+
+-- Runs `ebpfrun [global] -c COMMAND scripts/SCRIPT --json [args]`; returns
+-- the decoded JSON lines, stderr and the exit code.
+function M.run(script, command, args, global)
+  local path = script:find("/", 1, true) and script or (M.source .. "/scripts/" .. script)
+  return M.capture(("%s %s -c %q %s --json %s"):format(M.ebpfrun, global or "", command, path, args or ""))
 end
 
 -- The final (cumulative) rows of one collector matching all fields of `where`

@@ -6,7 +6,6 @@
 local t = require "harness"
 local c = require "ebpf_common"
 local cc = require "collector_common"
-local json = require "ebpf.json"
 c.require_root()
 
 local prebuilt_dir = cc.ebpfrun:match("^(.*)/[^/]*$") .. "/prebuilt"
@@ -44,24 +43,7 @@ end
 -- Runs `ebpfrun -v ARGS` with `env` (NAME=VALUE ...); returns the JSON lines,
 -- stderr and the exit code.
 local function run(env, args)
-  local err_file = os.tmpname()
-  local p = io.popen(("env %s %s -v %s 2>%s; echo \"exit=$?\""):format(env, cc.ebpfrun, args, err_file))
-  local lines, code = {}, nil
-  for line in p:lines() do
-    local exit = line:match("^exit=(%d+)$")
-    if exit then
-      code = tonumber(exit)
-    else
-      local ok, value = pcall(json.decode, line)
-      if ok and type(value) == "table" then lines[#lines + 1] = value end
-    end
-  end
-  p:close()
-  local f = io.open(err_file)
-  local err = f and f:read("*a") or ""
-  if f then f:close() end
-  os.remove(err_file)
-  return lines, err, code
+  return cc.capture(("env %s %s -v %s"):format(env, cc.ebpfrun, args))
 end
 
 -- No compile can succeed with this: any compile would fail.
