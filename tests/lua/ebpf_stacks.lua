@@ -1,5 +1,7 @@
 -- Stacks from BPF, symbolized in the host: the openat entry tracepoint takes
--- kernel and user stack ids (bpf_get_stackid) of this process's openat calls;
+-- kernel and user stack ids (bpf_get_stackid) of this process's openat calls,
+-- each in a map of its own (in one small map the two can hash to one bucket,
+-- and the user stack then replaces the kernel one);
 -- obj:stack() names the syscall path in the kernel stack and libc's open in
 -- the user stack; ebpf.symbolize() takes numbers, uint64_t cdata and hex
 -- strings, and frames print one per line.
@@ -14,6 +16,7 @@ local obj = assert(ebpf.compile { text = [[
 #include <bpf/bpf_helpers.h>
 #include "ebpfrun_stacks.h"
 EBPFRUN_STACK_MAP(stacks_lua_map, 64);
+EBPFRUN_STACK_MAP(stacks_lua_umap, 64);
 struct ids { __s64 kernel; __s64 user; };
 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct ids); } stacks_lua_ids SEC(".maps");
 SEC("tracepoint/syscalls/sys_enter_openat")
@@ -23,7 +26,7 @@ int stacks_lua(void *ctx) {
   struct ids *ids = bpf_map_lookup_elem(&stacks_lua_ids, &zero);
   if (!ids) return 0;
   ids->kernel = EBPFRUN_KSTACK(ctx, stacks_lua_map);
-  ids->user = EBPFRUN_USTACK(ctx, stacks_lua_map);
+  ids->user = EBPFRUN_USTACK(ctx, stacks_lua_umap);
   return 0;
 }
 char LICENSE[] SEC("license") = "GPL";
@@ -51,7 +54,7 @@ t.test("kernel and user stacks of an openat name the syscall path and libc's ope
   t.ok(knames:find("entry_SYSCALL_64", 1, true), knames)
   t.eq(kernel[1].module, "kernel")
   t.ok(tostring(kernel):find("#0 0xffff", 1, true), tostring(kernel))
-  local user = assert(obj:stack(obj:map("stacks_lua_map"), tonumber(ids.user), c.pid()))
+  local user = assert(obj:stack(obj:map("stacks_lua_umap"), tonumber(ids.user), c.pid()))
   t.ok(user[1].symbol:find("open"), names(user))
   t.ok(user[1].module:find("libc", 1, true), user[1].module)
 end)
