@@ -193,7 +193,9 @@ for cap in $CAPABILITIES; do
 done
 
 # One start of `cmd` under `env` (VAR=VALUE words), stopped once attached:
-# "start_s cpu_s rss_mib".
+# sets START_RESULT to "start_s cpu_s rss_mib". Called directly, not in $(...):
+# a command substitution's subshell has no job control, so the tracer would
+# not get a process group of its own to be stopped with.
 start_only() {
   local cmd=$1 out=$2
   shift 2
@@ -212,8 +214,8 @@ start_only() {
   wait $pid 2>/dev/null
   local _wall user sys rss
   read -r _wall user sys rss <"$out.time" || true
-  printf '%.2f %.2f %.1f' "$(echo "$t_last - $t0" | bc -l)" "$(echo "${user:-0} + ${sys:-0}" | bc -l)" \
-    "$(echo "${rss:-0} / 1024" | bc -l)"
+  START_RESULT=$(printf '%.2f %.2f %.1f' "$(echo "$t_last - $t0" | bc -l)" "$(echo "${user:-0} + ${sys:-0}" | bc -l)" \
+    "$(echo "${rss:-0} / 1024" | bc -l)")
 }
 
 echo
@@ -224,11 +226,15 @@ echo "|---|---:|---:|---:|---:|"
 for cap in $CAPABILITIES; do
   cells=()
   cache=$(mktemp -d "$WORK/cache.XXXXXX")
-  cells+=("$(start_only "${CMD[$cap.ebpfrun]}" "$WORK/$cap.prebuilt" XDG_CACHE_HOME="$cache")")
+  start_only "${CMD[$cap.ebpfrun]}" "$WORK/$cap.prebuilt" XDG_CACHE_HOME="$cache"
+  cells+=("$START_RESULT")
   cache=$(mktemp -d "$WORK/cache.XXXXXX")
-  cells+=("$(start_only "${CMD[$cap.ebpfrun]}" "$WORK/$cap.compile" XDG_CACHE_HOME="$cache" EBPFRUN_PREBUILT_DIR=/nonexistent)")
-  cells+=("$(start_only "${CMD[$cap.ebpfrun]}" "$WORK/$cap.cached" XDG_CACHE_HOME="$cache" EBPFRUN_PREBUILT_DIR=/nonexistent)")
-  cells+=("$(start_only "${CMD[$cap.libbpf-tools]}" "$WORK/$cap.libbpf" PATH="$PATH")")
+  start_only "${CMD[$cap.ebpfrun]}" "$WORK/$cap.compile" XDG_CACHE_HOME="$cache" EBPFRUN_PREBUILT_DIR=/nonexistent
+  cells+=("$START_RESULT")
+  start_only "${CMD[$cap.ebpfrun]}" "$WORK/$cap.cached" XDG_CACHE_HOME="$cache" EBPFRUN_PREBUILT_DIR=/nonexistent
+  cells+=("$START_RESULT")
+  start_only "${CMD[$cap.libbpf-tools]}" "$WORK/$cap.libbpf" PATH="$PATH"
+  cells+=("$START_RESULT")
   row="| $cap |"
   for c in "${cells[@]}"; do
     read -r st cpu rss <<<"$c"
