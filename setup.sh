@@ -85,7 +85,7 @@ FUZZ_BUILD=${EBPFRUN_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 # for the budget (examples, REPL in tmux, fault loops). lua_collector_memory's
 # OOM case checks RSS against a cgroup limit, which ASan's shadow memory skews;
 # symbols_profile needs the stack test binaries, which this build leaves out.
-ASAN_TARGETS=(ebpfrun ebpfrun_clang ebpfrun_prebuilt workload unit_tests compiler_tests loader_tests events_tests btf_tests)
+ASAN_TARGETS=(ebpfrun ebpfrun_clang ebpfrun_prebuilt workload stacks_target_debug unit_tests compiler_tests loader_tests events_tests btf_tests)
 ASAN_EXCLUDE='_NOT_BUILT|^lua_test_|^examples_run$|^repl_in_terminal$|^layering_includes$|^format_check$|^faults_|^agent_|^deploy_|^docs_flags$|^lua_collector_churn$|^lua_collector_demo$|^lua_collector_memory$|^symbols_'
 
 sanitizer_env() {
