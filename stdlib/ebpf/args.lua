@@ -122,7 +122,8 @@ local function fail(state, message)
   error({ args_exit = 2, message = message }, 0)
 end
 
--- Edit distance, for "did you mean" hints on misspelt options.
+-- Edit distance, for "did you mean" hints on misspelt options (and, through
+-- args.edit_distance, on misspelt struct members in one-liner paths).
 local function distance(a, b)
   local prev = {}
   for j = 0, #b do prev[j] = j end
@@ -136,6 +137,8 @@ local function distance(a, b)
   end
   return prev[#b]
 end
+
+args.edit_distance = distance
 
 local function convert(state, o, raw)
   local label = "option '" .. o.display .. "'"

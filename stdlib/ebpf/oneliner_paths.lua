@@ -22,6 +22,7 @@
 --
 -- Requiring this module sets F.path (see ebpf.oneliner_fields), which
 -- F.lookup calls for names that contain "->" or ".".
+local edit_distance = require("ebpf.args").edit_distance
 local F = require "ebpf.oneliner_fields"
 
 local P = {}
@@ -49,19 +50,10 @@ function P.members(target)
   return cache[target]
 end
 
+-- The shared edit distance, bounded for long names (a quadratic table per pair).
 local function distance(a, b)
   if #a > 40 or #b > 40 then return math.abs(#a - #b) + 40 end
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      local cost = a:byte(i) == b:byte(j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
+  return edit_distance(a, b)
 end
 
 -- All the members of a small struct, or the nearest names of a big one.
