@@ -1,7 +1,6 @@
 #include "loader/object.h"
 
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -18,6 +17,7 @@
 
 #include "common/libbpf_log.h"
 #include "common/log.h"
+#include "loader/internal/attach_target.h"
 #include "loader/internal/pinning.h"
 #include "loader/verifier_log.h"
 
@@ -148,32 +148,6 @@ Status Object::reopen() {
   return prepare();
 }
 
-namespace {
-
-// Whether the kernel's BTF has what bpf_program__set_attach_target would look
-// for (errno ENOENT when not). libbpf (1.1) keeps the kernel BTF it loads for
-// a failed set_attach_target until the object is loaded, and an object closed
-// before that leaks it (5 MB): a missing target is found here first, with a
-// BTF that is freed at once.
-bool kernel_btf_has_target(bpf_attach_type type, const std::string& target) {
-  struct btf* btf = btf__load_vmlinux_btf();
-  if (!btf) return true;  // libbpf reports it
-  std::string name = target;
-  int kind = BTF_KIND_FUNC;
-  if (type == BPF_TRACE_RAW_TP) {
-    name = "btf_trace_" + target;
-    kind = BTF_KIND_TYPEDEF;
-  } else if (type == BPF_LSM_MAC) {
-    name = "bpf_lsm_" + target;
-  }
-  bool found = btf__find_by_name_kind(btf, name.c_str(), kind) > 0;
-  btf__free(btf);
-  if (!found) errno = ENOENT;
-  return found;
-}
-
-}  // namespace
-
 Status Object::prepare() {
   bpf_program* prog;
   bpf_object__for_each_program(prog, object_) {
@@ -183,7 +157,7 @@ Status Object::prepare() {
       bpf_program__set_type(prog, variant_->type);
       bpf_program__set_expected_attach_type(prog, variant_->expected_attach_type);
       if (!variant_->attach_target.empty() &&
-          (!kernel_btf_has_target(variant_->expected_attach_type, variant_->attach_target) ||
+          (!detail::kernel_btf_has_target(variant_->expected_attach_type, variant_->attach_target) ||
            bpf_program__set_attach_target(prog, 0, variant_->attach_target.c_str()) != 0)) {
         int err = errno;
         return make_errno_error(err, fmt::format("the kernel's BTF has no function or tracepoint \"{}\" to bind "
