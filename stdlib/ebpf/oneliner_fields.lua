@@ -104,6 +104,8 @@ function F.probe(probe, fn, argn)
     f:close()
   elseif kind == "fentry" or kind == "fexit" then
     F.function_args(info, rest, fn, argn)
+  elseif (kind == "kprobe" or kind == "kretprobe") and rest:match("^[%a_][%w_.]*$") then
+    F.kprobe_args(info, rest)
   end
   return info
 end
@@ -205,37 +207,6 @@ F.extra.probe = function(info)
   end }
 end
 
--- fentry/fexit see the function's arguments (and fexit its return value)
--- typed, as BPF_PROG() declares them: their names and C declarations come
--- from the kernel's BTF (core.kernel_function). Declared names get the prefix
--- "a_" so that no argument shadows a variable of the generated program.
-F.ARG_PREFIX = "a_"
-function F.function_args(info, func, fn, argn)
-  if not func:match("^[%a_][%w_.]*$") then F.usage(fn, argn, ("'%s' is not a kernel function name"):format(func)) end
-  local proto, err = require("ebpf.core").kernel_function(func, F.ARG_PREFIX)
-  if not proto then F.usage(fn, argn, tostring(err)) end
-  info.args, info.arg_list = {}, {}
-  for i, a in ipairs(proto.params) do
-    info.arg_list[i] = a
-    info.args[a.name] = a
-  end
-  if info.kind == "fexit" and proto.ret then info.args.ret = proto.ret end
-  -- BPF_PROG() names the context as a u64 array of at most 12 values.
-  if #proto.params + (info.kind == "fexit" and 1 or 0) > 12 then
-    F.usage(fn, argn, ("%s has %d arguments, more than the 12 fentry/fexit programs can declare"):format(func, #proto.params))
-  end
-end
-
--- The C line that opens program `name` of probe `info`: a BPF_PROG() with the
--- function's typed arguments for fentry/fexit, a plain context otherwise.
-function F.signature(info, name)
-  if not info.arg_list then return ("int %s(void *ctx)"):format(name) end
-  local decls = { name }
-  for _, a in ipairs(info.arg_list) do decls[#decls + 1] = a.decl end
-  if info.kind == "fexit" and info.args.ret then decls[#decls + 1] = info.args.ret.decl end
-  return ("int BPF_PROG(%s)"):format(table.concat(decls, ", "))
-end
-
 local BUILTINS = {
   pid = "(__s64)(bpf_get_current_pid_tgid() >> 32)",
   tid = "(__s64)(__u32)bpf_get_current_pid_tgid()",
@@ -277,16 +248,20 @@ function F.names(info)
   for _, b in ipairs({ "comm", "pid", "tid", "uid", "cpu", "ns", "probe", "kstack", "ustack" }) do
     if not (info.fields and info.fields[b]) then names[#names + 1] = b end
   end
-  if ARG_KINDS[info.kind] then
-    names[#names + 1] = "arg0..arg5"
-  end
-  if info.kind == "uretprobe" or info.kind == "kretprobe" then names[#names + 1] = "ret" end
   if info.arg_list then
+    -- Typed arguments (fentry/fexit, kprobe/kretprobe with BTF) come first.
     local args = {}
-    for _, a in ipairs(info.arg_list) do args[#args + 1] = a.char_pointer and ("str(" .. a.name .. ")") or a.name end
-    if info.args.ret and info.kind == "fexit" then args[#args + 1] = "ret" end
-    if #info.arg_list > 0 then args[#args + 1] = ("arg0..arg%d"):format(#info.arg_list - 1) end
+    for i = 1, info.declared do
+      local a = info.arg_list[i]
+      args[#args + 1] = a.char_pointer and ("str(" .. a.name .. ")") or a.name
+    end
+    if info.args.ret then args[#args + 1] = "ret" end
+    if info.declared == 1 then args[#args + 1] = "arg0" end
+    if info.declared > 1 then args[#args + 1] = ("arg0..arg%d"):format(info.declared - 1) end
     for i = #args, 1, -1 do table.insert(names, 1, args[i]) end
+  else
+    if ARG_KINDS[info.kind] then names[#names + 1] = "arg0..arg5" end
+    if info.kind == "uretprobe" or info.kind == "kretprobe" then names[#names + 1] = "ret" end
   end
   if F.path then
     for i, a in ipairs(F.tracepoint_args(info)) do
@@ -380,26 +355,6 @@ function F.lookup(info, spec)
   return nil
 end
 
--- A typed argument (or fexit's "ret") of a fentry/fexit probe, by name or as argN.
-function F.typed_arg(info, name, reader, read)
-  local a = info.args[name]
-  local n = name:match("^arg(%d+)$")
-  if not a and n then a = info.arg_list[tonumber(n) + 1] end
-  if not a then return nil end
-  local var = F.ARG_PREFIX .. a.name
-  if reader then
-    if not a.pointer then
-      return nil, ("str() reads a pointer, and '%s' is %s"):format(name, (a.decl:gsub("%s*" .. var .. "$", "")))
-    end
-    return { kind = "str", size = F.STR_SIZE, fill = function(dst)
-      return ("%s(%s, sizeof(%s), (const void *)%s);"):format(read, dst, dst, var)
-    end }
-  end
-  if a.integer then return { kind = "num", expr = ("(__s64)%s"):format(var), signed = a.signed } end
-  if a.pointer then return { kind = "num", expr = ("(__s64)(unsigned long)%s"):format(var), signed = false } end
-  return nil, ("argument '%s' (%s) is neither a number nor a pointer"):format(name, a.decl)
-end
-
 -- Like lookup, but raises a usage error naming the argument and the fields.
 function F.resolve(info, spec, fn, argn)
   local d, why = F.lookup(info, spec)
@@ -433,5 +388,11 @@ function F.show(d, value, obj)
   if not d.signed and n < 0 then n = n + 2 ^ 64 end
   return n
 end
+
+-- Arguments of kernel functions (fentry/fexit, kprobe/kretprobe), typed by
+-- the kernel's BTF: ebpf.oneliner_functions adds F.function_args,
+-- F.kprobe_args, F.signature and F.typed_arg.
+package.loaded["ebpf.oneliner_fields"] = F
+require "ebpf.oneliner_functions"
 
 return F

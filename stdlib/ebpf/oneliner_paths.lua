@@ -6,8 +6,9 @@
 --   count("raw_tp/sched_switch", "comm", { where = "prev->pid == 1" })
 --
 -- A path starts at a raw_tp/tp_btf argument that points to a kernel struct
--- (typed by the kernel's BTF, ebpf.tracepoint_args), at a fentry/fexit
--- argument of such a type (F.function_args), or at `curtask` (the
+-- (typed by the kernel's BTF, ebpf.tracepoint_args), at a fentry/fexit or
+-- kprobe argument of such a type, or such a return value of fexit or
+-- kretprobe (ebpf.oneliner_functions), or at `curtask` (the
 -- current task_struct, at any probe), and goes on with `->member` through a
 -- pointer and `.member` into an embedded struct or union, as in C. Every step
 -- is checked against the kernel's BTF (ebpf.struct_members) before any C is
@@ -92,9 +93,15 @@ local function root(info, name)
   if name == "curtask" then
     return { expr = "((struct task_struct *)bpf_get_current_task())", target = "struct task_struct" }
   end
-  -- fentry/fexit: the function's typed arguments, declared by BPF_PROG().
-  for i, a in ipairs(info.arg_list or {}) do
-    if a.name == name or ("arg" .. (i - 1)) == name then
+  -- fentry/fexit and kprobe/kretprobe: the function's typed arguments,
+  -- declared by BPF_PROG() or BPF_KPROBE(), and the typed return value.
+  local typed = {}
+  for i, a in ipairs(info.arg_list or {}) do typed[i] = a end
+  if info.args and info.args.ret then typed[#typed + 1] = info.args.ret end
+  for i, a in ipairs(typed) do
+    if a.name == name or (a.name ~= "ret" and ("arg" .. (i - 1)) == name) then
+      local why = info.arg_list[i] and F.unreachable(info, i)
+      if why then return nil, why end
       local var = F.ARG_PREFIX .. a.name
       local ctype = a.decl:gsub("%s*" .. var .. "$", "")
       local target = pointee(ctype)
@@ -115,8 +122,10 @@ local function root(info, name)
   for _, a in ipairs(args) do
     if pointee(a.type) then roots[#roots + 1] = a.name end
   end
-  for _, a in ipairs(info.arg_list or {}) do
-    if pointee((a.decl:gsub("%s*" .. F.ARG_PREFIX .. a.name .. "$", ""))) then roots[#roots + 1] = a.name end
+  for i, a in ipairs(typed) do
+    if pointee((a.decl:gsub("%s*" .. F.ARG_PREFIX .. a.name .. "$", ""))) and not (info.arg_list[i] and F.unreachable(info, i)) then
+      roots[#roots + 1] = a.name
+    end
   end
   return nil, ("a path starts at %s, not '%s'"):format(table.concat(roots, " or "), name)
 end

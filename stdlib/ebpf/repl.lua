@@ -164,6 +164,17 @@ local function show_fields(probe)
       if i <= 6 and a.type:match("struct [%w_]+ %*$") then use = ("%s->MEMBER, or arg%d"):format(a.name, i - 1) end
       print(string.format("%-22s %-26s %s", a.name, a.type, use))
     end
+  elseif info.arg_list then
+    -- fentry/fexit and kprobe/kretprobe on a function the kernel's BTF describes.
+    local function ctype(a) return (a.decl:gsub("%s*" .. F.ARG_PREFIX .. a.name .. "$", "")) end
+    for i, a in ipairs(info.arg_list) do
+      local use = ("%s or arg%d"):format(a.name, i - 1)
+      if a.char_pointer then use = ("str(%s) or str(arg%d)"):format(a.name, i - 1)
+      elseif ctype(a):match("struct [%w_]+ %*$") then use = ("%s->MEMBER, or arg%d"):format(a.name, i - 1) end
+      if F.unreachable(info, i) then use = "(not readable by a kprobe: use fentry)" end
+      print(string.format("%-22s %-26s %s", a.name, ctype(a), use))
+    end
+    if info.args.ret then print(string.format("%-22s %-26s %s", "ret", ctype(info.args.ret), "ret")) end
   elseif not info.fields then
     local args = ({ uprobe = true, kprobe = true, usdt = true })[info.kind]
     if args then print(string.format("%-22s %-26s %s", "arg0 .. arg5", "u64", "arg0, str(arg1), ...")) end
@@ -194,8 +205,8 @@ function repl.field_names(probe, text)
   end
   local out = {}
   for _, n in ipairs(F.names(info)) do
-    if n == "arg0..arg5" then
-      for i = 0, 5 do out[#out + 1] = "arg" .. i end
+    if n:match("^arg0%.%.arg%d+$") then
+      for i = 0, tonumber(n:match("(%d+)$")) do out[#out + 1] = "arg" .. i end
     elseif n:match("%->%.%.%.$") then
       out[#out + 1] = n:sub(1, -4)
     else

@@ -17,22 +17,7 @@ local C = require "ebpf.oneliner_codegen"
 require "ebpf.oneliner_paths"  -- struct paths from typed arguments
 local W = o.workload()
 
--- Compiles C with `ebpfrun compile` (no load): exit status and diagnostics.
-local function compile_only(source)
-  local base = os.tmpname()
-  local src, obj = base .. ".bpf.c", base .. ".o"
-  local f = assert(io.open(src, "w"))
-  f:write(source)
-  f:close()
-  local p = io.popen(("%s compile %s -o %s 2>&1; echo rc=$?"):format(o.bin(), src, obj))
-  local out = p:read("*a")
-  p:close()
-  local size = 0
-  local h = io.open(obj, "rb")
-  if h then size = h:seek("end"); h:close() end
-  os.remove(src); os.remove(obj); os.remove(base)
-  return tonumber(out:match("rc=(%d+)%s*$")), out, size
-end
+local compile_only = o.compile_only
 
 t.test("fentry/fexit one-liners are BPF_PROG() programs with the function's typed arguments, and compile", function()
   local entry, exit = F.probe("fentry/vfs_read", "count", 1), F.probe("fexit/vfs_read", "hist", 1)

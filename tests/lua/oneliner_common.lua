@@ -44,6 +44,24 @@ function M.unique_file(tag, bytes)
   return path
 end
 
+-- Compiles BPF C with `ebpfrun compile` (no load): exit status, diagnostics
+-- and the size of the object written.
+function M.compile_only(source)
+  local base = os.tmpname()
+  local src, obj = base .. ".bpf.c", base .. ".o"
+  local f = assert(io.open(src, "w"))
+  f:write(source)
+  f:close()
+  local p = io.popen(("%s compile %s -o %s 2>&1; echo rc=$?"):format(M.bin(), src, obj))
+  local out = p:read("*a")
+  p:close()
+  local size = 0
+  local h = io.open(obj, "rb")
+  if h then size = h:seek("end"); h:close() end
+  os.remove(src); os.remove(obj); os.remove(base)
+  return tonumber(out:match("rc=(%d+)%s*$")), out, size
+end
+
 function M.lines(text)
   local out = {}
   for l in text:gmatch("[^\n]+") do out[#out + 1] = l end
