@@ -6,7 +6,8 @@
 // a parameter of the kernel function `name` from its BTF prototype (the
 // return value is named "ret"), and its C declaration naming it
 // `prefix .. name`. The one-liners (stdlib/ebpf/oneliner_fields.lua) use it
-// to offer fentry/fexit arguments by name and to write BPF_PROG() signatures.
+// to offer the arguments of fentry/fexit and kprobe/kretprobe probes by name
+// and to write BPF_PROG() and BPF_KPROBE() signatures.
 #include <string>
 
 #include "attach/function_prototype.h"

@@ -1,7 +1,8 @@
 // runtime/attach — the prototype of a kernel function from the kernel's BTF
 // (its FUNC entry and FUNC_PROTO): the parameters by name and C type, and the
-// return type. One-liners on fentry/fexit use it to offer a function's
-// arguments by name and to declare them in a BPF_PROG() signature.
+// return type. One-liners on fentry/fexit and kprobe/kretprobe use it to
+// offer a function's arguments by name and to declare them in a BPF_PROG() or
+// BPF_KPROBE() signature.
 #pragma once
 
 #include <optional>

@@ -193,13 +193,14 @@ end
 
 local CHECKS = {
   [6] = function(code)
-    -- Twenty reads of 1500 bytes each land in [1400, 1600).
+    -- Five reads of 1500 bytes each (five processes: few enough to run
+    -- within the one-liner's duration in a TCG guest) land in [1400, 1600).
     local path = o.unique_file("kp6", 1500)
-    local rc, out, err = o.run(code, ("for i in $(seq 20); do %s read 1500 %s; done"):format(W, path))
+    local rc, out, err = o.run(code, ("for i in 1 2 3 4 5; do %s read 1500 %s; done"):format(W, path))
     os.remove(path)
     t.eq(rc, 0, err)
     local n = tonumber(out:match("%[1400, 1600%)%s+(%d+) |"))
-    t.eq(n ~= nil and n >= 20, true, out)
+    t.eq(n ~= nil and n >= 5, true, out)
   end,
   [7] = function(code)
     -- Ten reads of 4096 bytes by the copy: ten latencies under its name.
@@ -213,7 +214,9 @@ local CHECKS = {
   end,
   [12] = function(code)
     -- Three openat()s of a known file by the copy: three lines with its
-    -- name and the file's, through path->dentry->d_name.name.
+    -- name and the file's, through path->dentry->d_name.name; six where
+    -- /tmp is on overlayfs (the kernel matrix's guests), which opens the
+    -- file it stacks on with vfs_open() too.
     local bin, name, cleanup = own_workload()
     local path = o.unique_file("kp12")
     local rc, out, err = o.run(code, ("%s openat 3 %s"):format(bin, path))
@@ -222,14 +225,14 @@ local CHECKS = {
     t.eq(rc, 0, err)
     local want, n = name .. " " .. path:match("[^/]+$"), 0
     for _, l in ipairs(o.lines(out)) do if l == want then n = n + 1 end end
-    t.eq(n, 3, out)
+    t.eq(n == 3 or n == 6, true, ("%d lines of '%s'\n%s"):format(n, want, out))
   end,
 }
 
 for _, form in ipairs(forms) do
   t.test(("lesson %d, kprobe form: %s"):format(form.n, form.command), function()
     local code = assert(form.command:match("^ebpfrun %-e '(.*)'$"), form.command)
-    code = "require('ebpf.oneliner').duration = 1.5; " .. code
+    code = "require('ebpf.oneliner').duration = 3; " .. code
     local probe = code:match('"(k%a*probe/[%w_]+)"')
     if not os.getenv("EBPFRUN_EXPECT_KPROBES") then
       -- The reference host has no kprobes: the one-liner must say so, and
