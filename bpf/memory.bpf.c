@@ -2,8 +2,10 @@
 //
 // Page faults come from exceptions/page_fault_user (a fault taken in user
 // mode) and exceptions/page_fault_kernel (taken in kernel mode on a user
-// address, e.g. while copying a read() into a buffer not yet touched). Both
-// fire in the context of the faulting task, which is what the filter tests.
+// address, e.g. while copying a read() into a buffer not yet touched), as
+// BTF-typed raw tracepoints (tp_btf: no trace record is built, and the
+// program reads the current task directly). Both fire in the context of the
+// faulting task, which is what the filter tests.
 //
 // RSS comes from kmem/rss_stat, which fires whenever one of an mm's counters
 // (file, anon, swap entries, shmem pages) changes and carries that counter's
@@ -24,8 +26,9 @@
 // process that exited long ago) is evicted, instead of every later process
 // going uncounted. An exited process's entry is kept rather than deleted at
 // exit, so that user space reads a short-lived process's figures at least
-// once; there is no per-thread state. Inserts and failed inserts are counted
-// (ebpfrun_maps.h).
+// once; there is no per-thread state, and no map of mms: the mm a process
+// was last seen with is kept in its own entry. Inserts and failed inserts
+// are counted (ebpfrun_maps.h).
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
@@ -48,21 +51,12 @@ struct mem_stats {
     __u64 rss_peak;         // the largest file + anon + shmem seen
     __u64 oom_kills;
     __u32 rss_known; // rss[] holds values (else nothing was seen yet)
+    __u32 mm_id;     // rss_stat's id of the mm last seen as the process's own
     char comm[16];
 };
 
 EBPFRUN_COUNTED_MAP(mem_stats, BPF_MAP_TYPE_LRU_HASH, __u32, struct mem_stats,
                     EBPFRUN_MAP_SIZE(16384));
-
-// rss_stat's mm_id (a hash of the mm pointer) -> the process it was seen
-// with as curr = 1. LRU because an mm_id is never announced as gone; a freed
-// mm's slot ages out, or is overwritten when its id is reused.
-struct {
-    __uint(type, BPF_MAP_TYPE_LRU_HASH);
-    __uint(max_entries, 16384);
-    __type(key, __u32);
-    __type(value, __u32);
-} mm_owner SEC(".maps");
 
 static __always_inline struct mem_stats *stats_of(__u32 pid)
 {
@@ -74,33 +68,45 @@ static __always_inline struct mem_stats *stats_of(__u32 pid)
     return bpf_map_lookup_elem(&mem_stats, &pid);
 }
 
-// The stats of the current process, with its comm refreshed so that a
-// process that exec()s shows its final name.
-static __always_inline struct mem_stats *current_stats(void)
+// Kept current so that a process that exec()s shows its final name, but
+// written only when it changed: two word loads from the task are cheaper than
+// a helper call on every event.
+static __always_inline void refresh_comm(struct mem_stats *stats, struct task_struct *task)
 {
-    struct mem_stats *stats = stats_of(bpf_get_current_pid_tgid() >> 32);
-    if (stats)
-        bpf_get_current_comm(stats->comm, sizeof(stats->comm));
-    return stats;
+    const __u64 *name = (const __u64 *)task->comm;
+    __u64 *kept = (__u64 *)stats->comm;
+    __u64 w0 = name[0], w1 = name[1];
+    if (kept[0] != w0 || kept[1] != w1) {
+        kept[0] = w0;
+        kept[1] = w1;
+    }
 }
 
-SEC("tracepoint/exceptions/page_fault_user")
-int memory_fault_user(void *ctx)
+// The faults run as BTF-typed raw tracepoints (tp_btf): the kernel builds no
+// trace record for them, and the current task is read directly.
+SEC("tp_btf/page_fault_user")
+int memory_fault_user(__u64 *ctx)
 {
     /*FILTER*/
-    struct mem_stats *stats = current_stats();
-    if (stats)
-        __sync_fetch_and_add(&stats->user_faults, 1);
+    struct task_struct *task = bpf_get_current_task_btf();
+    struct mem_stats *stats = stats_of(task->tgid);
+    if (!stats)
+        return 0;
+    __sync_fetch_and_add(&stats->user_faults, 1);
+    refresh_comm(stats, task);
     return 0;
 }
 
-SEC("tracepoint/exceptions/page_fault_kernel")
-int memory_fault_kernel(void *ctx)
+SEC("tp_btf/page_fault_kernel")
+int memory_fault_kernel(__u64 *ctx)
 {
     /*FILTER*/
-    struct mem_stats *stats = current_stats();
-    if (stats)
-        __sync_fetch_and_add(&stats->kernel_faults, 1);
+    struct task_struct *task = bpf_get_current_task_btf();
+    struct mem_stats *stats = stats_of(task->tgid);
+    if (!stats)
+        return 0;
+    __sync_fetch_and_add(&stats->kernel_faults, 1);
+    refresh_comm(stats, task);
     return 0;
 }
 
@@ -119,9 +125,8 @@ static __always_inline void set_rss(struct mem_stats *stats, int member, long si
 // alone, all counters are read from its mm when it is first seen. These are
 // the counters' central values, which lag the per-CPU parts by up to a batch
 // (a few dozen pages) per CPU; every later event carries an exact value.
-static __always_inline void init_rss(struct mem_stats *stats)
+static __always_inline void init_rss(struct mem_stats *stats, struct task_struct *task)
 {
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
     struct mm_struct *mm = BPF_CORE_READ(task, mm);
     if (!mm)
         return;
@@ -132,33 +137,39 @@ static __always_inline void init_rss(struct mem_stats *stats)
     stats->rss_known = 1;
 }
 
-// curr = 0 events are counted only when the mm was seen before as the
-// current process's own: then it is that process's old mm being torn down
-// (at exit, or by exec). A hashed mm_id is reused as soon as its mm is freed,
-// and the next user is typically a fork child whose pages its parent copies
-// (curr = 0, current = the parent): mm_owner then still names the dead
-// process, not the parent, and the event is rightly ignored.
+// curr = 0 events are counted only when the mm is the one last seen as the
+// current process's own (mem_stats.mm_id): then it is that process's old mm
+// being torn down (at exit, or by exec). A hashed mm_id is reused as soon as
+// its mm is freed, and the next user is typically a fork child whose pages
+// its parent copies (curr = 0, current = the parent): the parent's own mm_id
+// is another, and the event is rightly ignored.
+//
+// This stays a classic tracepoint: its record carries the counter's exact
+// value (the sum over the per-CPU parts), which a BTF-typed program would
+// have to compute itself. The mm_id is written only when it changed, so an
+// event costs one lookup of the process's entry.
 SEC("tracepoint/kmem/rss_stat")
 int memory_rss(struct trace_event_raw_rss_stat *ctx)
 {
     /*FILTER*/
-    __u32 pid = bpf_get_current_pid_tgid() >> 32;
+    struct task_struct *task = bpf_get_current_task_btf();
+    __u32 pid = task->tgid;
     __u32 mm_id = ctx->mm_id;
+    struct mem_stats *stats;
     if (ctx->curr) {
-        bpf_map_update_elem(&mm_owner, &mm_id, &pid, BPF_ANY);
+        stats = stats_of(pid);
+        if (!stats)
+            return 0;
+        if (stats->mm_id != mm_id)
+            stats->mm_id = mm_id;
+        if (!stats->rss_known)
+            init_rss(stats, task);
     } else {
-        __u32 *owner = bpf_map_lookup_elem(&mm_owner, &mm_id);
-        if (!owner || *owner != pid)
+        stats = bpf_map_lookup_elem(&mem_stats, &pid);
+        if (!stats || !stats->rss_known || stats->mm_id != mm_id)
             return 0;
     }
-    struct mem_stats *stats = current_stats();
-    if (!stats)
-        return 0;
-    if (!stats->rss_known) {
-        if (!ctx->curr)
-            return 0;
-        init_rss(stats);
-    }
+    refresh_comm(stats, task);
     set_rss(stats, ctx->member, ctx->size);
     return 0;
 }

@@ -79,10 +79,16 @@ static __always_inline int tcp_owner_visible(const struct tcp_owner *o)
     return o->pid != 0 || !FILTER_ACTIVE;
 }
 
+/* The current task's pid and comm, read from the task itself: two word
+ * loads cost less than a helper call that copies the comm. */
 static __always_inline void tcp_owner_set_current(struct tcp_owner *o)
 {
-    o->pid = bpf_get_current_pid_tgid() >> 32;
-    bpf_get_current_comm(o->comm, sizeof(o->comm));
+    struct task_struct *task = bpf_get_current_task_btf();
+    const __u64 *name = (const __u64 *)task->comm;
+    __u64 *comm = (__u64 *)o->comm;
+    o->pid = task->tgid;
+    comm[0] = name[0];
+    comm[1] = name[1];
 }
 
 static __always_inline struct tcp_listener_key tcp_listener_key_of(const struct sock *sk,
@@ -196,7 +202,8 @@ static __always_inline void tcp_owner_advance(struct trace_event_raw_inet_sock_s
 /* accept() returned sk to the current task, which passed the filter: it
  * owns the connection from now on, and the connections its listening port
  * accepts later belong to it from their birth, unless the listener's owner
- * is already known. */
+ * is already known. The listener's entry is looked up before it is written:
+ * an insert into an LRU hash takes a free node even when the key exists. */
 static __always_inline struct tcp_owner *tcp_owner_accepted(const struct sock *sk, __u16 lport)
 {
     __u64 key = (__u64)sk;
@@ -210,20 +217,27 @@ static __always_inline struct tcp_owner *tcp_owner_accepted(const struct sock *s
     }
     tcp_owner_set_current(o);
     struct tcp_listener_key lkey = tcp_listener_key_of(sk, lport);
-    struct tcp_listener listener = {.pid = o->pid};
-    __builtin_memcpy(listener.comm, o->comm, sizeof(listener.comm));
-    bpf_map_update_elem(&tcp_listeners, &lkey, &listener, BPF_NOEXIST);
+    if (!bpf_map_lookup_elem(&tcp_listeners, &lkey)) {
+        struct tcp_listener listener = {.pid = o->pid};
+        __builtin_memcpy(listener.comm, o->comm, sizeof(listener.comm));
+        bpf_map_update_elem(&tcp_listeners, &lkey, &listener, BPF_NOEXIST);
+    }
     return o;
 }
 
-/* The socket behind descriptor fd of the current process. */
+/* The socket behind descriptor fd of the current process. The task's file
+ * table is walked with direct loads (a BTF-typed task); from the file on,
+ * the pointers are plain numbers and are read with bpf_probe_read_kernel. */
 static __always_inline struct sock *tcp_owner_socket_of_fd(long fd)
 {
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-    if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+    struct task_struct *task = bpf_get_current_task_btf();
+    struct files_struct *files = task->files;
+    if (!files)
         return NULL;
-    struct file **fds = BPF_CORE_READ(fdt, fd);
+    struct fdtable *fdt = files->fdt;
+    if (!fdt || fd < 0 || fd >= fdt->max_fds)
+        return NULL;
+    struct file **fds = fdt->fd;
     struct file *file = NULL;
     if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
         return NULL;

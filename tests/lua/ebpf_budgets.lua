@@ -45,7 +45,7 @@ local BUDGETS = {
     fileio_enter_preadv2 = 100, fileio_exit_preadv2 = 200, fileio_enter_write = 100, fileio_exit_write = 200,
     fileio_enter_pwrite64 = 100, fileio_exit_pwrite64 = 200, fileio_enter_writev = 100,
     fileio_exit_writev = 200, fileio_enter_pwritev = 100, fileio_exit_pwritev = 200,
-    fileio_enter_pwritev2 = 100, fileio_exit_pwritev2 = 200, fileio_thread_exit = 100,
+    fileio_enter_pwritev2 = 100, fileio_exit_pwritev2 = 200,
   } },
   { file = "fileio.bpf.c", defines = { "PER_FILE=1" }, programs = {
     fileio_enter_read = 100, fileio_exit_read = 26000, fileio_enter_pread64 = 100,
@@ -54,7 +54,7 @@ local BUDGETS = {
     fileio_exit_preadv2 = 26000, fileio_enter_write = 100, fileio_exit_write = 26000,
     fileio_enter_pwrite64 = 100, fileio_exit_pwrite64 = 26000, fileio_enter_writev = 100,
     fileio_exit_writev = 26000, fileio_enter_pwritev = 100, fileio_exit_pwritev = 26000,
-    fileio_enter_pwritev2 = 100, fileio_exit_pwritev2 = 26000, fileio_thread_exit = 100,
+    fileio_enter_pwritev2 = 100, fileio_exit_pwritev2 = 26000,
   } },
   { file = "memory.bpf.c", programs = {
     memory_fault_user = 200, memory_fault_kernel = 200, memory_rss = 400, memory_oom_victim = 200,
