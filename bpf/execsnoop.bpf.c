@@ -60,7 +60,11 @@ struct {
     __type(value, struct exec_event);
 } scratch SEC(".maps");
 
-EBPFRUN_RINGBUF_WITH_DROPS(events, 1 << 22);
+// 1 MiB: hundreds of the largest events, thousands of typical ones, while the
+// consumer drains it within its 1 ms wakeup window. Each MiB here is two of
+// the reader's resident memory (the data area is mapped twice), so it is not
+// made larger than that needs.
+EBPFRUN_RINGBUF_WITH_DROPS(events, 1 << 20);
 
 // The walk over argv, one bpf_loop() iteration per argument. The verifier
 // checks the callback once, whatever the number of arguments; an open-coded

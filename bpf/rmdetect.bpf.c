@@ -62,7 +62,11 @@ struct {
     __type(value, struct rm_event);
 } scratch SEC(".maps");
 
-EBPFRUN_RINGBUF_WITH_DROPS(events, 1 << 22);
+// 1 MiB: hundreds of the largest events, thousands of typical ones, while the
+// consumer drains it within its 1 ms wakeup window. Each MiB here is two of
+// the reader's resident memory (the data area is mapped twice), so it is not
+// made larger than that needs.
+EBPFRUN_RINGBUF_WITH_DROPS(events, 1 << 20);
 
 // The directory that `dfd` stands for: the working directory for AT_FDCWD,
 // else the open file's path. Returns false when dfd is not an open file.

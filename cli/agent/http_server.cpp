@@ -1,16 +1,13 @@
 #include "cli/agent/http_server.h"
 
-#include <httplib.h>
-
 #include <algorithm>
 #include <chrono>
 #include <mutex>
-#include <thread>
 #include <unordered_set>
 
 #include <fmt/format.h>
 
-#include "common/log.h"
+#include "cli/agent/http_transport.h"
 #include "metrics/exposition.h"
 
 namespace ebpfrun::cli::agent {
@@ -103,9 +100,6 @@ struct HttpServer::Impl {
   metrics::SnapshotStore* store = nullptr;
   metrics::BuildInfo build;
   metrics::ScrapeStats scrapes;
-  httplib::Server server;
-  std::thread thread;
-  int port = 0;
 
   // Each source publishes once per collection interval, while scrapes come
   // more often and often together: the rendered text of each snapshot is kept
@@ -177,73 +171,54 @@ struct HttpServer::Impl {
     for (const auto& part : parts) body += *part;
   }
 
-  void serve_metrics(const httplib::Request& request, httplib::Response& response) {
+  HttpResponse serve_metrics(const HttpRequest& request) {
     auto started = std::chrono::steady_clock::now();
     auto view = store->view();
-    metrics::Format format = metrics::negotiate(request.get_header_value("Accept"));
+    metrics::Format format = metrics::negotiate(request.accept);
     std::vector<metrics::Family> self = metrics::self_metrics(view, build, scrapes);
     std::vector<const metrics::Family*> families;
     for (const auto& f : self) families.push_back(&f);
     std::string body = metrics::render(families, format, false);
     append_collectors(body, view, format);
     if (format == metrics::Format::openmetrics) body += "# EOF\n";
-    response.set_content(std::move(body), metrics::content_type(format));
+    HttpResponse response{200, std::move(body), metrics::content_type(format)};
     scrapes.record(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    return response;
   }
 
-  void routes() {
-    server.new_task_queue = [] { return new httplib::ThreadPool(kWorkers); };
-    // The response goes out as a header write and a body write: with Nagle's
-    // algorithm the body of a small response waits for the ACK of the header,
-    // which a keep-alive client delays by 40 ms (measured: /metrics p50 42 ms
-    // at 250 series, 0.7 ms at 10k).
-    server.set_tcp_nodelay(true);
-    server.Get("/metrics", [this](const httplib::Request& rq, httplib::Response& rs) { serve_metrics(rq, rs); });
-    server.Get("/-/healthy", [](const httplib::Request&, httplib::Response& rs) {
-      rs.set_content("ebpfrun agent is healthy\n", "text/plain; charset=utf-8");
-    });
-    server.Get("/-/ready", [this](const httplib::Request&, httplib::Response& rs) {
+  HttpResponse serve(const HttpRequest& request) {
+    if (request.path == "/metrics") return serve_metrics(request);
+    if (request.path == "/-/healthy") return {200, "ebpfrun agent is healthy\n"};
+    if (request.path == "/-/ready") {
       std::string reasons = not_ready_reasons(store->view());
-      if (reasons.empty()) {
-        rs.set_content("ebpfrun agent is ready\n", "text/plain; charset=utf-8");
-      } else {
-        rs.status = 503;
-        rs.set_content(reasons, "text/plain; charset=utf-8");
-      }
-    });
-    server.Get("/", [this](const httplib::Request&, httplib::Response& rs) {
-      rs.set_content(index_page(store->view(), build), "text/html; charset=utf-8");
-    });
+      if (reasons.empty()) return {200, "ebpfrun agent is ready\n"};
+      return {503, std::move(reasons)};
+    }
+    if (request.path == "/") return {200, index_page(store->view(), build), "text/html; charset=utf-8"};
+    return {404, "not found: the agent serves /metrics, /-/healthy, /-/ready and /\n"};
   }
+
+  // Last, so that it is destroyed first: its workers call serve(), which
+  // uses the members above, until it has stopped and joined them.
+  std::unique_ptr<HttpTransport> transport;
 };
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-HttpServer::~HttpServer() {
-  if (!impl_) return;
-  impl_->server.stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
-}
+HttpServer::~HttpServer() = default;
 
-int HttpServer::port() const { return impl_->port; }
+int HttpServer::port() const { return impl_->transport->port(); }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const ListenAddress& address, metrics::SnapshotStore& store,
                                                       metrics::BuildInfo build) {
   auto impl = std::make_unique<Impl>();
   impl->store = &store;
   impl->build = std::move(build);
-  impl->routes();
-  if (address.port == 0) {
-    impl->port = impl->server.bind_to_any_port(address.host);
-    if (impl->port < 0) return make_error(fmt::format("cannot listen on {}: no free port", address.text()));
-  } else {
-    if (!impl->server.bind_to_port(address.host, address.port))
-      return make_error(fmt::format("cannot listen on {}: {} (is another agent running there?)", address.text(),
-                                    std::strerror(errno)));
-    impl->port = address.port;
-  }
   Impl* raw = impl.get();
-  impl->thread = std::thread([raw] { raw->server.listen_after_bind(); });
+  auto transport = listen_http(
+      {address.host, address.port, kWorkers, [raw](const HttpRequest& request) { return raw->serve(request); }});
+  if (!transport) return std::move(transport).take_error();
+  impl->transport = std::move(transport).value();
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 

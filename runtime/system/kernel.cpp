@@ -5,7 +5,9 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -44,7 +46,41 @@ Check check_kernel_version() {
   return make_check("kernel", CheckStatus::ok, fmt::format("Linux {} ({}).", v->release, v->machine));
 }
 
-Check check_btf(const std::string& btf_path) {
+namespace {
+
+// The fixed part of a BTF file's header (linux/btf.h's struct btf_header),
+// read without libbpf so that checking a file does not parse it.
+struct BtfHeader {
+  uint16_t magic;
+  uint8_t version;
+  uint8_t flags;
+  uint32_t hdr_len;
+  uint32_t type_off;
+  uint32_t type_len;
+  uint32_t str_off;
+  uint32_t str_len;
+};
+
+// Empty when the header is sound; otherwise why not.
+std::string btf_header_problem(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return std::strerror(errno);
+  BtfHeader header{};
+  size_t got = std::fread(&header, 1, sizeof(header), f);
+  std::fseek(f, 0, SEEK_END);
+  long size = std::ftell(f);
+  std::fclose(f);
+  if (got != sizeof(header) || header.magic != 0xeB9F) return "no BTF magic number";
+  if (header.version != 1) return fmt::format("BTF version {}, not 1", header.version);
+  uint64_t end = uint64_t(header.hdr_len) +
+                 std::max(uint64_t(header.type_off) + header.type_len, uint64_t(header.str_off) + header.str_len);
+  if (size < 0 || end > uint64_t(size)) return "the file is shorter than its header says";
+  return {};
+}
+
+}  // namespace
+
+Check check_btf(const std::string& btf_path, bool parse) {
   log::route_libbpf_messages();
   const bool custom = !btf_path.empty();
   const std::string path = custom ? btf_path : kVmlinuxBtf;
@@ -60,6 +96,14 @@ Check check_btf(const std::string& btf_path) {
                                   "from BTFHub.",
                                   path, std::strerror(err)),
                       true);
+  }
+  if (!parse) {
+    if (std::string problem = btf_header_problem(path); !problem.empty())
+      return make_check(
+          "btf", CheckStatus::failed,
+          fmt::format("{} is not usable BTF ({}): pass a BTF file for this kernel with --btf PATH.", path, problem),
+          true);
+    return make_check("btf", CheckStatus::ok, fmt::format("{}BTF at {}.", custom ? "" : "kernel ", path));
   }
   struct btf* btf = btf__parse(path.c_str(), nullptr);
   if (!btf) {

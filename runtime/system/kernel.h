@@ -30,8 +30,11 @@ Result<KernelVersion> kernel_version();
 // "kernel": the version, a warning below 5.8 (no CAP_BPF, ring buffers or BPF_ENABLE_STATS).
 Check check_kernel_version();
 // "btf": the kernel's BTF (or the file given with --btf) exists and parses.
-// Without it nothing compiles, so a failure blocks.
-Check check_btf(const std::string& btf_path);
+// Without it nothing compiles, so a failure blocks. With `parse` false only
+// the header is checked (magic, version, sections within the file): a run
+// does that, since parsing the kernel's BTF costs ~10 MB of heap and libbpf
+// parses it again to load; doctor parses it and counts its types.
+Check check_btf(const std::string& btf_path, bool parse = true);
 // "kprobes" / "uprobes": whether the kernel has these event sources.
 // `tracefs_dir` is where tracefs is mounted, or empty when it is not.
 Check check_kprobes(const std::string& tracefs_dir);

@@ -24,7 +24,7 @@ std::vector<Check> run_preflight(const PreflightOptions& options) {
   const Capabilities effective = caps ? *caps : Capabilities{};
   if (options.probe_features) checks.push_back(check_unprivileged_bpf(effective));
 
-  checks.push_back(check_btf(options.btf_path));
+  checks.push_back(check_btf(options.btf_path, options.probe_features));
 
   std::string tracefs_dir;
   auto mounts = read_mounts();

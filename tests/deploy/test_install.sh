@@ -28,7 +28,7 @@ fi
 ok "cmake --install --prefix $prefix"
 
 # Layout: everything the binary and the scripts look for.
-for f in bin/ebpfrun lib/ebpfrun/libebpfrun-clang.so lib/systemd/system/ebpfrun-agent.service \
+for f in bin/ebpfrun lib/ebpfrun/libebpfrun-clang.so lib/ebpfrun/libebpfrun-http.so lib/systemd/system/ebpfrun-agent.service \
   etc/ebpfrun/agent.lua share/ebpfrun/deploy/ebpfrun-agent.lua \
   share/ebpfrun/deploy/prometheus/prometheus.yml share/ebpfrun/deploy/prometheus/ebpfrun-alerts.yml \
   share/ebpfrun/deploy/kubernetes/daemonset.yaml share/ebpfrun/deploy/container/Containerfile \

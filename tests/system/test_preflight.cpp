@@ -115,6 +115,29 @@ TEST_CASE("a file that is not BTF is rejected", "[system][preflight]") {
   CHECK(c.status == CheckStatus::failed);
   CHECK(c.blocking);
   CHECK(c.detail.find(dir.file("fake.btf") + " is not usable BTF") == 0);
+  // A run checks the header only, and rejects the same file.
+  auto header_only = check_btf(dir.file("fake.btf"), false);
+  CHECK(header_only.status == CheckStatus::failed);
+  CHECK(header_only.detail == dir.file("fake.btf") +
+                                  " is not usable BTF (no BTF magic number): pass a BTF file for "
+                                  "this kernel with --btf PATH.");
+}
+
+TEST_CASE("a run checks the BTF header without parsing it; doctor parses it", "[system][preflight]") {
+  if (::access("/sys/kernel/btf/vmlinux", R_OK) != 0) return;
+  auto header_only = check_btf("", false);
+  CHECK(header_only.status == CheckStatus::ok);
+  CHECK(header_only.detail == "kernel BTF at /sys/kernel/btf/vmlinux.");
+  auto parsed = check_btf("", true);
+  CHECK(parsed.status == CheckStatus::ok);
+  CHECK(parsed.detail.find(" types).") != std::string::npos);
+  // A file cut short after a sound header is refused by the header check too.
+  test::TempDir dir;
+  std::string bytes = files::read("/sys/kernel/btf/vmlinux").value();
+  dir.write("cut.btf", bytes.substr(0, bytes.size() / 2));
+  auto cut = check_btf(dir.file("cut.btf"), false);
+  CHECK(cut.status == CheckStatus::failed);
+  CHECK(cut.detail.find("shorter than its header says") != std::string::npos);
 }
 
 // The mount path for real, without disturbing anyone: in a forked child with
