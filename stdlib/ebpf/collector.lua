@@ -163,6 +163,13 @@ local function candidate_paths(def, opts)
   return { false }
 end
 
+-- The --attach-path flag (ebpf.args), for the scripts with paths.
+function M.attach_path_option()
+  return { "--attach-path", type = "string", choices = M.ATTACH_PATHS, metavar = "PATH",
+           help = "auto (default; also $EBPFRUN_ATTACH_PATH): fentry/fexit where the kernel allows them, else "
+             .. "tracepoints; fentry or tracepoint: only that path" }
+end
+
 local function path_programs(path, opts)
   local programs = path.programs
   if type(programs) == "function" then programs = programs(opts) end
@@ -236,13 +243,16 @@ end
 -- Attaches a loaded collector's programs: a path whose programs do not all
 -- attach gives way to the next one. Returns true, or nil and a reason (the
 -- object is closed then).
-function M.attach_programs(state)
+-- reloaded(state), when given, runs on each object loaded for a later path
+-- (what a tool does between load and attach).
+function M.attach_programs(state, reloaded)
   local ok, aerr = state.obj:attach_all()
   while not ok and state.path and state.path_index < #state.candidates do
     state.obj:close()
     state.path_failures[#state.path_failures + 1] = { path = state.path, err = aerr }
     local loaded, lerr = load_path(state, state.path_index + 1)
     if not loaded then return nil, lerr end
+    if reloaded then reloaded(state) end
     ok, aerr = state.obj:attach_all()
   end
   if not ok then state.obj:close(); return nil, aerr end
@@ -331,6 +341,18 @@ local function report_full_maps(state, stats)
   end
 end
 
+-- --stats: the attach path of every collector (and tool) that has several.
+function M.print_paths(states)
+  local paths = {}
+  for _, s in ipairs(states) do
+    if s.path then paths[#paths + 1] = { collector = s.def.name, path = M.path_text(s) } end
+  end
+  if #paths == 0 then return end
+  io.stderr:write("attach paths:\n")
+  output.new { stream = io.stderr }:table(paths, { columns = {
+    { "COLLECTOR", key = "collector" }, { "PATH", key = "path" } } })
+end
+
 -- --stats: every collector's maps, at the end of the run.
 local function print_map_table(states)
   local rows = {}
@@ -340,15 +362,7 @@ local function print_map_table(states)
       rows[#rows + 1] = m
     end
   end
-  local paths = {}
-  for _, s in ipairs(states) do
-    if s.path then paths[#paths + 1] = { collector = s.def.name, path = M.path_text(s) } end
-  end
-  if #paths > 0 then
-    io.stderr:write("attach paths:\n")
-    output.new { stream = io.stderr }:table(paths, { columns = {
-      { "COLLECTOR", key = "collector" }, { "PATH", key = "path" } } })
-  end
+  M.print_paths(states)
   if #rows == 0 then return end
   local out = output.new { stream = io.stderr }
   io.stderr:write("maps:\n")
@@ -427,9 +441,7 @@ local function parse(defs, argv, name, description)
   for _, def in ipairs(defs) do
     if def.paths and not seen["--attach-path"] then
       seen["--attach-path"] = true
-      options[#options + 1] = { "--attach-path", type = "string", choices = M.ATTACH_PATHS, metavar = "PATH",
-        help = "auto (default; also $EBPFRUN_ATTACH_PATH): fentry/fexit where the kernel allows them, else "
-          .. "tracepoints; fentry or tracepoint: only that path" }
+      options[#options + 1] = M.attach_path_option()
     end
   end
   for _, def in ipairs(defs) do

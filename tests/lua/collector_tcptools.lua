@@ -94,6 +94,34 @@ t.test("tcpaccept: K accepts on the listener's side", function()
   end
 end)
 
+-- Accepts come from fexit on inet_csk_accept where the kernel allows fentry
+-- (the guests of tests/vm set EBPFRUN_EXPECT_FENTRY=1 and must take it), else
+-- from the accept syscalls' exit tracepoints (this host); --attach-path
+-- tracepoint forces those. K accepts either way, and -v / --stats name the
+-- path taken.
+local expect_fentry = os.getenv("EBPFRUN_EXPECT_FENTRY") == "1"
+for _, path in ipairs({ "auto", "tracepoint" }) do
+  t.test("tcpaccept --attach-path " .. path .. ": the path taken, and K accepts", function()
+    local port, lpid = net.free_port(), net.pid_file()
+    local lines, err = cc.run("tcpaccept.lua", ("%s listen %d %d >%s & %s send %d 10 >/dev/null; "
+      .. "%s connect %d %d >/dev/null; wait"):format(W, port, K, lpid, W, port, W, port, K - 1),
+      "--attach-path " .. path, "-v --stats")
+    local listener = net.read_pid(lpid)
+    local events = net.events(lines)
+    t.eq(#events, K, err)
+    for _, e in ipairs(events) do t.eq({ e.pid, e.lport }, { listener, port }) end
+    local taken = err:match("attach paths:\n[^\n]*\ntcpaccept +([^\n]+)")
+    t.ok(taken and err:find("debug: tcpaccept: attach path " .. taken, 1, true), err)
+    if path == "tracepoint" then
+      t.eq(taken, "tracepoint")
+    elseif expect_fentry then
+      t.eq(taken, "fentry")
+    elseif taken ~= "fentry" then
+      t.ok(taken:find("^tracepoint %(fentry: "), taken)
+    end
+  end)
+end
+
 t.test("tcpaccept -c: a listener outside the command never appears", function()
   local port = net.free_port()
   local _, wait = net.start_listener("listen", port, K)
