@@ -51,11 +51,8 @@ os.exit(tool.stream {
   name = "tcpaccept", source = "tcplife.bpf.c", defines = { "TCP_EVENTS=2" }, filter = opts.filter,
   type = "struct tcp_event", columns = columns, json = opts.json, flush = true, duration = opts.duration, interval = opts.interval,
   banner = "Tracing TCP accepts... Hit Ctrl-C to end.", drop_format = "%s: %d events dropped",
-  -- Accepts (which make the accepting process a connection's owner) from
-  -- fexit on inet_csk_accept where the kernel allows fentry, else from the
-  -- accept syscalls' exit tracepoints (bpf/tcplife.bpf.c).
-  paths = { { name = "fentry", programs = { "tcplife_fexit_accept" } },
-            { name = "tracepoint", programs = { "tcplife_accept4", "tcplife_accept" } } },
-  attach_path = opts.attach_path,
+  -- Accepts from fexit on inet_csk_accept where the kernel allows fentry,
+  -- else from the accept syscalls' exit tracepoints.
+  paths = tool.PATHS["tcplife.bpf.c"], attach_path = opts.attach_path,
   on_event = on_event,
 })

@@ -16,7 +16,8 @@
 --     flush = true,                        -- flush text lines too (see ebpf.output)
 --     duration = opts.duration,
 --     banner = "Tracing... Hit Ctrl-C to end.",       -- optional note before the header
---     paths = { {name = "fentry", programs = {...}}, ... },  -- optional: attach paths (ebpf.collector)
+--     paths = { {name = "fentry", programs = {...}}, ... },  -- optional: attach paths (ebpf.collector),
+--                                          -- e.g. M.PATHS["tcplife.bpf.c"]
 --     attach_path = opts.attach_path,      -- --attach-path (nil: auto)
 --     loaded = function(obj) end,          -- optional: after compile, before attach
 --     on_event = function(e, out) end,     -- one ring buffer record
@@ -40,6 +41,18 @@ local ffi = require "ffi"
 
 local M = {}
 
+-- The attach paths of the shared tool sources, by file: the programs each
+-- path loads, for the tools compiled with those programs (tcpaccept and
+-- tcpclose; tcpconnect's TCP_EVENTS leaves them out). tests/vm/
+-- load-objects.lua loads the compiled objects the same way. tcplife.bpf.c:
+-- accepts (which make the accepting process a
+-- connection's owner) from fexit on inet_csk_accept where the kernel allows
+-- fentry, else from the accept syscalls' exit tracepoints.
+M.PATHS = {
+  ["tcplife.bpf.c"] = { { name = "fentry", programs = { "tcplife_fexit_accept" } },
+                        { name = "tracepoint", programs = { "tcplife_accept4", "tcplife_accept" } } },
+}
+
 local DEFAULT_DROP_FORMAT = "%s: %d events were dropped because the ring buffer was full"
 
 -- Runs one tool to the end and returns its exit code: 1 when the program
@@ -52,7 +65,8 @@ function M.stream(spec)
   -- bpf_path resolves against the calling script, skipping this stdlib file,
   -- so the source is found beside the tool as it was before the tool used this.
   -- A tool with attach paths loads one at a time, as a collector does.
-  local state, err = collector.load_with({ name = name, paths = spec.paths }, { attach_path = spec.attach_path },
+  local state, err = collector.load_with({ name = name, paths = spec.paths },
+                                         { attach_path = spec.attach_path },
                                          { file = collector.bpf_path(spec.source), filter = spec.filter,
                                            defines = spec.defines })
   if not state then

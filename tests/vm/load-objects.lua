@@ -5,7 +5,8 @@
 -- relocate, load and attach on another unchanged. Programs that need a
 -- target given at attach time (uprobes, cgroups, sockets, perf events) are
 -- loaded but not attached. An object whose script declares attach paths
--- (stdlib/ebpf/collector.lua: scripts/network.lua) is loaded once per path,
+-- (stdlib/ebpf/collector.lua: scripts/network.lua; ebpf.tool's PATHS:
+-- tcplife for tcpaccept/tcpclose) is loaded once per path,
 -- the other paths' programs switched off as the script does, and that
 -- path's fentry/fexit programs are attached too: one path that loads and
 -- attaches is enough, except that with EBPFRUN_EXPECT_FENTRY=1 (the kernel
@@ -81,6 +82,10 @@ local function load_and_attach(path, def, paths)
   return attached
 end
 
+-- The shared tool sources' paths (ebpf.tool's PATHS), for objects that no
+-- script of their own name defines.
+local tool_paths = require("ebpf.tool").PATHS
+
 local files = {}
 local ls = assert(io.popen("ls " .. dir .. "/*.o 2>/dev/null"))
 for path in ls:lines() do files[#files + 1] = path end
@@ -92,7 +97,9 @@ local function fail(lines)
   failures = failures + #lines
 end
 for _, path in ipairs(files) do
-  local def = definition_of(path:match("([^/]+)%.o$"))
+  local name = path:match("([^/]+)%.o$")
+  local def = definition_of(name)
+  if not def and tool_paths[name .. ".bpf.c"] then def = { paths = tool_paths[name .. ".bpf.c"] } end
   if def and def.paths then
     -- One path that works is enough (this kernel may lack the other's
     -- attach points), but the guests must take the fentry path.
