@@ -152,15 +152,30 @@ end
 -- one --attach-path / $EBPFRUN_ATTACH_PATH names ("auto": all). A collector
 -- without paths has one, unnamed.
 M.ATTACH_PATHS = { "auto", "fentry", "tracepoint" }
+
+-- nil, or the message for a $EBPFRUN_ATTACH_PATH that names no path (the
+-- scripts print it and exit 2, as for a bad flag).
+function M.attach_path_env_error()
+  local wanted = os.getenv("EBPFRUN_ATTACH_PATH")
+  if not wanted or wanted == "" then return nil end
+  for _, name in ipairs(M.ATTACH_PATHS) do
+    if name == wanted then return nil end
+  end
+  return ("EBPFRUN_ATTACH_PATH must be one of %s; got '%s'"):format(table.concat(M.ATTACH_PATHS, ", "), wanted)
+end
+
 local function candidate_paths(def, opts)
   if not def.paths then return { false } end
   local wanted = opts.attach_path or os.getenv("EBPFRUN_ATTACH_PATH")
   if not wanted or wanted == "" or wanted == "auto" then return def.paths end
+  local bad = not opts.attach_path and M.attach_path_env_error()
+  if bad then error(bad, 0) end
   for _, p in ipairs(def.paths) do
     if p.name == wanted then return { p } end
   end
-  -- A collector that has no such path runs the way it always does.
-  return { false }
+  -- A collector without that path takes its own, in its order: never all
+  -- programs at once, which would count twice.
+  return def.paths
 end
 
 -- The --attach-path flag (ebpf.args), for the scripts with paths.
@@ -456,7 +471,13 @@ local function parse(defs, argv, name, description)
     options[#options + 1] = { "--disable", type = "string", multiple = true, metavar = "NAME",
                               help = "do not run these collectors" }
   end
-  return args.parse(argv, { name = name, description = description, options = options, standard = STANDARD })
+  local opts = args.parse(argv, { name = name, description = description, options = options, standard = STANDARD })
+  local bad = not opts.attach_path and seen["--attach-path"] and M.attach_path_env_error()
+  if bad then
+    io.stderr:write(name, ": error: ", bad, "\n")
+    os.exit(2)
+  end
+  return opts
 end
 
 -- Runs collectors until --duration, Ctrl-C or SIGTERM; returns the exit code.

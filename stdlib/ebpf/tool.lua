@@ -65,6 +65,11 @@ function M.stream(spec)
   -- bpf_path resolves against the calling script, skipping this stdlib file,
   -- so the source is found beside the tool as it was before the tool used this.
   -- A tool with attach paths loads one at a time, as a collector does.
+  local bad = spec.paths and not spec.attach_path and collector.attach_path_env_error()
+  if bad then
+    io.stderr:write(name, ": error: ", bad, "\n")
+    return 2
+  end
   local state, err = collector.load_with({ name = name, paths = spec.paths },
                                          { attach_path = spec.attach_path },
                                          { file = collector.bpf_path(spec.source), filter = spec.filter,

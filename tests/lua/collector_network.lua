@@ -170,6 +170,14 @@ t.test("--attach-path fentry with --per-address: UDP addresses from the msghdr, 
   t.eq({ urx[1].bytes, urx[1].calls }, { 80, 5 })
 end)
 
+t.test("a $EBPFRUN_ATTACH_PATH that names no path is one clear message and exit 2, nothing loaded", function()
+  local _, err, code = cc.capture(("EBPFRUN_ATTACH_PATH=kprobe %s %s/scripts/network.lua --duration 0.1"):format(
+    cc.ebpfrun, cc.source))
+  t.eq(code, 2, err)
+  t.ok(err:find("EBPFRUN_ATTACH_PATH must be one of auto, fentry, tracepoint; got 'kprobe'", 1, true), err)
+  t.ok(not err:find("traceback", 1, true), err)
+end)
+
 t.test("--help describes the collector, --per-address and --attach-path", function()
   local text = cc.help("network.lua")
   t.ok(text:find("TCP and UDP bytes") and text:find("%-%-per%-address") and text:find("%-%-attach%-path"), text)

@@ -137,7 +137,7 @@ t.test("tcpaccept --pid: only that listener's accepts, IPv6", function()
   -- Both listeners accept throughout the trace (it cannot count them all).
   local busy = io.popen(("for i in $(seq %d); do %s send6 %d 1 >/dev/null; %s send6 %d 1 >/dev/null; "
     .. "sleep 0.05; done"):format(rounds, W, port, W, other_port))
-  local lines, err = net.run_plain("tcpaccept.lua", ("--pid %d --duration 1.5"):format(listener))
+  local lines, err = net.run_plain("tcpaccept.lua", ("--pid %d --duration 2.5"):format(listener))
   busy:read("*a")
   busy:close()
   wait()
