@@ -37,6 +37,12 @@
 # A collector that is missing or fails to start gets a row saying so.
 # Needs root, bpftrace, bpftool, gcc, ss, taskset. Leaves no program loaded,
 # no process running, kernel.bpf_stats_enabled as it was.
+# Attach paths (docs/collectors.md#attach-paths): ATTACH_PATHS="fentry tracepoint"
+# measures each collector once per path (EBPFRUN_ATTACH_PATH), as rows
+# "network [fentry]" and "network [tracepoint]" of the same run; tcpclose (the
+# tcpstate workload: its accepts take either path) can be listed in
+# COLLECTORS too. BPFTRACE=0 leaves the bpftrace runs out (a kernel without
+# the tracepoints they use: 6.1 has no sock_send_length).
 # Usage: bench/overhead.sh [BUILD_DIR]   (COLLECTORS="syscalls memory" for a subset)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,6 +57,9 @@ PINGPONG=${PINGPONG:-100000}
 MEMORY_PAGES=${MEMORY_PAGES:-131072}
 TCP_CONNECTS=${TCP_CONNECTS:-4000}
 EBPFRUN=$BUILD/ebpfrun
+ATTACH_PATHS=${ATTACH_PATHS:-}
+ATTACH_PATH=
+WITH_BPFTRACE=${BPFTRACE:-1}
 STATS=/proc/sys/kernel/bpf_stats_enabled
 
 [[ $EUID -eq 0 ]] || { echo "bench/overhead.sh loads BPF programs: run it as root" >&2; exit 1; }
@@ -59,7 +68,7 @@ for tool in bpftrace bpftool gcc ss taskset; do
 done
 [[ -x $EBPFRUN ]] || { echo "no $EBPFRUN: build it first (make -C $BUILD ebpfrun)" >&2; exit 1; }
 
-declare -A TARGET=([syscalls]=50 [network]=100 [fileio]=80 [scheduler]=60 [memory]=30 [tcpstate]=40)
+declare -A TARGET=([syscalls]=50 [network]=100 [fileio]=80 [scheduler]=60 [memory]=30 [tcpstate]=40 [tcpclose]=40)
 FILEIO_CALLS="read pread64 readv preadv preadv2 write pwrite64 writev pwritev pwritev2"
 fileio_probes() { local c out=""; for c in $FILEIO_CALLS; do out+="${out:+,}tracepoint:syscalls:$1_$c"; done; echo "$out"; }
 # The bpftrace programs: the collector's tracepoints, each counting per key.
@@ -84,6 +93,7 @@ declare -A BPFTRACE=(
   [tcpstate]='tracepoint:sock:inet_sock_set_state { @[args->oldstate, args->newstate] = count(); }
               tracepoint:syscalls:sys_exit_accept4,tracepoint:syscalls:sys_exit_accept { @accepts[comm] = count(); }'
 )
+BPFTRACE[tcpclose]=${BPFTRACE[tcpstate]}
 
 WORK=$(mktemp -d)
 SHM_DIR=$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d)
@@ -242,8 +252,10 @@ work_tcpstate() {
   ELAPSED_US=$(( $(now_us) - start ))
   finish_listener
 }
+work_tcpclose() { work_tcpstate; }
 describe_work() {
   case $1 in
+    tcpclose) describe_work tcpstate ;;
     syscalls) echo "$SYSCALL_OPENS openat+close" ;;
     network) echo "$NET_MIB MiB TCP echo + $NET_CONNECTS connects" ;;
     fileio) echo "$FILEIO_MIB MiB in 4 KiB writes" ;;
@@ -295,7 +307,7 @@ declare -A TP_OF NAME_OF
 start_tracer() {
   local kind=$1 name=$2 deadline=$(( $(date +%s) + 120 )) loaded attached stable=0 last=-1 pids
   if [[ $kind == ebpfrun ]]; then
-    "$EBPFRUN" "$ROOT/scripts/$name.lua" --interval 3600 --json >"$WORK/tracer.out" 2>"$WORK/tracer.err" &
+    EBPFRUN_ATTACH_PATH=$ATTACH_PATH "$EBPFRUN" "$ROOT/scripts/$name.lua" --interval 3600 --json >"$WORK/tracer.out" 2>"$WORK/tracer.err" &
   else
     bpftrace -e "${BPFTRACE[$name]:-}" >"$WORK/tracer.out" 2>"$WORK/tracer.err" &
   fi
@@ -378,37 +390,37 @@ median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
 per_event() { awk -v ns="$1" -v n="$2" 'BEGIN { if (n > 0) printf "%.1f", ns / n; else print "—" }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "—" || b == "—" || b == 0) print "—"; else printf "%.2f×", a / b }'; }
 met() { awk -v v="$1" -v t="$2" 'BEGIN { if (v == "—" || t == "—") print "—"; else print (v <= t ? "yes" : "**no**") }'; }
-slowdown() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f×", a / b }'; }
+slowdown() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "") print "—"; else printf "%.2f×", a / b }'; }
 
 ROWS=()
 NOTES=()
 IDLE=()
 bench_collector() {
   local name=$1 target=${TARGET[$1]:-—} round key prog tp e_ns b_ns tot_ns=0 tot_cnt=0 bt_ns=0 bt_cnt=0 idle=()
-  local a_med e_med b_med
+  local a_med e_med b_med label="$name${ATTACH_PATH:+ [$ATTACH_PATH]}"
   RUN_NS=(); RUN_CNT=(); TRACEPOINT_OF=(); ORDER=()
   TIMES_ALONE=(); TIMES_EBPFRUN=(); TIMES_BPFTRACE=()
   if [[ ! -f $ROOT/scripts/$name.lua ]]; then
-    ROWS+=("| $name | — (scripts/$name.lua does not exist) | — | $target | — | — | — | — | — |")
+    ROWS+=("| $label | — (scripts/$name.lua does not exist) | — | $target | — | — | — | — | — |")
     return
   fi
   # Compiles the collector once into the cache, and checks that it runs.
-  if ! timeout 300 "$EBPFRUN" "$ROOT/scripts/$name.lua" --duration 0.5 --json >/dev/null 2>"$WORK/warm.err"; then
-    ROWS+=("| $name | — (fails: $(grep -m1 . "$WORK/warm.err" | tr '|' '/' | cut -c1-160)) | — | $target | — | — | — | — | — |")
+  if ! EBPFRUN_ATTACH_PATH=$ATTACH_PATH timeout 300 "$EBPFRUN" "$ROOT/scripts/$name.lua" --duration 0.5 --json >/dev/null 2>"$WORK/warm.err"; then
+    ROWS+=("| $label | — (fails: $(grep -m1 . "$WORK/warm.err" | tr '|' '/' | cut -c1-160)) | — | $target | — | — | — | — | — |")
     return
   fi
-  echo "$name: $ROUNDS rounds of $(describe_work "$name") ..." >&2
+  echo "$label: $ROUNDS rounds of $(describe_work "$name") ..." >&2
   # One untimed run first: the first run of a workload pays for cold caches.
-  "work_$name" || { ROWS+=("| $name | — (the workload failed) | — | $target | — | — | — | — | — |"); return; }
+  "work_$name" || { ROWS+=("| $label | — (the workload failed) | — | $target | — | — | — | — | — |"); return; }
   for (( round = 0; round < ROUNDS; round++ )); do
-    "work_$name" || { ROWS+=("| $name | — (the workload failed) | — | $target | — | — | — | — | — |"); return; }
+    "work_$name" || { ROWS+=("| $label | — (the workload failed) | — | $target | — | — | — | — | — |"); return; }
     TIMES_ALONE+=("$ELAPSED_US")
-    if ! measure ebpfrun "$name" || ! measure bpftrace "$name"; then
-      ROWS+=("| $name | — (${FAILURE//|//}) | — | $target | — | — | — | — | — |")
+    if ! measure ebpfrun "$name" || { (( WITH_BPFTRACE )) && ! measure bpftrace "$name"; }; then
+      ROWS+=("| $label | — (${FAILURE//|//}) | — | $target | — | — | — | — | — |")
       return
     fi
   done
-  a_med=$(median "${TIMES_ALONE[@]}"); e_med=$(median "${TIMES_EBPFRUN[@]}"); b_med=$(median "${TIMES_BPFTRACE[@]}")
+  a_med=$(median "${TIMES_ALONE[@]}"); e_med=$(median "${TIMES_EBPFRUN[@]}"); b_med=$(median "${TIMES_BPFTRACE[@]:-}")
   for prog in "${ORDER[@]}"; do
     key="ebpfrun|$prog"
     if (( RUN_CNT[$key] == 0 )); then idle+=("$prog"); continue; fi
@@ -417,11 +429,11 @@ bench_collector() {
     b_ns=$(per_event "${RUN_NS[bpftrace|$tp]:-0}" "${RUN_CNT[bpftrace|$tp]:-0}")
     tot_ns=$(( tot_ns + RUN_NS[$key] )); tot_cnt=$(( tot_cnt + RUN_CNT[$key] ))
     if [[ $b_ns != — ]]; then bt_ns=$(( bt_ns + RUN_NS[bpftrace|$tp] )); bt_cnt=$(( bt_cnt + RUN_CNT[bpftrace|$tp] )); fi
-    ROWS+=("| $name | $prog ($tp) | $e_ns | $target | $(met "$e_ns" "$target") | $b_ns | $(ratio "$e_ns" "$b_ns") | $(slowdown "$e_med" "$a_med") | $(slowdown "$b_med" "$a_med") |")
+    ROWS+=("| $label | $prog ($tp) | $e_ns | $target | $(met "$e_ns" "$target") | $b_ns | $(ratio "$e_ns" "$b_ns") | $(slowdown "$e_med" "$a_med") | $(slowdown "$b_med" "$a_med") |")
   done
   e_ns=$(per_event "$tot_ns" "$tot_cnt"); b_ns=$(per_event "$bt_ns" "$bt_cnt")
-  ROWS+=("| $name | *all programs* | $e_ns | $target | $(met "$e_ns" "$target") | $b_ns | $(ratio "$e_ns" "$b_ns") | $(slowdown "$e_med" "$a_med") | $(slowdown "$b_med" "$a_med") |")
-  NOTES+=("| $name | $(describe_work "$name") | $(awk -v us="$a_med" 'BEGIN { printf "%.0f", us / 1000 }') | $(( tot_cnt / ROUNDS )) | $(( bt_cnt / ROUNDS )) |")
+  ROWS+=("| $label | *all programs* | $e_ns | $target | $(met "$e_ns" "$target") | $b_ns | $(ratio "$e_ns" "$b_ns") | $(slowdown "$e_med" "$a_med") | $(slowdown "$b_med" "$a_med") |")
+  NOTES+=("| $label | $(describe_work "$name") | $(awk -v us="$a_med" 'BEGIN { printf "%.0f", us / 1000 }') | $(( tot_cnt / ROUNDS )) | $(( bt_cnt / ROUNDS )) |")
   if (( ${#idle[@]} )); then IDLE+=("$name: ${idle[*]}"); fi
 }
 
@@ -433,7 +445,11 @@ echo "floor: an empty bpftrace program during $(describe_work syscalls) ..." >&2
 if measure bpftrace floor; then FLOOR=$(per_event "${RUN_NS[bpftrace|sys_enter]:-0}" "${RUN_CNT[bpftrace|sys_enter]:-0}"); fi
 
 # shellcheck disable=SC2086
-for name in $COLLECTORS; do bench_collector "$name"; done
+for name in $COLLECTORS; do
+  if [[ -z $ATTACH_PATHS ]]; then bench_collector "$name"; continue; fi
+  for ATTACH_PATH in $ATTACH_PATHS; do bench_collector "$name"; done
+  ATTACH_PATH=
+done
 
 echo "bench/overhead — $(uname -r), $(nproc) CPUs, $(bpftrace --version), $ROUNDS rounds"
 echo

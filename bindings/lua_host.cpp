@@ -8,6 +8,7 @@
 #include "bindings/embedded_stdlib.h"
 #include "bindings/lua_support.h"
 #include "common/files.h"
+#include "common/log.h"
 
 #ifndef EBPFRUN_VERSION
 #define EBPFRUN_VERSION "unknown"
@@ -136,6 +137,8 @@ Result<std::unique_ptr<LuaHost>> LuaHost::create(HostOptions options) {
   lua_newtable(L);
   set_string(L, "format", host->options_.format);
   set_bool(L, "stats", host->options_.stats);
+  // -v: scripts add debug lines of their own (a collector's attach path).
+  set_bool(L, "verbose", log::level() <= log::Level::debug);
   set_string(L, "version", EBPFRUN_VERSION);
   lua_setfield(L, LUA_REGISTRYINDEX, "ebpfrun.options");
 

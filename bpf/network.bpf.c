@@ -1,9 +1,22 @@
 // network collector: TCP and UDP bytes and calls sent and received per
 // process (and per remote address with -DPER_ADDRESS=1), plus TCP
-// retransmits, from tracepoints only:
+// retransmits. Bytes come from one of two attach paths (scripts/network.lua
+// loads one: stdlib/ebpf/collector.lua's paths), the other's programs are
+// not loaded:
+//   fentry: fexit/inet_sendmsg, inet6_sendmsg, inet_recvmsg, inet6_recvmsg
+//       every sendmsg/recvmsg on an IPv4/IPv6 socket, in the calling
+//       process, with the socket, the kernel's msghdr and the result; with
+//       PER_ADDRESS the msghdr holds the address a sendto/sendmsg named or
+//       a recvfrom/recvmsg filled in, so no syscall probes are needed.
+//       Preferred where the kernel allows fentry; on kernels before 6.3,
+//       which lack the sock_send_length tracepoint, the only path.
+//   tracepoint:
 //   sock/sock_send_length, sock/sock_recv_length  every sendmsg/recvmsg on a
 //       socket (write, send, sendto, sendmsg, read, recv*, splice alike), in
-//       the calling process, with the socket's family, protocol and result;
+//       the calling process, with the socket's family, protocol and result
+//       (Linux 6.3+); with PER_ADDRESS, the syscalls below for unconnected
+//       UDP.
+// Common to both:
 //   tcp/tcp_retransmit_skb  a retransmitted segment, usually from a timer in
 //       softirq context, attributed to the process that last used the socket;
 //   sock/inet_sock_set_state  connect() records that owner before any data
@@ -26,6 +39,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
 #include "ebpfrun_maps.h"
 #include "tcp_retransmit.h"
 
@@ -140,13 +154,16 @@ static __always_inline void socket_peer(struct sock *sk, struct remote *r)
 }
 
 // A sockaddr in user memory, as given to sendto/sendmsg or filled in by
-// recvfrom/recvmsg; left unknown when it is neither IPv4 nor IPv6.
-static __always_inline void read_user_sockaddr(__u64 uaddr, struct remote *r)
+// recvfrom/recvmsg, or (kernel != 0) the kernel's copy of it in a msghdr;
+// left unknown when it is neither IPv4 nor IPv6.
+static __always_inline void read_sockaddr(__u64 addr, int kernel, struct remote *r)
 {
     struct sockaddr_in6 sa = {};
-    if (bpf_probe_read_user(&sa, sizeof(struct sockaddr_in), (void *)uaddr))
+    if (kernel ? bpf_probe_read_kernel(&sa, sizeof(struct sockaddr_in), (void *)addr)
+               : bpf_probe_read_user(&sa, sizeof(struct sockaddr_in), (void *)addr))
         return;
-    if (sa.sin6_family == AF_INET6 && bpf_probe_read_user(&sa, sizeof(sa), (void *)uaddr))
+    if (sa.sin6_family == AF_INET6 && (kernel ? bpf_probe_read_kernel(&sa, sizeof(sa), (void *)addr)
+                                              : bpf_probe_read_user(&sa, sizeof(sa), (void *)addr)))
         return;
     if (sa.sin6_family == AF_INET) {
         struct sockaddr_in *sin = (struct sockaddr_in *)&sa;
@@ -194,7 +211,7 @@ static __always_inline void syscall_address(struct remote *r)
     __u32 tid = (__u32)bpf_get_current_pid_tgid();
     struct pending *p = bpf_map_lookup_elem(&pending, &tid);
     if (p)
-        read_user_sockaddr(p->uaddr, r);
+        read_sockaddr(p->uaddr, 0, r);
 }
 
 // A receive on a socket without a peer, inside recvfrom/recvmsg with an
@@ -220,7 +237,7 @@ static __always_inline int syscall_exit(int receive)
     if (receive && p->calls) {
         struct traffic_key key = {
             .pid = bpf_get_current_pid_tgid() >> 32, .proto = p->proto, .direction = DIR_RX};
-        read_user_sockaddr(p->uaddr, &key.remote);
+        read_sockaddr(p->uaddr, 0, &key.remote);
         struct traffic *t = traffic_entry(&key, NULL);
         if (t) {
             __sync_fetch_and_add(&t->bytes, p->bytes);
@@ -282,9 +299,10 @@ int network_thread_exit(void *ctx)
 }
 #endif
 
-// One sendmsg/recvmsg of `ret` bytes (or an error) on socket sk.
+// One sendmsg/recvmsg of `ret` bytes (or an error) on socket sk; msg is the
+// kernel's msghdr on the fentry path, NULL on the tracepoint path.
 static __always_inline int on_transfer(void *sk, __u16 family, __u16 protocol, int ret,
-                                       __u8 direction)
+                                       __u8 direction, struct msghdr *msg)
 {
     if (family != AF_INET && family != AF_INET6)
         return 0;
@@ -299,7 +317,11 @@ static __always_inline int on_transfer(void *sk, __u16 family, __u16 protocol, i
 #if PER_ADDRESS
     socket_peer((struct sock *)sk, &key.remote);
     if (!key.remote.port && protocol == IPPROTO_UDP) {
-        if (direction == DIR_TX)
+        if (msg) {
+            void *name = BPF_CORE_READ(msg, msg_name);
+            if (name)
+                read_sockaddr((__u64)name, 1, &key.remote);
+        } else if (direction == DIR_TX)
             syscall_address(&key.remote);
         else if (defer_receive(key.proto, ret))
             return 0;
@@ -312,7 +334,7 @@ static __always_inline int on_transfer(void *sk, __u16 family, __u16 protocol, i
 SEC("tracepoint/sock/sock_send_length")
 int network_send(struct trace_event_raw_sock_msg_length *ctx)
 {
-    return on_transfer(ctx->sk, ctx->family, ctx->protocol, ctx->ret, DIR_TX);
+    return on_transfer(ctx->sk, ctx->family, ctx->protocol, ctx->ret, DIR_TX, NULL);
 }
 
 // MSG_PEEK leaves the data queued: it is counted when it is really read.
@@ -321,7 +343,55 @@ int network_receive(struct trace_event_raw_sock_msg_length *ctx)
 {
     if (ctx->flags & MSG_PEEK)
         return 0;
-    return on_transfer(ctx->sk, ctx->family, ctx->protocol, ctx->ret, DIR_RX);
+    return on_transfer(ctx->sk, ctx->family, ctx->protocol, ctx->ret, DIR_RX, NULL);
+}
+
+// The fentry path: the socket layer's IPv4 and IPv6 sendmsg/recvmsg, which
+// sock_sendmsg/sock_recvmsg call for every send and receive on such a socket
+// (where 6.3+ fires sock_send_length/sock_recv_length). fexit sees the
+// result, and the msghdr after recvmsg filled in the sender's address. The
+// fields are read through the typed arguments (CO-RE relocated), without a
+// helper call each.
+static __always_inline int on_socket_call(struct socket *sock, struct msghdr *msg, int ret,
+                                          __u8 direction)
+{
+    struct sock *sk = sock->sk;
+    if (!sk)
+        return 0;
+    return on_transfer(sk, sk->__sk_common.skc_family, sk->sk_protocol, ret, direction, msg);
+}
+
+SEC("fexit/inet_sendmsg")
+int BPF_PROG(network_fexit_inet_sendmsg, struct socket *sock, struct msghdr *msg, size_t size,
+             int ret)
+{
+    return on_socket_call(sock, msg, ret, DIR_TX);
+}
+
+SEC("fexit/inet6_sendmsg")
+int BPF_PROG(network_fexit_inet6_sendmsg, struct socket *sock, struct msghdr *msg, size_t size,
+             int ret)
+{
+    return on_socket_call(sock, msg, ret, DIR_TX);
+}
+
+// MSG_PEEK leaves the data queued, as on the tracepoint path.
+SEC("fexit/inet_recvmsg")
+int BPF_PROG(network_fexit_inet_recvmsg, struct socket *sock, struct msghdr *msg, size_t size,
+             int flags, int ret)
+{
+    if (flags & MSG_PEEK)
+        return 0;
+    return on_socket_call(sock, msg, ret, DIR_RX);
+}
+
+SEC("fexit/inet6_recvmsg")
+int BPF_PROG(network_fexit_inet6_recvmsg, struct socket *sock, struct msghdr *msg, size_t size,
+             int flags, int ret)
+{
+    if (flags & MSG_PEEK)
+        return 0;
+    return on_socket_call(sock, msg, ret, DIR_RX);
 }
 
 // connect() names the owner before any data moves; CLOSE forgets the socket.

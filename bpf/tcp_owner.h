@@ -17,7 +17,9 @@
  *   ESTABLISHED -> FIN_WAIT1,   close() or shutdown() by a process: the current
  *   CLOSE_WAIT -> LAST_ACK      task, if the owner is not known yet.
  *   accept() returns it         tcp_owner_accept_fd(), from the accept
- *                               syscalls' exit: the accepting task.
+ *                               syscalls' exit, or tcp_owner_accept_sock(),
+ *                               from fexit on inet_csk_accept: the
+ *                               accepting task.
  *
  * A socket whose owner is unknown (it or its listener predates the tracer,
  * or its listener was never bound to a port before listen()) has owner pid 0
@@ -245,6 +247,22 @@ static __always_inline struct sock *tcp_owner_socket_of_fd(long fd)
     return sock ? BPF_CORE_READ(sock, sk) : NULL;
 }
 
+/* The socket an accept returned to the current task, which passed the
+ * filter (fexit on inet_csk_accept, or tcp_owner_accept_fd below): when it is
+ * a TCP socket over IPv4 or IPv6, records the task as its owner and returns
+ * it, with its owner record in *owner (NULL when the map is full). */
+static __always_inline struct sock *tcp_owner_accept_sock(struct sock *sk, struct tcp_owner **owner)
+{
+    *owner = NULL;
+    if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+        return NULL;
+    __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+    if (family != TCP_OWNER_AF_INET && family != TCP_OWNER_AF_INET6)
+        return NULL;
+    *owner = tcp_owner_accepted(sk, BPF_CORE_READ(sk, __sk_common.skc_num));
+    return sk;
+}
+
 /* For the exit of accept()/accept4() returning fd (negative: an error): when
  * the current task passes the filter and fd is a TCP socket over IPv4 or
  * IPv6, records the task as its owner and returns the socket, with its
@@ -255,14 +273,7 @@ static __always_inline struct sock *tcp_owner_accept_fd(long fd, struct tcp_owne
     *owner = NULL;
     if (fd < 0 || !current_passes_filter())
         return NULL;
-    struct sock *sk = tcp_owner_socket_of_fd(fd);
-    if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-        return NULL;
-    __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-    if (family != TCP_OWNER_AF_INET && family != TCP_OWNER_AF_INET6)
-        return NULL;
-    *owner = tcp_owner_accepted(sk, BPF_CORE_READ(sk, __sk_common.skc_num));
-    return sk;
+    return tcp_owner_accept_sock(tcp_owner_socket_of_fd(fd), owner);
 }
 
 #endif /* TCP_OWNER_H */

@@ -1,9 +1,13 @@
 // TCP connection events for scripts/tcpconnect.lua, tcpaccept.lua and
-// tcpclose.lua, from tracepoints only (no kprobes):
+// tcpclose.lua, from tracepoints, and for accepts from one of two attach
+// paths (the tools load one: stdlib/ebpf/tool.lua's paths):
 //   connect  a connect() that completed (SYN_SENT -> ESTABLISHED) or failed
 //            (SYN_SENT -> CLOSE, with the socket's error), with its latency;
-//   accept   accept()/accept4() returning a TCP socket (the syscall's exit:
-//            the new descriptor is followed to its socket);
+//   accept   an accept returning a TCP socket: where the kernel allows
+//            fentry, fexit on inet_csk_accept, which hands over the socket
+//            (io_uring accepts included, and no syscall tracepoint slowing
+//            every system call); else the exit of accept()/accept4(), whose
+//            new descriptor is followed to its socket;
 //   close    an established connection reaching CLOSE, with the bytes it
 //            sent and received and its duration.
 // -DTCP_EVENTS=<mask of EVENT_*> selects the events a tool wants.
@@ -146,10 +150,8 @@ int tcplife_state(struct trace_event_raw_inet_sock_set_state *ctx)
 #if TCP_EVENTS & (EVENT_ACCEPT | EVENT_CLOSE)
 // accept() makes the accepting process the owner (tcpclose reports it) and
 // is the accept event.
-static __always_inline int on_accept(long fd)
+static __always_inline int on_accepted(struct sock *sk, struct tcp_owner *o)
 {
-    struct tcp_owner *o;
-    struct sock *sk = tcp_owner_accept_fd(fd, &o);
     if (!(TCP_EVENTS & EVENT_ACCEPT) || !sk || !o)
         return 0;
     struct tcp_event *e = new_event(EVENT_ACCEPT, o, bpf_ktime_get_ns());
@@ -171,6 +173,14 @@ static __always_inline int on_accept(long fd)
     return 0;
 }
 
+// The tracepoint path: the new descriptor, at the accept syscalls' exit.
+static __always_inline int on_accept(long fd)
+{
+    struct tcp_owner *o;
+    struct sock *sk = tcp_owner_accept_fd(fd, &o);
+    return on_accepted(sk, o);
+}
+
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int tcplife_accept4(struct trace_event_raw_sys_exit *ctx)
 {
@@ -181,6 +191,20 @@ SEC("tracepoint/syscalls/sys_exit_accept")
 int tcplife_accept(struct trace_event_raw_sys_exit *ctx)
 {
     return on_accept(ctx->ret);
+}
+
+// The fentry path: the socket inet_csk_accept returns, in the accepting
+// task. Its arguments changed in 6.10, so the result is read with
+// bpf_get_func_ret rather than from a fixed argument position.
+SEC("fexit/inet_csk_accept")
+int tcplife_fexit_accept(__u64 *ctx)
+{
+    __u64 ret = 0;
+    if (bpf_get_func_ret(ctx, &ret) || !ret || !current_passes_filter())
+        return 0;
+    struct tcp_owner *o;
+    struct sock *sk = tcp_owner_accept_sock((struct sock *)ret, &o);
+    return on_accepted(sk, o);
 }
 #endif
 

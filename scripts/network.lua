@@ -2,9 +2,11 @@
 -- remote address with --per-address), plus TCP retransmits.
 --   ebpfrun scripts/network.lua [--per-address] [--pid N] [--comm X] [--interval S] [--duration S] [--json]
 -- Bytes are what processes handed to or took from their sockets (every
--- send/write/sendto/sendmsg and recv/read/recvfrom/recvmsg, from the
--- sock_send_length/sock_recv_length tracepoints); a call is one such
--- operation that succeeded (a read that returned end-of-file included).
+-- send/write/sendto/sendmsg and recv/read/recvfrom/recvmsg, from fexit on
+-- the socket layer's inet/inet6 sendmsg/recvmsg where the kernel allows
+-- fentry, else from the sock_send_length/sock_recv_length tracepoints:
+-- --attach-path); a call is one such operation that succeeded (a read that
+-- returned end-of-file included).
 -- Retransmits belong to the process that last used the socket, and appear
 -- on its TCP "tx" row; pid 0 stands for sockets never seen in use (shown
 -- only without a filter; the exclusion of ebpfrun itself counts as one, so
@@ -39,6 +41,23 @@ local def = {
     { "--per-address", type = "flag", help = "one row per remote address and port (the remote label)" },
   },
   defines = function(opts) return opts.per_address and { "PER_ADDRESS=1" } or nil end,
+  -- The same bytes from either attach path (bpf/network.bpf.c); the
+  -- retransmit and state tracepoints are common to both.
+  paths = {
+    { name = "fentry", programs = { "network_fexit_inet_sendmsg", "network_fexit_inet6_sendmsg",
+                                    "network_fexit_inet_recvmsg", "network_fexit_inet6_recvmsg" } },
+    { name = "tracepoint", programs = function(opts)
+        local programs = { "network_send", "network_receive" }
+        if opts.per_address then
+          for _, call in ipairs({ "sendto", "recvfrom", "sendmsg", "recvmsg" }) do
+            programs[#programs + 1] = "network_enter_" .. call
+            programs[#programs + 1] = "network_exit_" .. call
+          end
+          programs[#programs + 1] = "network_thread_exit"
+        end
+        return programs
+      end },
+  },
   -- Maps keyed by process (a pid or a struct with a pid field): the agent
   -- deletes an exited process's rows once it has read their final values.
   per_process = { "traffic" },

@@ -3,19 +3,22 @@
 --   ebpfrun scripts/tcpaccept.lua [--pid N] [--comm X] [--port N] [--json] [--duration S]
 -- Text: TIME PID COMM IP RADDR RPORT LADDR LPORT. JSON (one object per line):
 -- time (ISO 8601), pid, comm, ip (4 or 6), raddr, rport, laddr, lport.
--- From the accept syscalls' exit tracepoints, following the new descriptor to
--- its socket (bpf/tcplife.bpf.c), so it runs without kprobes; io_uring
--- accepts are not seen.
+-- From fexit on inet_csk_accept where the kernel allows fentry (io_uring
+-- accepts included), else from the accept syscalls' exit tracepoints,
+-- following the new descriptor to its socket (bpf/tcplife.bpf.c; io_uring
+-- accepts are not seen then): --attach-path.
 local args = require "ebpf.args"
 local format = require "ebpf.format"
 local tool = require "ebpf.tool"
+local collector = require "ebpf.collector"
 local ffi = require "ffi"
 
 local opts = args.parse(arg, {
   name = "tcpaccept",
   description = "Trace TCP accepts: process, remote and local addresses and ports.",
   options = { { "--port", type = "int", multiple = true, metavar = "PORT", min = 0,
-                help = "only accepts on this local port (repeatable)" } },
+                help = "only accepts on this local port (repeatable)" },
+              collector.attach_path_option() },
   standard = { "pid", "tid", "comm", "uid", "cgroup", "json", "interval", "duration" },
   epilog = "Examples:\n  ebpfrun scripts/tcpaccept.lua --port 22\n  ebpfrun scripts/tcpaccept.lua --comm nginx --json",
 })
@@ -48,5 +51,8 @@ os.exit(tool.stream {
   name = "tcpaccept", source = "tcplife.bpf.c", defines = { "TCP_EVENTS=2" }, filter = opts.filter,
   type = "struct tcp_event", columns = columns, json = opts.json, flush = true, duration = opts.duration, interval = opts.interval,
   banner = "Tracing TCP accepts... Hit Ctrl-C to end.", drop_format = "%s: %d events dropped",
+  -- Accepts from fexit on inet_csk_accept where the kernel allows fentry,
+  -- else from the accept syscalls' exit tracepoints.
+  paths = tool.PATHS["tcplife.bpf.c"], attach_path = opts.attach_path,
   on_event = on_event,
 })

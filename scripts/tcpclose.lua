@@ -9,18 +9,21 @@
 -- Only connections that were established are reported (tcpconnect shows
 -- failed attempts). The owner is the process that connected or accepted,
 -- not whoever ran when the socket closed (see bpf/tcp_owner.h); pid 0 means
--- unknown, shown only without a filter. From tracepoints only
--- (bpf/tcplife.bpf.c), so it runs without kprobes.
+-- unknown, shown only without a filter. From tracepoints (bpf/tcplife.bpf.c),
+-- with accepts from fexit on inet_csk_accept where the kernel allows fentry
+-- (--attach-path), so it runs without kprobes.
 local args = require "ebpf.args"
 local format = require "ebpf.format"
 local tool = require "ebpf.tool"
+local collector = require "ebpf.collector"
 local ffi = require "ffi"
 
 local opts = args.parse(arg, {
   name = "tcpclose",
   description = "Trace TCP connections as they close: process, addresses, ports, bytes and duration.",
   options = { { "--port", type = "int", multiple = true, metavar = "PORT", min = 0,
-                help = "only connections with this local or remote port (repeatable)" } },
+                help = "only connections with this local or remote port (repeatable)" },
+              collector.attach_path_option() },
   standard = { "pid", "tid", "comm", "uid", "cgroup", "json", "interval", "duration" },
   epilog = "Examples:\n  ebpfrun scripts/tcpclose.lua --port 443\n  ebpfrun -c 'curl -s example.com' scripts/tcpclose.lua --json",
 })
@@ -60,5 +63,8 @@ os.exit(tool.stream {
   name = "tcpclose", source = "tcplife.bpf.c", defines = { "TCP_EVENTS=4" }, filter = opts.filter,
   type = "struct tcp_event", columns = columns, json = opts.json, flush = true, duration = opts.duration, interval = opts.interval,
   banner = "Tracing TCP closes... Hit Ctrl-C to end.", drop_format = "%s: %d events dropped",
+  -- Accepts from fexit on inet_csk_accept where the kernel allows fentry,
+  -- else from the accept syscalls' exit tracepoints.
+  paths = tool.PATHS["tcplife.bpf.c"], attach_path = opts.attach_path,
   on_event = on_event,
 })

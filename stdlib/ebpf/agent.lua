@@ -17,6 +17,7 @@ local config = require "ebpf.agent_config"
 local series = require "ebpf.series"
 local exited = require "ebpf.exited"
 local self_metrics = require "ebpf.agent_self"
+local collector = require "ebpf.collector"
 local ffi = require "ffi"
 
 local M = {}
@@ -164,17 +165,18 @@ function Agent:open(c)
   if source and not source:find("/", 1, true) then
     source = (c.script:match("^(.*)/[^/]*$") or ".") .. "/../bpf/" .. source
   end
-  local obj, err = ebpf.compile { file = source, text = def.text, filter = c.filter,
-                                  defines = def.defines and def.defines(opts) or nil }
+  -- One attach path at a time, for the collectors that have several
+  -- (collector.lua): fentry where the kernel allows it, else tracepoints.
+  local state, err = collector.load_with(def, opts, { file = source, text = def.text, filter = c.filter,
+                                                      defines = def.defines and def.defines(opts) or nil })
+  local obj = state and state.obj
   local stage = "compile"
   if obj then
     stage = "attach"
-    local ok, aerr = obj:attach_all()
-    if not ok then obj:close(); obj, err = nil, aerr end
+    local ok, aerr = collector.attach_programs(state)
+    if not ok then obj, err = nil, aerr else obj = state.obj end
   end
-  local state
   if obj then
-    state = { def = def, obj = obj, opts = opts }
     if def.start then
       local ok, result, serr = pcall(def.start, state)
       if not ok or result == false then
@@ -192,7 +194,8 @@ function Agent:open(c)
   else
     c.up, c.reason, c.state = true, nil, state
     c.families = series.families(def, { drop = c.drop, limit = self.cfg.limit, ttl = self.cfg.ttl })
-    log("collector %s attached (%.0f ms)", c.name, c.load_seconds * 1000)
+    log("collector %s attached (%.0f ms)%s", c.name, c.load_seconds * 1000,
+        state.path and (", attach path " .. collector.path_text(state)) or "")
   end
   c.next_due = monotonic()
   self:state_of(c)

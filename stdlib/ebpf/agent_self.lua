@@ -20,6 +20,9 @@ function M.families(self)
                         samples = {}, help = "Capacity of the collector's BPF map." }
   local load = { name = "ebpfrun_collector_load_seconds", type = "gauge", labels = { "collector" }, samples = {},
                  help = "Time the collector took to compile (or load from the cache), load and attach." }
+  local paths = { name = "ebpfrun_collector_attach_path", type = "gauge", labels = { "collector", "path" },
+                  samples = {}, help = "1 for the attach path the collector took (fentry or tracepoint), "
+                    .. "for collectors that have more than one." }
   local failures = { name = "ebpfrun_attach_failures_total", type = "counter", labels = { "collector", "stage" },
                      samples = {}, help = "Collectors that failed to load, by the stage that failed." }
   local runs = { name = "ebpfrun_program_run_count_total", type = "counter", labels = { "collector", "program" },
@@ -53,6 +56,7 @@ function M.families(self)
       end
     end
     if c.load_seconds then table.insert(load.samples, { c.name, value = c.load_seconds }) end
+    if c.state and c.state.path then table.insert(paths.samples, { c.name, c.state.path, value = 1 }) end
   end
   for key, n in pairs(self.attach_failures) do
     local name, stage = key:match("^(.-)%z(.*)$")
@@ -77,7 +81,7 @@ function M.families(self)
       end
     end
   end
-  local families = { dropped, active, entries, max_entries, load, failures, events.received, events.lost,
+  local families = { dropped, active, entries, max_entries, load, paths, failures, events.received, events.lost,
                      events.dropped, events.bytes }
   if self.cfg.bpf_stats then
     families[#families + 1] = runs

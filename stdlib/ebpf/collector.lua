@@ -10,6 +10,8 @@
 --     options = { {"--top", type = "int", default = 10, help = "..."} },   -- extra flags
 --     defines = function(opts) return { "PER_PATH=1" } end,                 -- optional -D
 --     optional = { "prog" },                    -- programs the kernel may refuse (ebpf.compile's optional)
+--     paths = { { name = "fentry", programs = { "p1", ... } },       -- optional: attach paths, preferred first
+--               { name = "tracepoint", programs = function(opts) return { ... } end } },
 --     metrics = { { name = "ebpfrun_syscalls_total", type = "counter", help = "...",
 --                   labels = { "pid", "comm", "syscall" }, value = "count" } },
 --     key = { "pid", "syscall" },               -- fields that identify a row
@@ -26,6 +28,19 @@
 -- exclude_pid filter), unless --include-self is given; all collectors are
 -- compiled before any is attached, so that the compiler's child process,
 -- which lives only while compiling, is never traced either.
+--
+-- Attach paths: a collector can count the same events from different attach
+-- points, e.g. fexit on the kernel functions where the kernel allows it and
+-- tracepoints everywhere. A typed fentry/fexit body differs from a
+-- tracepoint body, so each path has programs of its own in the one source:
+-- `paths` lists them, preferred first, and programs in no path are common to
+-- all. Only one path's programs are loaded (the others are switched off with
+-- ebpf.compile's autoload), so nothing is counted twice; when a path's
+-- programs do not load or attach, the object is closed and the next path is
+-- loaded (the compile is a cache hit). --attach-path NAME (or
+-- $EBPFRUN_ATTACH_PATH) takes one path only, without falling back. The path
+-- taken is state.path; -v says it in a debug line, with why the preferred
+-- ones failed, and --stats in its table.
 --
 -- Map pressure: maps declared with EBPFRUN_COUNTED_MAP (bpf/ebpfrun_maps.h)
 -- count their inserts and failed inserts. M.map_stats(state) returns, per
@@ -133,21 +148,140 @@ local function defines_of(def, opts)
   return defines
 end
 
+-- The attach paths this run may take, in order: all of def.paths, or the
+-- one --attach-path / $EBPFRUN_ATTACH_PATH names ("auto": all). A collector
+-- without paths has one, unnamed.
+M.ATTACH_PATHS = { "auto", "fentry", "tracepoint" }
+
+-- nil, or the message for a $EBPFRUN_ATTACH_PATH that names no path (the
+-- scripts print it and exit 2, as for a bad flag).
+function M.attach_path_env_error()
+  local wanted = os.getenv("EBPFRUN_ATTACH_PATH")
+  if not wanted or wanted == "" then return nil end
+  for _, name in ipairs(M.ATTACH_PATHS) do
+    if name == wanted then return nil end
+  end
+  return ("EBPFRUN_ATTACH_PATH must be one of %s; got '%s'"):format(table.concat(M.ATTACH_PATHS, ", "), wanted)
+end
+
+local function candidate_paths(def, opts)
+  if not def.paths then return { false } end
+  local wanted = opts.attach_path or os.getenv("EBPFRUN_ATTACH_PATH")
+  if not wanted or wanted == "" or wanted == "auto" then return def.paths end
+  local bad = not opts.attach_path and M.attach_path_env_error()
+  if bad then error(bad, 0) end
+  for _, p in ipairs(def.paths) do
+    if p.name == wanted then return { p } end
+  end
+  -- A collector without that path takes its own, in its order: never all
+  -- programs at once, which would count twice.
+  return def.paths
+end
+
+-- The --attach-path flag (ebpf.args), for the scripts with paths.
+function M.attach_path_option()
+  return { "--attach-path", type = "string", choices = M.ATTACH_PATHS, metavar = "PATH",
+           help = "auto (default; also $EBPFRUN_ATTACH_PATH): fentry/fexit where the kernel allows them, else "
+             .. "tracepoints; fentry or tracepoint: only that path" }
+end
+
+local function path_programs(path, opts)
+  local programs = path.programs
+  if type(programs) == "function" then programs = programs(opts) end
+  return programs or {}
+end
+
+-- ebpf.compile's autoload for one path: every other path's programs off.
+local function autoload_for(def, opts, chosen)
+  if not chosen then return nil end
+  local off = {}
+  for _, p in ipairs(def.paths) do
+    if p ~= chosen then
+      for _, name in ipairs(path_programs(p, opts)) do off[name] = false end
+    end
+  end
+  return off
+end
+
+-- Loads the first of state.candidates, from index i on, whose programs load.
+-- Failures are kept in state.path_failures; a source that does not compile
+-- is a defect and no other path is tried.
+local function load_path(state, i)
+  local def, opts = state.def, state.opts
+  local err
+  for k = i, #state.candidates do
+    local path = state.candidates[k]
+    local args = {}
+    for key, v in pairs(state.compile_args) do args[key] = v end
+    args.autoload = autoload_for(def, opts, path)
+    local obj
+    obj, err = ebpf.compile(args)
+    if obj then
+      state.obj, state.path_index, state.path = obj, k, path and path.name or nil
+      return state
+    end
+    if path then state.path_failures[#state.path_failures + 1] = { path = path.name, err = err } end
+    if type(err) == "table" and err.kind == "compile" then break end
+  end
+  return nil, err
+end
+
 -- Compiles and loads one collector, attaching nothing yet. Returns a state
 -- table, or nil and a one-line reason.
 function M.load(def, opts)
   local source = def.source and (def.source:find("/", 1, true) and def.source or M.bpf_path(def.source))
-  local obj, err = ebpf.compile { file = source, text = def.text, filter = filter_of(opts),
-                                  defines = defines_of(def, opts), optional = def.optional }
-  if not obj then return nil, err end
-  return { def = def, obj = obj, opts = opts, counters = counter_fields(def), reported = {} }
+  return M.load_with(def, opts, { file = source, text = def.text, filter = filter_of(opts),
+                                  defines = defines_of(def, opts), optional = def.optional })
+end
+
+-- M.load with the given ebpf.compile arguments (the agent compiles its own
+-- way), one attach path at a time.
+function M.load_with(def, opts, compile_args)
+  local state = { def = def, opts = opts, counters = counter_fields(def), reported = {},
+                  candidates = candidate_paths(def, opts), path_failures = {}, compile_args = compile_args }
+  return load_path(state, 1)
+end
+
+local function first_line(text)
+  return (tostring(text):match("^[^\n]*"))
+end
+
+-- "fentry", or "tracepoint (fentry: why not)" for -v and --stats.
+function M.path_text(state)
+  if not state.path then return nil end
+  local why = {}
+  for _, f in ipairs(state.path_failures) do why[#why + 1] = f.path .. ": " .. first_line(f.err) end
+  if #why == 0 then return state.path end
+  return ("%s (%s)"):format(state.path, table.concat(why, "; "))
+end
+
+-- Attaches a loaded collector's programs: a path whose programs do not all
+-- attach gives way to the next one. Returns true, or nil and a reason (the
+-- object is closed then).
+-- reloaded(state), when given, runs on each object loaded for a later path
+-- (what a tool does between load and attach).
+function M.attach_programs(state, reloaded)
+  local ok, aerr = state.obj:attach_all()
+  while not ok and state.path and state.path_index < #state.candidates do
+    state.obj:close()
+    state.path_failures[#state.path_failures + 1] = { path = state.path, err = aerr }
+    local loaded, lerr = load_path(state, state.path_index + 1)
+    if not loaded then return nil, lerr end
+    if reloaded then reloaded(state) end
+    ok, aerr = state.obj:attach_all()
+  end
+  if not ok then state.obj:close(); return nil, aerr end
+  if state.path and ebpf.options.verbose then
+    io.stderr:write(("debug: %s: attach path %s\n"):format(state.def.name, M.path_text(state)))
+  end
+  return true
 end
 
 -- Attaches a loaded collector and runs its start hook. Returns the state, or
 -- nil and a reason (the object is closed then).
 function M.attach(state)
-  local ok, aerr = state.obj:attach_all()
-  if not ok then state.obj:close(); return nil, aerr end
+  local ok, aerr = M.attach_programs(state)
+  if not ok then return nil, aerr end
   if state.def.start then
     local started, serr = state.def.start(state)
     if started == false then state.obj:close(); return nil, serr end
@@ -222,6 +356,18 @@ local function report_full_maps(state, stats)
   end
 end
 
+-- --stats: the attach path of every collector (and tool) that has several.
+function M.print_paths(states)
+  local paths = {}
+  for _, s in ipairs(states) do
+    if s.path then paths[#paths + 1] = { collector = s.def.name, path = M.path_text(s) } end
+  end
+  if #paths == 0 then return end
+  io.stderr:write("attach paths:\n")
+  output.new { stream = io.stderr }:table(paths, { columns = {
+    { "COLLECTOR", key = "collector" }, { "PATH", key = "path" } } })
+end
+
 -- --stats: every collector's maps, at the end of the run.
 local function print_map_table(states)
   local rows = {}
@@ -231,6 +377,7 @@ local function print_map_table(states)
       rows[#rows + 1] = m
     end
   end
+  M.print_paths(states)
   if #rows == 0 then return end
   local out = output.new { stream = io.stderr }
   io.stderr:write("maps:\n")
@@ -239,10 +386,6 @@ local function print_map_table(states)
     { "ENTRIES", key = "entries", align = "right" }, { "MAX", key = "max_entries", align = "right" },
     { "INSERTED", key = "inserted", align = "right" }, { "FAILED", key = "failed_inserts", align = "right" },
     { "EVICTED", key = "evicted", align = "right" } } })
-end
-
-local function first_line(text)
-  return (tostring(text):match("^[^\n]*"))
 end
 
 -- Why a collector is disabled, decided by the error's kind (never its text):
@@ -311,6 +454,12 @@ local function parse(defs, argv, name, description)
   }
   local seen = { ["--top"] = true, ["--include-self"] = true, ["--max-entries"] = true }
   for _, def in ipairs(defs) do
+    if def.paths and not seen["--attach-path"] then
+      seen["--attach-path"] = true
+      options[#options + 1] = M.attach_path_option()
+    end
+  end
+  for _, def in ipairs(defs) do
     for _, o in ipairs(def.options or {}) do
       local flag = o[#o] or o[1]
       if not seen[flag] then seen[flag] = true; options[#options + 1] = o end
@@ -322,7 +471,13 @@ local function parse(defs, argv, name, description)
     options[#options + 1] = { "--disable", type = "string", multiple = true, metavar = "NAME",
                               help = "do not run these collectors" }
   end
-  return args.parse(argv, { name = name, description = description, options = options, standard = STANDARD })
+  local opts = args.parse(argv, { name = name, description = description, options = options, standard = STANDARD })
+  local bad = not opts.attach_path and seen["--attach-path"] and M.attach_path_env_error()
+  if bad then
+    io.stderr:write(name, ": error: ", bad, "\n")
+    os.exit(2)
+  end
+  return opts
 end
 
 -- Runs collectors until --duration, Ctrl-C or SIGTERM; returns the exit code.

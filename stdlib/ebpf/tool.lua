@@ -16,6 +16,9 @@
 --     flush = true,                        -- flush text lines too (see ebpf.output)
 --     duration = opts.duration,
 --     banner = "Tracing... Hit Ctrl-C to end.",       -- optional note before the header
+--     paths = { {name = "fentry", programs = {...}}, ... },  -- optional: attach paths (ebpf.collector),
+--                                          -- e.g. M.PATHS["tcplife.bpf.c"]
+--     attach_path = opts.attach_path,      -- --attach-path (nil: auto)
 --     loaded = function(obj) end,          -- optional: after compile, before attach
 --     on_event = function(e, out) end,     -- one ring buffer record
 --     finish = function(out, lost) end,    -- optional: after the run, before the lost-events report
@@ -38,6 +41,18 @@ local ffi = require "ffi"
 
 local M = {}
 
+-- The attach paths of the shared tool sources, by file: the programs each
+-- path loads, for the tools compiled with those programs (tcpaccept and
+-- tcpclose; tcpconnect's TCP_EVENTS leaves them out). tests/vm/
+-- load-objects.lua loads the compiled objects the same way. tcplife.bpf.c:
+-- accepts (which make the accepting process a
+-- connection's owner) from fexit on inet_csk_accept where the kernel allows
+-- fentry, else from the accept syscalls' exit tracepoints.
+M.PATHS = {
+  ["tcplife.bpf.c"] = { { name = "fentry", programs = { "tcplife_fexit_accept" } },
+                        { name = "tracepoint", programs = { "tcplife_accept4", "tcplife_accept" } } },
+}
+
 local DEFAULT_DROP_FORMAT = "%s: %d events were dropped because the ring buffer was full"
 
 -- Runs one tool to the end and returns its exit code: 1 when the program
@@ -49,18 +64,27 @@ function M.stream(spec)
                            columns = spec.columns }
   -- bpf_path resolves against the calling script, skipping this stdlib file,
   -- so the source is found beside the tool as it was before the tool used this.
-  local obj, err = ebpf.compile { file = collector.bpf_path(spec.source), filter = spec.filter,
-                                  defines = spec.defines }
-  if not obj then
+  -- A tool with attach paths loads one at a time, as a collector does.
+  local bad = spec.paths and not spec.attach_path and collector.attach_path_env_error()
+  if bad then
+    io.stderr:write(name, ": error: ", bad, "\n")
+    return 2
+  end
+  local state, err = collector.load_with({ name = name, paths = spec.paths },
+                                         { attach_path = spec.attach_path },
+                                         { file = collector.bpf_path(spec.source), filter = spec.filter,
+                                           defines = spec.defines })
+  if not state then
     io.stderr:write(name, ": ", tostring(err), "\n")
     return 1
   end
-  if spec.loaded then spec.loaded(obj) end
-  local ok, aerr = obj:attach_all()
+  if spec.loaded then spec.loaded(state.obj) end
+  local ok, aerr = collector.attach_programs(state, spec.loaded and function(s) spec.loaded(s.obj) end)
   if not ok then
     io.stderr:write(name, ": ", tostring(aerr), "\n")
     return 1
   end
+  local obj = state.obj
   local events = assert(obj:ringbuf(spec.ring or "events", spec.type))
   events:on(function(e) return spec.on_event(e, out) end)
   if spec.banner then out:note(spec.banner) end
@@ -80,6 +104,7 @@ function M.stream(spec)
   local stats = events:stats()
   local lost = stats.dropped + stats.lost
   if spec.finish then spec.finish(out, lost) end
+  if ebpf.options.stats then collector.print_paths({ state }) end
   if lost > 0 then
     local message = (spec.drop_format or DEFAULT_DROP_FORMAT):format(name, lost)
     if spec.drop_note then out:note(message) else io.stderr:write(message, "\n") end

@@ -95,9 +95,92 @@ t.test("a SYN dropped by a full listener is retransmitted exactly once in 1.5 s"
   t.eq(rows[1].retransmits, 1)
 end)
 
-t.test("--help describes the collector and --per-address", function()
+-- The attach paths (stdlib/ebpf/collector.lua): the guests of tests/vm
+-- (EBPFRUN_EXPECT_FENTRY=1) must take fexit on inet/inet6 sendmsg/recvmsg;
+-- this host refuses fentry and takes the sock_send_length/sock_recv_length
+-- tracepoints (Linux 6.3+), which --attach-path tracepoint forces where the
+-- kernel has them. The counts are exact either way, and the path is named
+-- by -v and --stats.
+local expect_fentry = os.getenv("EBPFRUN_EXPECT_FENTRY") == "1"
+local function tracefs_has(event)
+  for _, root in ipairs({ "/sys/kernel/tracing", "/sys/kernel/debug/tracing" }) do
+    local f = io.open(root .. "/events/" .. event .. "/id")
+    if f then f:close(); return true end
+  end
+  return false
+end
+local has_length_tracepoints = tracefs_has("sock/sock_send_length")
+
+-- The exact TCP echo under one path (nil: the default); returns the path
+-- --stats names (with why the preferred ones failed), and stderr.
+local function tcp_echo_under(path, extra)
+  local port, spid = net.free_port(), net.pid_file()
+  local lines, err, code = cc.run("network.lua", ("%s listen %d 1 >/dev/null & %s send %d 30000 >%s; wait"):format(
+    W, port, W, port, spid), (path and ("--attach-path " .. path) or "") .. " " .. (extra or ""), "-v --stats")
+  if code ~= 0 then return nil, err end
+  local sender = net.read_pid(spid)
+  local tx = rows_of(lines, { pid = sender, proto = "tcp", direction = "tx" })
+  local rx = rows_of(lines, { pid = sender, proto = "tcp", direction = "rx" })
+  t.eq(#tx, 1, err)
+  t.eq({ tx[1].bytes, tx[1].calls, rx[1].bytes }, { 30000, 8, 30000 })
+  local taken = err:match("attach paths:\n[^\n]*\nnetwork +([^\n]+)")
+  t.ok(taken, err)
+  t.ok(err:find("debug: network: attach path " .. (taken or "?"), 1, true), err)
+  return taken, err
+end
+
+t.test("the attach path: fentry where the kernel allows it, else the tracepoints; exact on both", function()
+  local taken, err = tcp_echo_under(nil)
+  t.ok(taken, err)
+  if expect_fentry then
+    t.eq(taken, "fentry")
+  elseif taken ~= "fentry" then
+    -- Why fentry lost is said with the path taken.
+    t.ok(taken:find("^tracepoint %(fentry: "), taken)
+  end
+end)
+
+t.test("--attach-path tracepoint takes the tracepoints (or fails clearly where the kernel lacks them)", function()
+  local taken, err = tcp_echo_under("tracepoint")
+  if has_length_tracepoints then
+    t.eq(taken, "tracepoint", err)
+  else
+    t.eq(taken, nil)
+    t.ok(err:find("network disabled", 1, true) and err:find("sock_send_length", 1, true), err)
+  end
+end)
+
+t.test("--attach-path fentry with --per-address: UDP addresses from the msghdr, or a clear refusal", function()
+  local uport = net.free_port()
+  local lines, err, code = cc.run("network.lua", ("%s udploop %d 5 >/dev/null"):format(W, uport),
+    "--attach-path fentry --per-address", "--stats")
+  if not expect_fentry and code ~= 0 then
+    -- This host refuses fentry: the collector says so and nothing else runs.
+    t.ok(err:find("network disabled", 1, true), err)
+    return
+  end
+  t.eq(code, 0, err)
+  t.ok(err:find("\nnetwork +fentry\n"), err)
+  local utx = rows_of(lines, { proto = "udp", direction = "tx" })
+  t.eq(#utx, 1, err)
+  t.eq({ utx[1].remote, utx[1].bytes, utx[1].calls }, { "127.0.0.1:" .. uport, 80, 5 })
+  local urx = rows_of(lines, { proto = "udp", direction = "rx" })
+  t.eq(#urx, 1)
+  t.ok(urx[1].remote:find("^127%.0%.0%.1:%d+$") and urx[1].remote ~= "127.0.0.1:" .. uport, urx[1].remote)
+  t.eq({ urx[1].bytes, urx[1].calls }, { 80, 5 })
+end)
+
+t.test("a $EBPFRUN_ATTACH_PATH that names no path is one clear message and exit 2, nothing loaded", function()
+  local _, err, code = cc.capture(("EBPFRUN_ATTACH_PATH=kprobe %s %s/scripts/network.lua --duration 0.1"):format(
+    cc.ebpfrun, cc.source))
+  t.eq(code, 2, err)
+  t.ok(err:find("EBPFRUN_ATTACH_PATH must be one of auto, fentry, tracepoint; got 'kprobe'", 1, true), err)
+  t.ok(not err:find("traceback", 1, true), err)
+end)
+
+t.test("--help describes the collector, --per-address and --attach-path", function()
   local text = cc.help("network.lua")
-  t.ok(text:find("TCP and UDP bytes") and text:find("%-%-per%-address"), text)
+  t.ok(text:find("TCP and UDP bytes") and text:find("%-%-per%-address") and text:find("%-%-attach%-path"), text)
 end)
 
 t.done()

@@ -150,6 +150,8 @@ cat >"$work/initrd/guest.sh" <<'EOF'
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+# devtmpfs has no /dev/fd: bash's process substitution (bench/) needs it.
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
