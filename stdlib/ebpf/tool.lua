@@ -16,6 +16,7 @@
 --     flush = true,                        -- flush text lines too (see ebpf.output)
 --     duration = opts.duration,
 --     banner = "Tracing... Hit Ctrl-C to end.",       -- optional note before the header
+--     optional = { "prog" },               -- programs the kernel may lack (ebpf.compile's optional)
 --     loaded = function(obj) end,          -- optional: after compile, before attach
 --     on_event = function(e, out) end,     -- one ring buffer record
 --     finish = function(out, lost) end,    -- optional: after the run, before the lost-events report
@@ -50,7 +51,7 @@ function M.stream(spec)
   -- bpf_path resolves against the calling script, skipping this stdlib file,
   -- so the source is found beside the tool as it was before the tool used this.
   local obj, err = ebpf.compile { file = collector.bpf_path(spec.source), filter = spec.filter,
-                                  defines = spec.defines }
+                                  defines = spec.defines, optional = spec.optional }
   if not obj then
     io.stderr:write(name, ": ", tostring(err), "\n")
     return 1
