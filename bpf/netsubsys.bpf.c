@@ -275,36 +275,21 @@ static __always_inline void sockaddr_into(const __u8 *field, __u8 *addr, __u16 *
         __builtin_memcpy(addr, sa + 4, 4);
 }
 
-// The reset's addresses where the kernel records them as the class
-// tcp_event_sk_skb does (before Linux 6.10): from the socket when there is
-// one, else zero; then they are taken from the offending packet, reversed.
+// The reset's addresses from the record tcp_send_reset had before 6.10.
 static __noinline void reset_tuple_old(struct net_event *e, struct tcp_retransmit_record *rec)
 {
-    if (rec->skaddr) {
-        COPY_TCP_TUPLE(e, rec);
-        return;
-    }
-    struct sk_buff *skb = (struct sk_buff *)rec->skbaddr;
-    if (!skb)
-        return;
-    __u16 protocol = bpf_ntohs(BPF_CORE_READ(skb, protocol));
-    packet_addresses(e, skb, protocol);
-    __u8 addr[16];
-    __builtin_memcpy(addr, e->saddr, 16);
-    __builtin_memcpy(e->saddr, e->daddr, 16);
-    __builtin_memcpy(e->daddr, addr, 16);
-    __u16 port = e->sport;
-    e->sport = e->dport;
-    e->dport = port;
+    COPY_TCP_TUPLE(e, rec);
 }
 
 // Linux 6.10 gave tcp_send_reset a record of its own, with the reset's
-// reason and its addresses as sockaddrs, recorded also when there is no
-// socket. Before, it shared tcp_event_sk_skb's record (the layout of struct
-// tcp_retransmit_record) and had no reason. The members both begin with are
-// read through that plain struct; the rest by CO-RE in the branch for the
-// kernel's record, or in a function of its own for the old one (so that
-// clang cannot merge the two into one load at a computed context offset).
+// reason and its addresses as sockaddrs, and made it fire also for a reset
+// sent without a socket (the reply to a packet for a closed port). Before
+// (6.1), it fired for resets of a socket only, with tcp_event_sk_skb's record
+// (the layout of struct tcp_retransmit_record) and no reason. The members
+// both begin with are read through that plain struct; the rest by CO-RE in
+// the branch for the kernel's record, or in a function of its own for the
+// old one (so that clang cannot merge the two into one load at a computed
+// context offset).
 SEC("tracepoint/tcp/tcp_send_reset")
 int netsubsys_reset_sent(struct tcp_retransmit_record *rec)
 {
