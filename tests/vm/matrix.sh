@@ -13,7 +13,7 @@
 #
 # Budget: ./setup.sh test gives the matrix 20 minutes for both kernels on a
 # 2-core machine (TCG emulation); see README.md, "The kernel matrix", for
-# measured times. EBPFRUN_VM_TIMEOUT (seconds, default 900) bounds each
+# measured times. EBPFRUN_VM_TIMEOUT (seconds, default 1200) bounds each
 # guest; EBPFRUN_VM_TESTS (a ctest regex) replaces the guests' test set.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,7 +35,7 @@ summary=()
 for k in "${kernels[@]}"; do
   log=$build/kernel-$k.log
   start=$SECONDS
-  "$here/run-kernel.sh" --timeout "${EBPFRUN_VM_TIMEOUT:-900}" "$k" -- bash "$here/guest-suite.sh" "$build" "${EBPFRUN_VM_TESTS:-}" >"$log" 2>&1
+  "$here/run-kernel.sh" --timeout "${EBPFRUN_VM_TIMEOUT:-1200}" "$k" -- bash "$here/guest-suite.sh" "$build" "${EBPFRUN_VM_TESTS:-}" >"$log" 2>&1
   rc=$?
   took=$((SECONDS - start))
   # The guest's own count, e.g. "100% tests passed, 0 tests failed out of 41".
