@@ -103,15 +103,20 @@ t.test("tcpaccept -c: a listener outside the command never appears", function()
 end)
 
 t.test("tcpaccept --pid: only that listener's accepts, IPv6", function()
-  local port, other_port, rounds = net.free_port(), net.free_port(), 60
+  local port, other_port, rounds = net.free_port(), net.free_port(), 2000
   local listener, wait = net.start_listener("listen6", port, rounds)
-  local _, wait_other = net.start_listener("listen6", other_port, rounds)
-  -- Both listeners accept throughout the trace (it cannot count them all).
-  local busy = io.popen(("for i in $(seq %d); do %s send6 %d 1 >/dev/null; %s send6 %d 1 >/dev/null; "
-    .. "sleep 0.05; done"):format(rounds, W, port, W, other_port))
+  local other, wait_other = net.start_listener("listen6", other_port, rounds)
+  -- Both listeners accept throughout the trace (it cannot count them all),
+  -- until it has ended: an emulated guest of the kernel matrix takes
+  -- seconds to start the tracer. Then the listeners are stopped.
+  local going = os.tmpname()
+  local busy = io.popen(("i=0; while [ -e %s ] && [ $i -lt %d ]; do %s send6 %d 1 >/dev/null; "
+    .. "%s send6 %d 1 >/dev/null; sleep 0.05; i=$((i + 1)); done"):format(going, rounds, W, port, W, other_port))
   local lines, err = net.run_plain("tcpaccept.lua", ("--pid %d --duration 1.5"):format(listener))
+  os.remove(going)
   busy:read("*a")
   busy:close()
+  os.execute(("kill %d %d 2>/dev/null"):format(listener, other))
   wait()
   wait_other()
   local events = net.events(lines)
