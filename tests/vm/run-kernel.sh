@@ -77,7 +77,7 @@ if [ ! -f "$root/.unpacked" ]; then
     mkdir -p "$cache/$package.deb.d"
     # _apt cannot write into root's home: download as root into our own dir.
     (cd "$cache/$package.deb.d" && apt-get download -q "$package" 2>&1 | grep -v 'unsandboxed' >&2 || true)
-    deb=$(ls "$cache/$package.deb.d"/*.deb 2>/dev/null | head -n 1)
+    deb=$(ls "$cache/$package.deb.d"/*.deb 2>/dev/null | head -n 1 || true)
     [ -n "$deb" ] || { echo "run-kernel: apt-get download $package failed (no network?)" >&2; exit 3; }
     dpkg -x "$deb" "$root.tmp"
     rm -rf "$cache/$package.deb.d"
