@@ -12,6 +12,14 @@
 // The members of a kernel struct (runtime/btf/kernel_structs.h), for the
 // one-liners' "next->comm" paths, which are checked against them.
 //
+//   core.kernel_enum_values("enum skb_drop_reason") → { {name =, value =}, ... }
+//       | nil, err
+//
+// The constants of an enum as the running kernel numbers them
+// (runtime/btf/kernel_structs.h), for naming values a program read from the
+// kernel: an object's own BTF has the values of the kernel it was compiled
+// against, which may be another (a prebuilt object).
+//
 //   core.tracepoints(glob) → { "syscalls/sys_enter_openat", ... } | nil, err
 //
 // The tracepoints whose "category/name" matches a glob, sorted (the listing
@@ -81,6 +89,24 @@ int struct_members(lua_State* L) {
   });
 }
 
+int kernel_enum_values(lua_State* L) {
+  return guarded(L, [](Call& call) -> int {
+    std::string name;
+    if (!call.string_arg(1, name, "enum type name")) return 0;
+    auto values = types::kernel_enum_values(name);
+    if (!values) return call.fail(values.error_info());
+    lua_createtable(call.L, static_cast<int>(values->size()), 0);
+    int i = 0;
+    for (const auto& [constant, value] : *values) {
+      lua_createtable(call.L, 0, 2);
+      set_string(call.L, "name", constant);
+      set_number(call.L, "value", static_cast<double>(value));
+      lua_rawseti(call.L, -2, ++i);
+    }
+    return 1;
+  });
+}
+
 int tracepoints(lua_State* L) {
   return guarded(L, [](Call& call) -> int {
     std::string glob;
@@ -133,6 +159,8 @@ void register_btf_bindings(lua_State* L) {
   lua_setfield(L, -2, "tracepoint_args");
   lua_pushcfunction(L, struct_members);
   lua_setfield(L, -2, "struct_members");
+  lua_pushcfunction(L, kernel_enum_values);
+  lua_setfield(L, -2, "kernel_enum_values");
   lua_pushcfunction(L, tracepoints);
   lua_setfield(L, -2, "tracepoints");
   lua_pushcfunction(L, function_symbols);

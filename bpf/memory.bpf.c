@@ -120,6 +120,30 @@ static __always_inline void set_rss(struct mem_stats *stats, int member, long si
         stats->rss_peak = rss;
 }
 
+// Linux 6.2 made mm->rss_stat an array of struct percpu_counter (whose
+// `count` is the central value); before that (6.1) it was a struct
+// mm_rss_stat of atomic_long_t. This flavor names the old layout for CO-RE,
+// and bpf_core_type_exists() picks the one the running kernel has. Each
+// layout is read in a function of its own: inline, clang merges the two
+// reads into one whose unresolvable relocation the verifier then meets.
+struct mm_rss_stat___old {
+    atomic_long_t count[MM_COUNTERS];
+} __attribute__((preserve_access_index));
+
+struct mm_struct___old {
+    struct mm_rss_stat___old rss_stat;
+} __attribute__((preserve_access_index));
+
+static __noinline __s64 rss_pages_old(struct mm_struct___old *mm, int i)
+{
+    return BPF_CORE_READ(mm, rss_stat.count[i].counter);
+}
+
+static __noinline __s64 rss_pages(struct mm_struct *mm, int i)
+{
+    return BPF_CORE_READ(mm, rss_stat[i].count);
+}
+
 // rss_stat reports only the counter that changed. So that a process that was
 // running before tracing began does not show, say, its anonymous pages
 // alone, all counters are read from its mm when it is first seen. These are
@@ -131,7 +155,9 @@ static __always_inline void init_rss(struct mem_stats *stats, struct task_struct
     if (!mm)
         return;
     for (int i = 0; i < MM_COUNTERS; i++) {
-        __s64 pages = BPF_CORE_READ(mm, rss_stat[i].count);
+        __s64 pages = bpf_core_type_exists(struct mm_rss_stat___old)
+                          ? rss_pages_old((struct mm_struct___old *)mm, i)
+                          : rss_pages(mm, i);
         stats->rss[i] = pages > 0 ? pages * PAGE_BYTES : 0;
     }
     stats->rss_known = 1;

@@ -156,15 +156,26 @@ int netsubsys_state(struct trace_event_raw_inet_sock_set_state *ctx)
     return 0;
 }
 
+// sock_send_length and sock_recv_length appeared in Linux 6.3: on older
+// kernels (6.1) these two programs are not attached (scripts/netsubsys.lua
+// makes them optional, with a note), and owners are learned at connect() and
+// listen() only. Their first member is read through a plain struct rather
+// than the kernel's record, so that the object loads where the record does
+// not exist.
+struct sock_msg_length_record {
+    __u64 common; /* struct trace_entry */
+    const void *sk;
+};
+
 SEC("tracepoint/sock/sock_send_length")
-int netsubsys_send(struct trace_event_raw_sock_msg_length *ctx)
+int netsubsys_send(struct sock_msg_length_record *ctx)
 {
     remember_owner(ctx->sk);
     return 0;
 }
 
 SEC("tracepoint/sock/sock_recv_length")
-int netsubsys_recv(struct trace_event_raw_sock_msg_length *ctx)
+int netsubsys_recv(struct sock_msg_length_record *ctx)
 {
     remember_owner(ctx->sk);
     return 0;
@@ -222,7 +233,10 @@ SEC("tracepoint/skb/kfree_skb")
 int netsubsys_drop(struct trace_event_raw_kfree_skb *ctx)
 {
     struct sk_buff *skb = ctx->skbaddr;
-    const void *sk = ctx->rx_sk;
+    // rx_sk (the receiving socket) is recorded since Linux 6.12.
+    const void *sk = NULL;
+    if (bpf_core_field_exists(ctx->rx_sk))
+        sk = ctx->rx_sk;
     if (!sk)
         sk = BPF_CORE_READ(skb, sk);
     struct net_event *e = start_event(NET_DROP, sk);
@@ -265,17 +279,37 @@ static __always_inline void sockaddr_into(const __u8 *field, __u8 *addr, __u16 *
         __builtin_memcpy(addr, sa + 4, 4);
 }
 
-SEC("tracepoint/tcp/tcp_send_reset")
-int netsubsys_reset_sent(struct trace_event_raw_tcp_send_reset *ctx)
+// The reset's addresses from the record tcp_send_reset had before 6.10.
+static __noinline void reset_tuple_old(struct net_event *e, struct tcp_retransmit_record *rec)
 {
-    struct net_event *e = start_event(NET_RESET_SENT, ctx->skaddr);
+    COPY_TCP_TUPLE(e, rec);
+}
+
+// Linux 6.10 gave tcp_send_reset a record of its own, with the reset's
+// reason and its addresses as sockaddrs, and made it fire also for a reset
+// sent without a socket (the reply to a packet for a closed port). Before
+// (6.1), it fired for resets of a socket only, with tcp_event_sk_skb's record
+// (the layout of struct tcp_retransmit_record) and no reason. The members
+// both begin with are read through that plain struct; the rest by CO-RE in
+// the branch for the kernel's record, or in a function of its own for the
+// old one (so that clang cannot merge the two into one load at a computed
+// context offset).
+SEC("tracepoint/tcp/tcp_send_reset")
+int netsubsys_reset_sent(struct tcp_retransmit_record *rec)
+{
+    struct net_event *e = start_event(NET_RESET_SENT, rec->skaddr);
     if (!e)
         return 0;
-    e->rst_reason = ctx->reason;
-    e->state = ctx->skaddr ? ctx->state : 0;
+    e->state = rec->skaddr ? rec->state : 0;
     e->protocol = IPPROTO_TCP;
-    sockaddr_into(ctx->saddr, e->saddr, &e->sport, &e->family);
-    sockaddr_into(ctx->daddr, e->daddr, &e->dport, &e->family);
+    if (bpf_core_type_exists(struct trace_event_raw_tcp_send_reset)) {
+        struct trace_event_raw_tcp_send_reset *ctx = (void *)rec;
+        e->rst_reason = ctx->reason;
+        sockaddr_into(ctx->saddr, e->saddr, &e->sport, &e->family);
+        sockaddr_into(ctx->daddr, e->daddr, &e->dport, &e->family);
+    } else {
+        reset_tuple_old(e, rec);
+    }
     bpf_ringbuf_submit(e, 0);
     return 0;
 }

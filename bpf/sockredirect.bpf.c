@@ -59,6 +59,18 @@ struct {
     __type(value, struct conn_stats);
 } conn_stats SEC(".maps");
 
+// Where the sk_msg program cannot read the comm (see redirect()): pid -> the
+// comm the process had when it exited, empty while it runs. redir_msg_nocomm
+// adds each sender; redir_exit fills in the comm of those that exit, so that
+// user space names a sender that is gone by the time it reads the counters
+// (it reads /proc/PID/comm for those still running).
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, __u32);
+    __type(value, char[16]);
+} sender_comm SEC(".maps");
+
 // Both ends on this host: a loopback address, or the same address at both
 // ends (a connection to one of this host's own addresses).
 static __always_inline bool is_local(const struct sock_key *k)
@@ -134,9 +146,11 @@ static __always_inline bool sender_matches(void)
 // The sk_msg program comes twice: redir_msg records the sender's comm, which
 // older kernels (6.1, 6.12; 6.18 allows it) refuse in sk_msg programs
 // (bpf_get_current_comm was a tracing helper only); redir_msg_nocomm does
-// without, and user space reads the comm of the recorded pid instead
-// (scripts/sockredirect.lua loads redir_msg as optional and attaches
-// whichever loaded).
+// without, and user space reads the comm of the recorded pid instead, from
+// /proc while it runs and from sender_comm once it has exited
+// (scripts/sockredirect.lua loads both as optional and attaches redir_msg
+// where it loaded). A --comm filter puts bpf_get_current_comm into both, so
+// those kernels refuse it.
 static __always_inline int redirect(struct sk_msg_md *msg, bool with_comm)
 {
     __u32 family = msg->family;
@@ -166,9 +180,14 @@ static __always_inline int redirect(struct sk_msg_md *msg, bool with_comm)
         if (!stats)
             return SK_PASS;
     }
-    stats->pid = ebpfrun_current_pid();
-    if (with_comm)
+    __u32 pid = ebpfrun_current_pid();
+    stats->pid = pid;
+    if (with_comm) {
         bpf_get_current_comm(stats->comm, sizeof(stats->comm));
+    } else if (!bpf_map_lookup_elem(&sender_comm, &pid)) {
+        char none[16] = {};
+        bpf_map_update_elem(&sender_comm, &pid, none, BPF_NOEXIST);
+    }
 
     // bpf_msg_redirect_hash returns SK_DROP when the peer is not in the map;
     // the message then goes the normal way instead of being dropped.
@@ -193,6 +212,21 @@ SEC("sk_msg")
 int redir_msg_nocomm(struct sk_msg_md *msg)
 {
     return redirect(msg, false);
+}
+
+// A sender's comm as it exits (its main thread: the name /proc/PID/comm
+// shows). A tracepoint program may read it on every kernel.
+SEC("tracepoint/sched/sched_process_exit")
+int redir_exit(void *ctx)
+{
+    __u64 id = bpf_get_current_pid_tgid();
+    __u32 pid = id >> 32;
+    if (pid != (__u32)id)
+        return 0;
+    char *comm = bpf_map_lookup_elem(&sender_comm, &pid);
+    if (comm)
+        bpf_get_current_comm(comm, 16);
+    return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

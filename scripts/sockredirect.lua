@@ -97,15 +97,18 @@ local function endpoint(words, port, family)
   return (family == 10 and "[" .. ip .. "]" or ip) .. ":" .. port
 end
 
--- The comm of a pid where the sk_msg program could not record it; empty once
--- the process is gone.
-local function proc_comm(pid)
+-- The comm of a pid where the sk_msg program could not record it: /proc's
+-- while the process runs, else the one redir_exit recorded as it exited.
+local function sender_comm(state, pid)
   if pid == 0 then return "" end
   local f = io.open(("/proc/%d/comm"):format(pid))
-  if not f then return "" end
-  local comm = f:read("*l") or ""
-  f:close()
-  return comm
+  if f then
+    local comm = f:read("*l") or ""
+    f:close()
+    return comm
+  end
+  local exited = state.obj:map("sender_comm"):lookup(pid)
+  return exited and ffi.string(exited) or ""
 end
 
 local labels = { "local", "remote" }
@@ -114,7 +117,9 @@ local def = {
   description = "Redirect local TCP connections of a cgroup v2 past the TCP/IP stack (sockops + sk_msg), "
     .. "and show what took the fast path.",
   source = "sockredirect.bpf.c",
-  optional = { "redir_msg" },
+  -- redir_msg where sk_msg programs may read the comm, else redir_msg_nocomm
+  -- (see start); with --comm both read it, and the older kernels refuse both.
+  optional = { "redir_msg", "redir_msg_nocomm" },
   options = {
     { "--cgroup-path", type = "string", metavar = "DIR",
       help = "cgroup v2 directory whose processes' local TCP connections are redirected" },
@@ -152,10 +157,16 @@ local def = {
     end
     -- redir_msg is refused where sk_msg programs may not read the comm
     -- (6.1 and 6.12); redir_msg_nocomm then runs instead.
-    state.comm_from_proc = true
-    for _, prog in ipairs(state.obj:info().programs) do
-      if prog.name == "redir_msg" and prog.loaded then state.comm_from_proc = false end
+    local loaded = {}
+    for _, prog in ipairs(state.obj:info().programs) do loaded[prog.name] = prog.loaded end
+    if not loaded.redir_msg and not loaded.redir_msg_nocomm then
+      if opts.filter and opts.filter.comm then
+        return false, "--comm cannot be used on this kernel: its sk_msg programs may not read the sender's comm "
+          .. "(bpf_get_current_comm; newer kernels allow it); narrow the senders with --pid, --uid or -c instead"
+      end
+      return false, "this kernel refused both sk_msg programs: " .. table.concat(state.obj:notes(), "; ")
     end
+    state.comm_from_proc = not loaded.redir_msg
     local ok, err = state.obj:attach(state.comm_from_proc and "redir_msg_nocomm" or "redir_msg", "sk_msg/sock_hash")
     if not ok then return false, err end
     local where
@@ -176,7 +187,7 @@ local def = {
         ["local"] = endpoint(k.local_ip, k.local_port, k.family),
         remote = endpoint(k.remote_ip, k.remote_port, k.family),
         local_port = k.local_port, remote_port = k.remote_port,
-        pid = v.pid, comm = state.comm_from_proc and proc_comm(v.pid) or ffi.string(v.comm), state = v.open == 1 and "open" or "closed",
+        pid = v.pid, comm = state.comm_from_proc and sender_comm(state, v.pid) or ffi.string(v.comm), state = v.open == 1 and "open" or "closed",
         redirected_msgs = tonumber(v.redirected_msgs), redirected_bytes = tonumber(v.redirected_bytes),
         passed_msgs = tonumber(v.passed_msgs), passed_bytes = tonumber(v.passed_bytes),
       }

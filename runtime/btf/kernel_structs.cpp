@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 
+#include "btf/ffi_declarations.h"
 #include "btf/internal/spelling.h"
 
 namespace ebpfrun::types {
@@ -134,6 +135,15 @@ Result<std::vector<StructMember>> struct_members(std::string_view c_name, const 
     return members;
   }
   return make_error(ErrorKind::not_found, fmt::format("the kernel's BTF has no {}", c_name));
+}
+
+Result<std::vector<std::pair<std::string, int64_t>>> kernel_enum_values(std::string_view c_name,
+                                                                        const std::string& btf_path) {
+  const struct btf* b = cached_btf(btf_path);
+  if (!b) return make_errno_error(errno, fmt::format("cannot read BTF from {}", btf_path));
+  auto id = find_type(b, c_name);
+  if (!id) return make_error(ErrorKind::not_found, fmt::format("the kernel's BTF has no {}", c_name));
+  return enum_values(b, *id);
 }
 
 }  // namespace ebpfrun::types

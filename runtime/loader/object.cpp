@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "loader/internal/attach_target.h"
 #include "loader/internal/pinning.h"
+#include "loader/line_info.h"
 #include "loader/verifier_log.h"
 
 namespace ebpfrun::loader {
@@ -423,6 +424,10 @@ Status Object::load_once(const LoadOptions& options) {
     }
     verifier_log_ = log;
     auto summary = summarize_verifier_log(log);
+    // Older kernels (6.1) quote the source line without its file:line.
+    if (!summary.source_line.empty() && summary.source_line.find(" @ ") == std::string::npos)
+      if (auto where = source_location(elf_, bpf_object__btf(object_), summary.source_line); !where.empty())
+        summary.source_line += " @ " + where;
     std::string reason = summary.reason.empty() ? std::string(std::strerror(-err)) : summary.reason;
     std::string message = fmt::format("the verifier rejected program '{}' (section {}) of {}: {}\n",
                                       bpf_program__name(failed), bpf_program__section_name(failed), name_, reason);

@@ -7,7 +7,8 @@ local ffi = require "ffi"
 
 local M = { options = core.options, version = core.options.version, symbolize = core.symbolize,
             tracepoint_args = core.tracepoint_args, struct_members = core.struct_members,
-            tracepoints = core.tracepoints, function_symbols = core.function_symbols }
+            tracepoints = core.tracepoints, function_symbols = core.function_symbols,
+            kernel_enum_values = core.kernel_enum_values }
 
 ffi.cdef [[
 struct ebpfrun_batch_entry { uint32_t reader; int32_t cpu; uint32_t offset; uint32_t size; };

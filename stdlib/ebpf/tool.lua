@@ -19,6 +19,7 @@
 --     paths = { {name = "fentry", programs = {...}}, ... },  -- optional: attach paths (ebpf.collector),
 --                                          -- e.g. M.PATHS["tcplife.bpf.c"]
 --     attach_path = opts.attach_path,      -- --attach-path (nil: auto)
+--     optional = { "prog" },               -- programs the kernel may lack (ebpf.compile's optional)
 --     loaded = function(obj) end,          -- optional: after compile, before attach
 --     on_event = function(e, out) end,     -- one ring buffer record
 --     finish = function(out, lost) end,    -- optional: after the run, before the lost-events report
@@ -73,7 +74,7 @@ function M.stream(spec)
   local state, err = collector.load_with({ name = name, paths = spec.paths },
                                          { attach_path = spec.attach_path },
                                          { file = collector.bpf_path(spec.source), filter = spec.filter,
-                                           defines = spec.defines })
+                                           defines = spec.defines, optional = spec.optional })
   if not state then
     io.stderr:write(name, ": ", tostring(err), "\n")
     return 1

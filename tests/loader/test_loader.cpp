@@ -9,6 +9,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "loader/line_info.h"
 #include "loader/object.h"
 #include "loader/verifier_log.h"
 #include "support/test_support.h"
@@ -54,6 +55,22 @@ TEST_CASE("verifier log summary keeps the last meaningful lines and the source l
   CHECK(summary.tail ==
         "  ; return *v > 3; @ probe.bpf.c:9\n  6: (79) r1 = *(u64 *)(r0 +0)\n"
         "  R0 invalid mem access 'map_value_or_null'\n");
+}
+
+// What the loader adds where the kernel's log has the source text without
+// its file:line (6.1): the location from the object's own line info.
+TEST_CASE("a source line is located by its text in the object's BTF line info", "[loader]") {
+  test::TempDir dir;
+  const std::string elf = test::compile_bpf(kRejected, dir, "located.bpf.c");
+  auto object = loader::Object::open(elf, "located");
+  REQUIRE(object);
+  const struct btf* btf = bpf_object__btf(object->raw());
+  REQUIRE(btf);
+  CHECK(loader::source_location(elf, btf, "return *v > 3;") == "located.bpf.c:9");
+  CHECK(loader::source_location(elf, btf, "  __u64 *v = bpf_map_lookup_elem(&vals, &key);") == "located.bpf.c:8");
+  CHECK(loader::source_location(elf, btf, "return 42;").empty());
+  CHECK(loader::source_location(elf, nullptr, "return *v > 3;").empty());
+  CHECK(loader::source_location("not an ELF object", btf, "return *v > 3;").empty());
 }
 
 TEST_CASE("a verifier rejection names the program, the C line and the verifier's reason", "[loader][kernel]") {

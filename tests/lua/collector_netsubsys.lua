@@ -28,6 +28,13 @@ local function run(command, args)
   return events, final, pids, err
 end
 
+-- Before Linux 6.10 (6.1) tcp_send_reset fired only for resets of a
+-- socket, not for the reply to a packet nobody's socket takes; 6.10 gave it
+-- a record of its own, which is how a kernel that reports those is known.
+local ebpf = require "ebpf"
+local RESETS_WITHOUT_SOCKET = ebpf.struct_members("struct trace_event_raw_tcp_send_reset") ~= nil
+local SOCKETLESS_RESETS = RESETS_WITHOUT_SOCKET and 1 or 0
+
 local function select(events, where)
   local out = {}
   for _, e in ipairs(events) do
@@ -60,16 +67,18 @@ t.test("a connect to a closed TCP port: one reset sent, one received", function(
   local p = port()
   local events, _, pids, err = run(("WORKLOAD connect %d 1"):format(p))
   local sent = select(events, { event = "reset_sent", sport = p })
-  t.eq(#sent, 1, err)
-  t.eq(sent[1].reason, "NO_SOCKET")
-  t.eq(sent[1].pid, pids[1])
+  t.eq(#sent, SOCKETLESS_RESETS, err)
+  if RESETS_WITHOUT_SOCKET then
+    t.eq(sent[1].reason, "NO_SOCKET")
+    t.eq(sent[1].pid, pids[1])
+  end
   local received = select(events, { event = "reset_received", dport = p })
   t.eq(#received, 1, err)
   t.eq(received[1].state, "SYN_SENT")
   t.eq(received[1].by, "socket")
   t.eq(received[1].pid, pids[1])
   -- The reset goes to the port the connect came from.
-  t.eq(sent[1].dport, received[1].sport)
+  if RESETS_WITHOUT_SOCKET then t.eq(sent[1].dport, received[1].sport) end
   -- The SYN itself was dropped, for want of a socket.
   local syn = select(events, { event = "drop", protocol = "TCP", dport = p })
   t.eq(#syn, 1, err)
@@ -104,18 +113,13 @@ t.test("with -c, other processes' drops never appear; --events narrows", functio
   end
   events = run(("WORKLOAD udp %d 2; WORKLOAD connect %d 1"):format(p, p + 1), "--events reset")
   t.eq(#select(events, { event = "drop" }), 0)
-  t.eq(#select(events, { event = "reset_sent", sport = p + 1 }), 1)
+  t.eq(#select(events, { event = "reset_sent", sport = p + 1 }), SOCKETLESS_RESETS)
+  t.eq(#select(events, { event = "reset_received", dport = p + 1 }), 1)
 end)
 
-t.test("reason names come from the kernel's BTF", function()
+t.test("reason names come from the running kernel's BTF, not the object's", function()
   local ebpf = require "ebpf"
-  local obj = assert(ebpf.compile { text = [[
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-struct holder { enum skb_drop_reason r; };
-char LICENSE[] SEC("license") = "GPL";
-]] })
-  local values = assert(obj:enum_values("enum skb_drop_reason"))
+  local values = assert(ebpf.kernel_enum_values("enum skb_drop_reason"))
   local by_name = {}
   for _, v in ipairs(values) do by_name[v.name] = v.value end
   -- The values the kernel's own tracepoint format prints for these names.
@@ -123,11 +127,24 @@ char LICENSE[] SEC("license") = "GPL";
   local fmt = f:read("*a")
   f:close()
   local n = tonumber(fmt:match('{ (%d+), "NO_SOCKET" }'))
+  t.ok(n, fmt)
   t.eq(by_name.SKB_DROP_REASON_NO_SOCKET, n)
   t.eq(values[1].name, "SKB_NOT_DROPPED_YET")
-  local missing, err = obj:enum_values("enum no_such_enum")
+  local missing, err = ebpf.kernel_enum_values("enum no_such_enum")
   t.eq(missing, nil)
-  t.ok(err:find("no type"), err)
+  t.eq(err.kind, "not_found")
+  -- An object's BTF has the enum as the kernel it was compiled against
+  -- numbers it (EBPFRUN_BTF in the kernel matrix: another kernel's).
+  local obj = assert(ebpf.compile { text = [[
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+struct holder { enum skb_drop_reason r; };
+char LICENSE[] SEC("license") = "GPL";
+]] })
+  t.ok(#assert(obj:enum_values("enum skb_drop_reason")) > 0)
+  local none, oerr = obj:enum_values("enum no_such_enum")
+  t.eq(none, nil)
+  t.ok(oerr:find("no type"), oerr)
   obj:close()
 end)
 

@@ -46,7 +46,9 @@ end)
 t.test("a 1 s sleep is 1 s off-CPU and hardly any on-CPU", function()
   local row = workload_row("sleep 1000")
   within(row.off_seconds, 1.0, 1.1, "off-CPU")
-  t.ok(row.on_seconds < 0.05, "on-CPU: " .. row.on_seconds)
+  -- Start-up (exec, the dynamic linker) is most of the on-CPU time: ~5 ms
+  -- here, ~55 ms in the kernel matrix's emulated guests (qemu TCG).
+  t.ok(row.on_seconds < 0.1, "on-CPU: " .. row.on_seconds)
   t.ok(row.switches >= 1, "switches: " .. row.switches)
 end)
 

@@ -28,7 +28,7 @@ local function read_file(path)
 end
 
 local function our_programs()
-  return tonumber(sh("bpftool prog show | grep -cE 'name (redir_sockops|redir_msg) '"))
+  return tonumber(sh("bpftool prog show | grep -cE 'name redir_'"))
 end
 
 -- A private cgroup2 mount with one cgroup in it, for the test's processes.
@@ -108,8 +108,10 @@ t.test("local TCP in the cgroup takes the fast path, data intact", function()
   t.eq(row(rows, "local_port", outside), nil)
 end)
 
-t.test("senders that do not pass the filter go the normal way", function()
-  local h = start("--cgroup-path " .. cgroup .. " --comm nobody-else")
+-- Runs the echo pair under a filter no sender passes; its messages must all
+-- go the normal way.
+local function filtered_out(filter)
+  local h = start("--cgroup-path " .. cgroup .. " " .. filter)
   local port = 44000 + math.random(0, 999)
   local rc = echo_pair(port, 40960, true)
   local rows, err = stop(h)
@@ -119,6 +121,48 @@ t.test("senders that do not pass the filter go the normal way", function()
   t.eq(client.redirected_msgs, 0)
   t.eq(client.passed_msgs, 10)
   t.eq(client.passed_bytes, 40960)
+  t.eq(client.comm, "workload")
+end
+
+t.test("senders that do not pass the filter go the normal way", function()
+  filtered_out("--uid 4242")
+end)
+
+-- Whether this kernel lets sk_msg programs read the comm (6.18 does; 6.1
+-- and 6.12 do not), asked of the verifier directly.
+local function sk_msg_may_read_comm()
+  local ebpf = require "ebpf"
+  local obj, err = ebpf.compile { text = [[
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+SEC("sk_msg")
+int comm_probe(struct sk_msg_md *msg)
+{
+    char comm[16];
+    bpf_get_current_comm(comm, sizeof(comm));
+    return SK_PASS;
+}
+char LICENSE[] SEC("license") = "GPL";
+]] }
+  if obj then obj:close(); return true end
+  assert(err.kind == "verifier" and tostring(err):find("bpf_get_current_comm", 1, true), tostring(err))
+  return false
+end
+
+t.test("--comm filters where sk_msg programs may read the comm, else it is refused clearly", function()
+  if sk_msg_may_read_comm() then
+    filtered_out("--comm nobody-else")
+    return
+  end
+  local err = os.tmpname()
+  local code = os.execute(("%s %s/scripts/sockredirect.lua --cgroup-path %s --comm nobody-else --duration 1 2>%s"):format(
+    cc.ebpfrun, cc.source, cgroup, err))
+  local text = read_file(err)
+  os.remove(err)
+  t.ok(code ~= 0, text)
+  t.ok(text:find("--comm cannot be used on this kernel", 1, true), text)
+  t.ok(text:find("--uid", 1, true), text)
+  t.eq(our_programs(), programs_before)
 end)
 
 t.test("without --cgroup-path or --all it refuses to run", function()

@@ -13,7 +13,9 @@
 # is up. COMMAND runs in the current directory with the caller's PATH. Its
 # output is copied to this script's stdout and its exit status is this
 # script's exit status (125 when the guest never reported one: boot failure,
-# timeout, kernel panic; the console log is printed then).
+# timeout, kernel panic; the console log is printed then; 3 when the kernel
+# package cannot be found or downloaded, e.g. without network; 2 for a usage
+# error or a missing tool).
 #
 # Why this shape (see README.md, "The kernel matrix"): this machine's /dev/kvm runs only
 # kernels built for it, so qemu uses TCG; the kernel package is downloaded and
@@ -28,7 +30,7 @@ timeout_s=900
 while [ $# -gt 0 ]; do
   case "$1" in
     --timeout) timeout_s=$2; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; break ;;
     -*) echo "run-kernel: unknown option $1" >&2; exit 2 ;;
     *) kernel=$1; shift ;;
@@ -59,10 +61,10 @@ resolve_package() {
     apt-get update -qq >/dev/null 2>&1 || true
     found=$(apt-cache pkgnames linux-image-6. 2>/dev/null | grep -E "$pattern" | sort -V | tail -n 1)
   fi
-  [ -n "$found" ] || { echo "run-kernel: apt finds no package matching $pattern" >&2; return 1; }
+  [ -n "$found" ] || { echo "run-kernel: apt finds no package matching $pattern (no network, or no Debian 12 apt sources?)" >&2; return 3; }
   echo "$found"
 }
-package=$(resolve_package "$kernel")
+package=$(resolve_package "$kernel") || exit $?
 cache=${EBPFRUN_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ebpfrun-vm}
 root=$cache/$package
 mkdir -p "$cache"
@@ -75,8 +77,8 @@ if [ ! -f "$root/.unpacked" ]; then
     mkdir -p "$cache/$package.deb.d"
     # _apt cannot write into root's home: download as root into our own dir.
     (cd "$cache/$package.deb.d" && apt-get download -q "$package" 2>&1 | grep -v 'unsandboxed' >&2 || true)
-    deb=$(ls "$cache/$package.deb.d"/*.deb 2>/dev/null | head -n 1)
-    [ -n "$deb" ] || { echo "run-kernel: apt-get download $package failed" >&2; exit 1; }
+    deb=$(ls "$cache/$package.deb.d"/*.deb 2>/dev/null | head -n 1 || true)
+    [ -n "$deb" ] || { echo "run-kernel: apt-get download $package failed (no network?)" >&2; exit 3; }
     dpkg -x "$deb" "$root.tmp"
     rm -rf "$cache/$package.deb.d"
     kver=$(ls "$root.tmp/lib/modules" | head -n 1)
@@ -157,6 +159,9 @@ mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
 mount -t tmpfs tmpfs /run/user 2>/dev/null
+# /dev is a fresh devtmpfs, without the tmpfs systems mount at /dev/shm
+# (which tests use as a mount other than /).
+mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm 2>/dev/null
 ip link set lo up 2>/dev/null
 io=/run/ebpfrun-vm
 . "$io/env"
