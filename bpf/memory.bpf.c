@@ -122,16 +122,19 @@ static __always_inline void set_rss(struct mem_stats *stats, int member, long si
 
 // Linux 6.2 made mm->rss_stat an array of struct percpu_counter (whose
 // `count` is the central value); before that (6.1) it was a struct
-// mm_rss_stat of atomic_long_t. This flavor names the old layout for CO-RE,
-// and bpf_core_type_exists() picks the one the running kernel has. Each
-// layout is read in a function of its own: inline, clang merges the two
-// reads into one whose unresolvable relocation the verifier then meets.
-struct mm_rss_stat___old {
-    atomic_long_t count[MM_COUNTERS];
-} __attribute__((preserve_access_index));
-
+// mm_rss_stat of atomic_long_t. This flavor describes the old layout for
+// CO-RE, and bpf_core_field_exists() on it tells which one the running kernel
+// has. The old struct is anonymous here on purpose: a relocation that names a
+// type the kernel lacks (struct mm_rss_stat, on 6.2 and later) makes libbpf
+// search every module's BTF for it, which takes CAP_SYS_ADMIN (the agent
+// drops it) and parses all that BTF; through mm_struct, only types the
+// kernel has are looked up. Each layout is read in a function of its own:
+// inline, clang merges the two reads into one whose unresolvable relocation
+// the verifier then meets.
 struct mm_struct___old {
-    struct mm_rss_stat___old rss_stat;
+    struct {
+        atomic_long_t count[MM_COUNTERS];
+    } rss_stat;
 } __attribute__((preserve_access_index));
 
 static __noinline __s64 rss_pages_old(struct mm_struct___old *mm, int i)
@@ -155,7 +158,7 @@ static __always_inline void init_rss(struct mem_stats *stats, struct task_struct
     if (!mm)
         return;
     for (int i = 0; i < MM_COUNTERS; i++) {
-        __s64 pages = bpf_core_type_exists(struct mm_rss_stat___old)
+        __s64 pages = bpf_core_field_exists(((struct mm_struct___old *)0)->rss_stat.count)
                           ? rss_pages_old((struct mm_struct___old *)mm, i)
                           : rss_pages(mm, i);
         stats->rss[i] = pages > 0 ? pages * PAGE_BYTES : 0;
