@@ -32,6 +32,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
+#include "ebpfrun.h"
 #include "ebpfrun_maps.h"
 
 #define OP_READ  0
@@ -147,17 +148,7 @@ static __always_inline void account(struct io_stats *stats, struct task_struct *
     else if (ret < 0)
         __sync_fetch_and_add(&stats->errors, 1);
     __sync_fetch_and_add(&stats->total_ns, elapsed);
-    // The comm is kept current so that a process that exec()s shows its
-    // final name, not the one it had when it was first seen; it is written
-    // only when it changed: two word loads from the task are cheaper than a
-    // helper call on every call.
-    const __u64 *name = (const __u64 *)task->comm;
-    __u64 *kept = (__u64 *)stats->comm;
-    __u64 w0 = name[0], w1 = name[1];
-    if (kept[0] != w0 || kept[1] != w1) {
-        kept[0] = w0;
-        kept[1] = w1;
-    }
+    ebpfrun_refresh_comm(stats->comm, task);
 }
 
 #ifdef PER_FILE

@@ -33,6 +33,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include "ebpfrun.h"
 #include "ebpfrun_maps.h"
 
 // enum mm_counter (include/linux/mm_types_task.h); rss_stat's `member`.
@@ -68,20 +69,6 @@ static __always_inline struct mem_stats *stats_of(__u32 pid)
     return bpf_map_lookup_elem(&mem_stats, &pid);
 }
 
-// Kept current so that a process that exec()s shows its final name, but
-// written only when it changed: two word loads from the task are cheaper than
-// a helper call on every event.
-static __always_inline void refresh_comm(struct mem_stats *stats, struct task_struct *task)
-{
-    const __u64 *name = (const __u64 *)task->comm;
-    __u64 *kept = (__u64 *)stats->comm;
-    __u64 w0 = name[0], w1 = name[1];
-    if (kept[0] != w0 || kept[1] != w1) {
-        kept[0] = w0;
-        kept[1] = w1;
-    }
-}
-
 // The faults run as BTF-typed raw tracepoints (tp_btf): the kernel builds no
 // trace record for them, and the current task is read directly.
 SEC("tp_btf/page_fault_user")
@@ -93,7 +80,7 @@ int memory_fault_user(__u64 *ctx)
     if (!stats)
         return 0;
     __sync_fetch_and_add(&stats->user_faults, 1);
-    refresh_comm(stats, task);
+    ebpfrun_refresh_comm(stats->comm, task);
     return 0;
 }
 
@@ -106,7 +93,7 @@ int memory_fault_kernel(__u64 *ctx)
     if (!stats)
         return 0;
     __sync_fetch_and_add(&stats->kernel_faults, 1);
-    refresh_comm(stats, task);
+    ebpfrun_refresh_comm(stats->comm, task);
     return 0;
 }
 
@@ -198,7 +185,7 @@ int memory_rss(struct trace_event_raw_rss_stat *ctx)
         if (!stats || !stats->rss_known || stats->mm_id != mm_id)
             return 0;
     }
-    refresh_comm(stats, task);
+    ebpfrun_refresh_comm(stats->comm, task);
     set_rss(stats, ctx->member, ctx->size);
     return 0;
 }

@@ -39,6 +39,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include "ebpfrun.h"
 #include "ebpfrun_maps.h"
 
 #define TASK_RUNNING 0
@@ -174,16 +175,7 @@ static __always_inline void commit_current(struct task_struct *task, __u64 now, 
     struct sched_stats *stats = stats_of(task->tgid);
     if (!stats)
         return;
-    // Kept current so that a process that exec()s shows its final name, but
-    // written only when it changed: two word loads from the task are cheaper
-    // than a helper call on every switch.
-    const __u64 *name = (const __u64 *)task->comm;
-    __u64 *kept = (__u64 *)stats->comm;
-    __u64 w0 = name[0], w1 = name[1];
-    if (kept[0] != w0 || kept[1] != w1) {
-        kept[0] = w0;
-        kept[1] = w1;
-    }
+    ebpfrun_refresh_comm(stats->comm, task);
 
     struct thread_state *state = bpf_task_storage_get(&thread_state, task, 0, 0);
     __u64 on = 0;
