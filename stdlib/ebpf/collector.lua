@@ -50,6 +50,7 @@
 -- table at the end. --max-entries N sizes the per-process maps.
 local ebpf = require "ebpf"
 local args = require "ebpf.args"
+local attach_paths = require "ebpf.attach_paths"
 local output = require "ebpf.output"
 local json = require "ebpf.json"
 local ffi = require "ffi"
@@ -148,83 +149,12 @@ local function defines_of(def, opts)
   return defines
 end
 
--- The attach paths this run may take, in order: all of def.paths, or the
--- one --attach-path / $EBPFRUN_ATTACH_PATH names ("auto": all). A collector
--- without paths has one, unnamed.
-M.ATTACH_PATHS = { "auto", "fentry", "tracepoint" }
-
--- nil, or the message for a $EBPFRUN_ATTACH_PATH that names no path (the
--- scripts print it and exit 2, as for a bad flag).
-function M.attach_path_env_error()
-  local wanted = os.getenv("EBPFRUN_ATTACH_PATH")
-  if not wanted or wanted == "" then return nil end
-  for _, name in ipairs(M.ATTACH_PATHS) do
-    if name == wanted then return nil end
-  end
-  return ("EBPFRUN_ATTACH_PATH must be one of %s; got '%s'"):format(table.concat(M.ATTACH_PATHS, ", "), wanted)
-end
-
-local function candidate_paths(def, opts)
-  if not def.paths then return { false } end
-  local wanted = opts.attach_path or os.getenv("EBPFRUN_ATTACH_PATH")
-  if not wanted or wanted == "" or wanted == "auto" then return def.paths end
-  local bad = not opts.attach_path and M.attach_path_env_error()
-  if bad then error(bad, 0) end
-  for _, p in ipairs(def.paths) do
-    if p.name == wanted then return { p } end
-  end
-  -- A collector without that path takes its own, in its order: never all
-  -- programs at once, which would count twice.
-  return def.paths
-end
-
--- The --attach-path flag (ebpf.args), for the scripts with paths.
-function M.attach_path_option()
-  return { "--attach-path", type = "string", choices = M.ATTACH_PATHS, metavar = "PATH",
-           help = "auto (default; also $EBPFRUN_ATTACH_PATH): fentry/fexit where the kernel allows them, else "
-             .. "tracepoints; fentry or tracepoint: only that path" }
-end
-
-local function path_programs(path, opts)
-  local programs = path.programs
-  if type(programs) == "function" then programs = programs(opts) end
-  return programs or {}
-end
-
--- ebpf.compile's autoload for one path: every other path's programs off.
-local function autoload_for(def, opts, chosen)
-  if not chosen then return nil end
-  local off = {}
-  for _, p in ipairs(def.paths) do
-    if p ~= chosen then
-      for _, name in ipairs(path_programs(p, opts)) do off[name] = false end
-    end
-  end
-  return off
-end
-
--- Loads the first of state.candidates, from index i on, whose programs load.
--- Failures are kept in state.path_failures; a source that does not compile
--- is a defect and no other path is tried.
-local function load_path(state, i)
-  local def, opts = state.def, state.opts
-  local err
-  for k = i, #state.candidates do
-    local path = state.candidates[k]
-    local args = {}
-    for key, v in pairs(state.compile_args) do args[key] = v end
-    args.autoload = autoload_for(def, opts, path)
-    local obj
-    obj, err = ebpf.compile(args)
-    if obj then
-      state.obj, state.path_index, state.path = obj, k, path and path.name or nil
-      return state
-    end
-    if path then state.path_failures[#state.path_failures + 1] = { path = path.name, err = err } end
-    if type(err) == "table" and err.kind == "compile" then break end
-  end
-  return nil, err
-end
+-- Attach paths (ebpf.attach_paths), as the scripts, tools and agent use them.
+M.ATTACH_PATHS = attach_paths.NAMES
+M.attach_path_env_error = attach_paths.env_error
+M.attach_path_option = attach_paths.option
+M.path_text = attach_paths.text
+M.attach_programs = attach_paths.attach
 
 -- Compiles and loads one collector, attaching nothing yet. Returns a state
 -- table, or nil and a one-line reason.
@@ -238,43 +168,8 @@ end
 -- way), one attach path at a time.
 function M.load_with(def, opts, compile_args)
   local state = { def = def, opts = opts, counters = counter_fields(def), reported = {},
-                  candidates = candidate_paths(def, opts), path_failures = {}, compile_args = compile_args }
-  return load_path(state, 1)
-end
-
-local function first_line(text)
-  return (tostring(text):match("^[^\n]*"))
-end
-
--- "fentry", or "tracepoint (fentry: why not)" for -v and --stats.
-function M.path_text(state)
-  if not state.path then return nil end
-  local why = {}
-  for _, f in ipairs(state.path_failures) do why[#why + 1] = f.path .. ": " .. first_line(f.err) end
-  if #why == 0 then return state.path end
-  return ("%s (%s)"):format(state.path, table.concat(why, "; "))
-end
-
--- Attaches a loaded collector's programs: a path whose programs do not all
--- attach gives way to the next one. Returns true, or nil and a reason (the
--- object is closed then).
--- reloaded(state), when given, runs on each object loaded for a later path
--- (what a tool does between load and attach).
-function M.attach_programs(state, reloaded)
-  local ok, aerr = state.obj:attach_all()
-  while not ok and state.path and state.path_index < #state.candidates do
-    state.obj:close()
-    state.path_failures[#state.path_failures + 1] = { path = state.path, err = aerr }
-    local loaded, lerr = load_path(state, state.path_index + 1)
-    if not loaded then return nil, lerr end
-    if reloaded then reloaded(state) end
-    ok, aerr = state.obj:attach_all()
-  end
-  if not ok then state.obj:close(); return nil, aerr end
-  if state.path and ebpf.options.verbose then
-    io.stderr:write(("debug: %s: attach path %s\n"):format(state.def.name, M.path_text(state)))
-  end
-  return true
+                  candidates = attach_paths.candidates(def, opts), path_failures = {}, compile_args = compile_args }
+  return attach_paths.load(state, 1)
 end
 
 -- Attaches a loaded collector and runs its start hook. Returns the state, or
@@ -404,7 +299,7 @@ local DEFECT = { verifier = true, compile = true, internal = true }
 local function report_disabled(name, err, alone)
   local kind = type(err) == "table" and err.kind or nil
   local because = DISABLED_BECAUSE[kind]
-  io.stderr:write(("ebpfrun: %s disabled: %s%s\n"):format(name, first_line(err),
+  io.stderr:write(("ebpfrun: %s disabled: %s%s\n"):format(name, (tostring(err):match("^[^\n]*")),
                                                           because and (" [" .. because .. "]") or ""))
   -- One collector alone, or a defect in it: the rest of its error too (the
   -- first line is already out), so that nothing is printed twice.

@@ -12,6 +12,7 @@
 -- runtime compile's fitted form instead.
 local t = require "harness"
 local c = require "ebpf_common"
+local attach_paths = require "ebpf.attach_paths"
 local ebpf = require "ebpf"
 local ffi = require "ffi"
 c.require_root()
@@ -159,12 +160,7 @@ local function loads_of(case)
   local opts = { per_address = case.defines and case.defines[1] == "PER_ADDRESS=1" }
   local loads = {}
   for _, chosen in ipairs(case.paths) do
-    local off = {}
-    for _, other in ipairs(case.paths) do
-      local programs = type(other.programs) == "function" and other.programs(opts) or other.programs
-      if other ~= chosen then for _, name in ipairs(programs) do off[name] = false end end
-    end
-    loads[#loads + 1] = { name = chosen.name, autoload = off }
+    loads[#loads + 1] = { name = chosen.name, autoload = attach_paths.autoload_for(case, opts, chosen) }
   end
   return loads
 end

@@ -52,22 +52,12 @@ local function definition_of(name)
   return ok and type(def) == "table" and def or nil
 end
 
--- ebpf.load's autoload for one of def's paths: the other paths' programs off.
-local function autoload_for(def, chosen)
-  local off = {}
-  for _, p in ipairs(def.paths) do
-    local programs = type(p.programs) == "function" and p.programs({}) or p.programs
-    if p ~= chosen then for _, name in ipairs(programs) do off[name] = false end end
-  end
-  return off
-end
-
 -- Loads the object (with one path's programs, when path is given), attaches
 -- what can be attached here and closes it. Returns the number of programs
 -- attached, or nil and the failures' lines.
 local function load_and_attach(path, def, paths)
   local obj, err = ebpf.load(path, { optional = def and def.optional,
-                                     autoload = paths and autoload_for(def, paths) or nil })
+                                     autoload = paths and require("ebpf.attach_paths").autoload_for(def, {}, paths) or nil })
   if not obj then return nil, { ("%s does not load: %s"):format(path, tostring(err)) } end
   local attached, failed = 0, {}
   for _, prog in ipairs(obj:info().programs) do
