@@ -64,12 +64,7 @@ t.test("a name the function does not have, or a function not in BTF, is a usage 
     { 'trace("fexit/vfs_read", "str(count)")', "usage: trace: argument 3: str() reads a pointer, and 'count' is size_t" },
     { 'count("fentry/no_such_function_at_all")', "the kernel's BTF has no function 'no_such_function_at_all'" },
   }
-  for _, case in ipairs(cases) do
-    local rc, out, err = o.run(case[1])
-    t.eq(rc, 2, case[1] .. ": " .. err)
-    t.eq(out, "")
-    t.eq(err:find(case[2], 1, true) ~= nil, true, case[1] .. " said: " .. err)
-  end
+  o.check_usage_errors(t, cases)
 end)
 
 -- Runs a one-liner around `workload read 40960 FILE`: ten read()s of 4096

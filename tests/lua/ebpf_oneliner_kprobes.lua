@@ -131,12 +131,7 @@ t.test("a name the function does not have is a usage error listing its typed fie
     { 'trace("kprobe/vfs_read", "count->x")', "'count' is size_t, not a pointer to a struct" },
     { 'hist("kretprobe/fput", "ret")', "usage: hist: argument 2: fput returns void: there is no 'ret'" },
   }
-  for _, case in ipairs(cases) do
-    local rc, out, err = o.run(case[1])
-    t.eq(rc, 2, case[1] .. ": " .. err)
-    t.eq(out, "")
-    t.eq(has(err, case[2]), true, case[1] .. " said: " .. err)
-  end
+  o.check_usage_errors(t, cases)
 end)
 
 t.test("the REPL's :fields and completion list a kprobe's typed arguments", function()

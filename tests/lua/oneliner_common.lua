@@ -68,4 +68,15 @@ function M.lines(text)
   return out
 end
 
+-- Runs each { one-liner, expected part of stderr } and checks that it is a
+-- usage error: exit 2, nothing on stdout, the part in what it said.
+function M.check_usage_errors(t, cases)
+  for _, case in ipairs(cases) do
+    local rc, out, err = M.run(case[1])
+    t.eq(rc, 2, case[1] .. ": " .. err)
+    t.eq(out, "")
+    t.eq(err:find(case[2], 1, true) ~= nil, true, case[1] .. " said: " .. err)
+  end
+end
+
 return M
