@@ -2,8 +2,6 @@
 // starts a server with it.
 #include <dlfcn.h>
 
-#include <cstdlib>
-
 #include <fmt/format.h>
 
 #include "cli/agent/http_transport.h"
@@ -15,18 +13,7 @@ namespace {
 constexpr const char* kModuleName = "libebpfrun-http.so";
 
 Result<std::string> module_path() {
-  if (const char* env = std::getenv("EBPFRUN_HTTP_LIB"); env && *env) {
-    if (!files::exists(env))
-      return make_error(ErrorKind::not_found, fmt::format("EBPFRUN_HTTP_LIB points to {}, which does not exist", env));
-    return std::string(env);
-  }
-  const std::string dir = files::executable_dir();
-  for (const std::string& candidate : {dir + "/" + kModuleName, dir + "/../lib/ebpfrun/" + kModuleName})
-    if (files::exists(candidate)) return candidate;
-  return make_error(ErrorKind::not_found,
-                    fmt::format("the agent's HTTP module {} was not found beside {} or in {}/../lib/ebpfrun; "
-                                "reinstall ebpfrun or set EBPFRUN_HTTP_LIB",
-                                kModuleName, dir, dir));
+  return files::find_library(kModuleName, "EBPFRUN_HTTP_LIB", "the agent's HTTP module");
 }
 
 // The module stays loaded for the life of the process: transports it created

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -87,6 +88,20 @@ std::string executable_dir() {
   std::string path = executable_path();
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+Result<std::string> find_library(const char* name, const char* env_var, const std::string& what) {
+  if (const char* env = std::getenv(env_var); env && *env) {
+    if (!exists(env))
+      return make_error(ErrorKind::not_found, fmt::format("{} points to {}, which does not exist", env_var, env));
+    return std::string(env);
+  }
+  const std::string dir = executable_dir();
+  for (const std::string& candidate : {dir + "/" + name, dir + "/../lib/ebpfrun/" + name})
+    if (exists(candidate)) return candidate;
+  return make_error(ErrorKind::not_found,
+                    fmt::format("{} {} was not found beside {} or in {}/../lib/ebpfrun; reinstall ebpfrun or set {}",
+                                what, name, dir, dir, env_var));
 }
 
 }  // namespace ebpfrun::files

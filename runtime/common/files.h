@@ -19,5 +19,10 @@ bool exists(const std::string& path);
 // when /proc is not readable.
 std::string executable_path();
 std::string executable_dir();
+// A library installed with ebpfrun: $ENV_VAR when set (an error when it names
+// no file), else NAME beside the executable (a build tree), else
+// ../lib/ebpfrun/NAME relative to it (an installed tree). `what` names it in
+// the error ("the BPF compiler library").
+Result<std::string> find_library(const char* name, const char* env_var, const std::string& what);
 
 }  // namespace ebpfrun::files

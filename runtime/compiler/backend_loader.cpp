@@ -28,19 +28,7 @@ constexpr const char* kLibraryName = "libebpfrun-clang.so";
 }  // namespace
 
 Result<std::string> backend_library_path() {
-  if (const char* env = std::getenv("EBPFRUN_COMPILER_LIB"); env && *env) {
-    if (!files::exists(env))
-      return make_error(ErrorKind::not_found,
-                        fmt::format("EBPFRUN_COMPILER_LIB points to {}, which does not exist", env));
-    return std::string(env);
-  }
-  const std::string dir = files::executable_dir();
-  for (const std::string& candidate : {dir + "/" + kLibraryName, dir + "/../lib/ebpfrun/" + kLibraryName})
-    if (files::exists(candidate)) return candidate;
-  return make_error(ErrorKind::not_found,
-                    fmt::format("the BPF compiler library {} was not found beside {} or in {}/../lib/ebpfrun; "
-                                "reinstall ebpfrun or set EBPFRUN_COMPILER_LIB",
-                                kLibraryName, dir, dir));
+  return files::find_library(kLibraryName, "EBPFRUN_COMPILER_LIB", "the BPF compiler library");
 }
 
 std::string backend_fingerprint() {
