@@ -99,13 +99,23 @@ io.stderr:write("stackcount: counting stacks at ", opts.probe, "; Ctrl-C to stop
 report.run(opts, counts, function() io.stderr:write("stackcount: ", tostring(hits()), " hits\n") end)
 
 local r = report.new { tool = "stackcount", unit = "count", title = "stackcount: " .. opts.probe }
+local stacks, without_kernel = 0, 0
 for key, count in counts:pairs() do
   local user, kernel
   if key.user_stack >= 0 then user = obj:stack("stackcount_stacks", key.user_stack, key.pid) end
   if key.kernel_stack >= 0 then kernel = obj:stack("stackcount_stacks", key.kernel_stack) end
+  stacks = stacks + 1
+  if not kernel then without_kernel = without_kernel + 1 end
   r:add(ffi.string(key.comm), user, kernel, tonumber(count))
 end
 obj:close()
+-- Older kernels (Debian's 6.1 among them) run syscall tracepoint programs
+-- with the syscall's user-mode registers, so the kernel unwinder has nothing
+-- to walk; say so, rather than print stacks that silently lack their kernel half.
+if opts.stacks ~= "user" and stacks > 0 and without_kernel == stacks and opts.probe:match("^tracepoint/syscalls/") then
+  io.stderr:write("stackcount: note: this kernel gives no kernel stacks at ", opts.probe,
+    " (its syscall tracepoints run with the user-mode registers); raw_tp/sys_enter has them\n")
+end
 local printed
 printed, err = r:print(opts)
 if not printed then

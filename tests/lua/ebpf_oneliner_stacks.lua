@@ -65,6 +65,17 @@ t.test("count by kstack: the kernel path of the syscall entry", function()
     local f = table.concat(frames(e.key), " ")
     return f:find("do_syscall_64", 1, true) and f:find("entry_SYSCALL_64", 1, true)
   end)
+  -- Kernels before 6.12 (Debian's 6.1, in the kernel matrix) run syscall
+  -- tracepoint programs with the user-mode registers: no kernel stack there,
+  -- and the key must say so (README, "The kernel matrix").
+  local release = io.open("/proc/sys/kernel/osrelease"):read("*l")
+  local major, minor = release:match("^(%d+)%.(%d+)")
+  if not e and (tonumber(major) * 1000 + tonumber(minor)) < 6012 then
+    e = find_entry(out, function(e) return e.key == "[no kernel stack]" end)
+    t.ok(e, "neither a kernel stack with do_syscall_64 nor [no kernel stack] on " .. release .. " in:\n" .. out)
+    t.ok(e and e.count >= 5, out)
+    return
+  end
   t.ok(e, "no kernel stack with do_syscall_64 in:\n" .. out)
   t.ok(e and e.count >= 5, out)
   -- The perf handler the tracepoint runs the program from is left out.
@@ -127,12 +138,14 @@ end)
 t.test("raw_tp and tp_btf arguments by name: prev_state of the sleeps at sched_switch", function()
   for _, probe in ipairs({ "raw_tp/sched_switch", "tp_btf/sched_switch" }) do
     -- Switched out asleep (a non-zero state: TASK_INTERRUPTIBLE, with
-    -- TASK_FREEZABLE on newer kernels): the four sleeps, and its exit.
+    -- TASK_FREEZABLE on newer kernels): the four sleeps, and its exit; in
+    -- the kernel matrix's guests also the page-ins of its binary over 9p
+    -- (TASK_UNINTERRUPTIBLE), 14 in one run.
     local rc, out, err = o.run(('count("%s", "comm", { duration = 1.5, where = "prev_state > 0 && %s" })'):format(probe,
       'comm == \\"stacks_target_d\\"'), TARGET .. " naps 4 20")
     t.eq(rc, 0, err)
     local n = tonumber(out:match("@%[stacks_target_d%]: (%d+)"))
-    t.ok(n and n >= 4 and n <= 8, probe .. ": " .. out)
+    t.ok(n and n >= 4 and n <= 30, probe .. ": " .. out)
   end
   local rc, _, err = o.run('count("raw_tp/sched_switch", "nosuch")')
   t.eq(rc, 2, err)

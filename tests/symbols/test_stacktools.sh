@@ -19,6 +19,13 @@ tool_pid=
 trap '[ -n "$tool_pid" ] && kill $tool_pid 2>/dev/null; wait; rm -rf "$out"' EXIT
 fail=0
 COMM=stacks_target_d
+# kernel_older_than MAJOR MINOR: "yes" when the running kernel is.
+kernel_older_than() {
+  local v
+  v=$(uname -r)
+  v=${v%%-*}
+  awk -v v="$v" -v M="$1" -v m="$2" 'BEGIN { split(v, a, "."); print (a[1] < M || (a[1] == M && a[2] < m)) ? "yes" : "no" }'
+}
 
 # run_with NAME WORKLOAD TOOL-ARGS...: runs the tool, starts WORKLOAD once
 # the tool says it is tracing (its first stderr line), waits for the tool.
@@ -50,9 +57,16 @@ if ! grep -qE "^$COMM;(.*;)?main;open_outer;open_here 7$" "$out/sc_folded.out"; 
 fi
 run_with sc_table "$target opens 9" "$SC" tracepoint/syscalls/sys_enter_openat --comm $COMM --top 1 --duration 2
 # The top stack: nine hits, the kernel's syscall entry above the user path.
-if ! awk -v comm=$COMM 'NR == 1 { ok = ($1 == 9 && $2 == "count" && $3 == comm) }
+# Kernels before 6.12 (Debian's 6.1, in the kernel matrix) run syscall
+# tracepoint programs with the user-mode registers: there the top stack has
+# the user path alone, and stackcount must say why.
+if [ "$(kernel_older_than 6 12)" = yes ] && grep -q "no kernel stacks at tracepoint/syscalls/sys_enter_openat" "$out/sc_table.err"; then
+  if ! awk -v comm=$COMM 'NR == 1 { ok = ($1 == 9 && $2 == "count" && $3 == comm) } /open_here/ { u = 1 } END { exit !(ok && u) }' "$out/sc_table.out"; then
+    echo "FAIL: stackcount's top stack is not the nine opens with user frames"; cat "$out/sc_table.out"; fail=1
+  fi
+elif ! awk -v comm=$COMM 'NR == 1 { ok = ($1 == 9 && $2 == "count" && $3 == comm) }
      /do_syscall_64/ { k = 1 } /^ +--$/ { sep = 1 } /open_here/ { u = sep && k } END { exit !(ok && k && u) }' "$out/sc_table.out"; then
-  echo "FAIL: stackcount's top stack is not the nine opens with kernel and user frames"; cat "$out/sc_table.out"; fail=1
+  echo "FAIL: stackcount's top stack is not the nine opens with kernel and user frames"; cat "$out/sc_table.out" "$out/sc_table.err"; fail=1
 fi
 run_with sc_json "$target opens 4" "$SC" tracepoint/syscalls/sys_enter_openat --comm $COMM --stacks user --json --duration 2
 if ! python3 - "$out/sc_json.out" <<'PY'

@@ -27,7 +27,7 @@ build=$1
 # flag and framework tests (command-line handling); and the prebuilt-object
 # test (objects compiled on the host, as the CO-RE stage loads them). A
 # CTEST_REGEX given replaces the set, exclusions included.
-regex=${2:-'^attach: |^ebpfrun -l kprobe|^lua_collector_|^lua_ebpf_(attach_alternatives|budgets|errors|maps|oneliner_kernel|oneliner_kprobes|stacks)$|^examples_run$'}
+regex=${2:-'^attach: |^ebpfrun -l kprobe|^lua_collector_|^lua_ebpf_(attach_alternatives|budgets|errors|maps|oneliner_kernel|oneliner_kprobes|oneliner_stacks|stacks)$|^symbols_(profile|stacktools)$|^examples_run$'}
 exclude='^lua_collector_(flags|framework|prebuilt)$'
 [ -n "${2:-}" ] && exclude='^$'
 

@@ -30,25 +30,47 @@ if ! "$here/compile-shipped.sh" "$build/ebpfrun" "$here/../.." "$build/core-obje
   echo "kernel matrix: 0 passed, ${#kernels[@]} failed, 0 unavailable"
   exit 1
 fi
+# The kernels boot side by side: with one TCG thread per guest
+# (run-kernel.sh), two guests keep a 2-core machine busy and the matrix takes
+# the time of its slowest kernel instead of the sum. EBPFRUN_VM_JOBS=1 runs
+# them one after another.
+jobs=${EBPFRUN_VM_JOBS:-$(nproc)}
+[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+declare -A rcs took
+run_one() {
+  local rc start=$SECONDS
+  "$here/run-kernel.sh" --timeout "${EBPFRUN_VM_TIMEOUT:-1200}" "$1" -- bash "$here/guest-suite.sh" "$build" "${EBPFRUN_VM_TESTS:-}" >"$build/kernel-$1.log" 2>&1
+  rc=$?
+  # Status and time go through files: with EBPFRUN_VM_JOBS below the number
+  # of kernels, `wait -n` may already have reaped a guest's job.
+  echo "$rc $((SECONDS - start))" >"$build/kernel-$1.status"
+}
+for k in "${kernels[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  echo "kernel $k: started"
+  rm -f "$build/kernel-$k.status"
+  run_one "$k" &
+done
+wait
+for k in "${kernels[@]}"; do
+  read -r rcs[$k] took[$k] <"$build/kernel-$k.status" 2>/dev/null || { rcs[$k]=125 took[$k]="?"; }
+done
 passed=0 failed=0 unavailable=0
 summary=()
 for k in "${kernels[@]}"; do
   log=$build/kernel-$k.log
-  start=$SECONDS
-  "$here/run-kernel.sh" --timeout "${EBPFRUN_VM_TIMEOUT:-1200}" "$k" -- bash "$here/guest-suite.sh" "$build" "${EBPFRUN_VM_TESTS:-}" >"$log" 2>&1
-  rc=$?
-  took=$((SECONDS - start))
+  rc=${rcs[$k]}
   # The guest's own count, e.g. "100% tests passed, 0 tests failed out of 41".
   tests=$(grep -E 'tests passed, [0-9]+ tests? failed out of' "$log" | tail -n 1)
-  if [ $rc -eq 0 ]; then
+  if [ "$rc" -eq 0 ]; then
     passed=$((passed + 1))
-    summary+=("kernel $k: passed (${took}s): ${tests:-no ctest summary}")
-  elif [ $rc -eq 3 ]; then
+    summary+=("kernel $k: passed (${took[$k]}s): ${tests:-no ctest summary}")
+  elif [ "$rc" -eq 3 ]; then
     unavailable=$((unavailable + 1))
     summary+=("kernel $k: UNAVAILABLE, not run: $(tail -n 1 "$log")")
   else
     failed=$((failed + 1))
-    summary+=("kernel $k: FAILED with status $rc (${took}s): ${tests:-no ctest summary}; output below")
+    summary+=("kernel $k: FAILED with status $rc (${took[$k]}s): ${tests:-no ctest summary}; output below")
     echo "----- kernel $k (status $rc) -----"
     cat "$log"
   fi
