@@ -22,11 +22,17 @@
 #   CPU s       user+system seconds of the tracer's whole run (start, the
 #               workload, its final output), strace's own share included
 #   RSS MiB     its peak resident set (the largest process of its tree)
+#   out lines   lines the tracer wrote to stdout over its run: the events
+#               delivered to user space for the per-event tools (execsnoop,
+#               tcpstates), the table rows for the aggregating ones
+# Under each table, ns/run per program (name: ns over runs), so that a tool
+# with more, cheaper programs can be compared per event as well.
 # Then a start table: each ebpfrun script started from an empty object cache
 # with its prebuilt object (what a fresh install does), from an empty cache
 # without prebuilt objects (it compiles), and from a warm cache, next to the
-# libbpf-tools binary: seconds until attached, CPU seconds and peak RSS of a
-# run that stops as soon as it is attached.
+# libbpf-tools binary and bpftrace: seconds until attached, CPU seconds and
+# peak RSS of a run that stops as soon as it is attached; then the prebuilt
+# start as ratios to libbpf-tools and bpftrace.
 # Workloads: syscalls, runqlat: dd if=/dev/zero of=/dev/null bs=1 count=DD_COUNT
 # (default 1,000,000: 2 M syscalls); execsnoop: EXECS (default 500) runs of
 # /bin/true; tcpstate: TCP_CONNECTS (default 500) local connections.
@@ -120,6 +126,17 @@ link_count() {
   done | awk '{s += $1} END {print s + 0}'
 }
 
+# "name run_time_ns run_cnt" per program, one line each.
+prog_stats_each() {
+  local id
+  for id in "$@"; do
+    bpftool prog show id "$id" --json 2>/dev/null | python3 -c '
+import json, sys
+p = json.load(sys.stdin)
+print(p.get("name", "?"), p.get("run_time_ns", 0), p.get("run_cnt", 0))' || true
+  done
+}
+
 # run_time_ns and run_cnt summed over programs.
 prog_stats() {
   local id out rt=0 rc=0
@@ -162,8 +179,10 @@ measure() {
   local before after
   echo 1 >$STATS
   before=$(prog_stats "${ids[@]}")
+  prog_stats_each "${ids[@]}" >"$out.each.before"
   workload "$cap"
   after=$(prog_stats "${ids[@]}")
+  prog_stats_each "${ids[@]}" >"$out.each.after"
   echo 0 >$STATS
   # To the whole job (its own process group under set -m): GNU time ignores
   # SIGINT while it waits, the tracer prints and exits on it.
@@ -176,9 +195,13 @@ measure() {
   local load
   load=$(grep -E 'bpf\(BPF_PROG_LOAD' "$out.strace" | sed -n 's/.*<\([0-9.]*\)>$/\1/p' | awk '{s += $1} END {printf "%.3f", s}')
   read -r _wall user sys rss <"$out.time" || true
-  printf '| %s | %.2f | %s | %d | %s | %.2f× | %.2f | %.1f |\n' "$tool" "$start" "$load" "${#ids[@]}" \
+  printf '| %s | %.2f | %s | %d | %s | %.2f× | %.2f | %.1f | %d |\n' "$tool" "$start" "$load" "${#ids[@]}" \
     "$([[ $rc -gt 0 ]] && echo "$((rt / rc)) ($rc runs)" || echo -)" \
-    "$(echo "$slowed / $ALONE" | bc -l)" "$(echo "${user:-0} + ${sys:-0}" | bc -l)" "$(echo "${rss:-0} / 1024" | bc -l)"
+    "$(echo "$slowed / $ALONE" | bc -l)" "$(echo "${user:-0} + ${sys:-0}" | bc -l)" "$(echo "${rss:-0} / 1024" | bc -l)" \
+    "$(wc -l <"$out.stdout")"
+  # The per-program figures, printed under the table.
+  PER_PROGRAM+="$tool: $(paste -d' ' "$out.each.before" "$out.each.after" |
+    awk '{ rc = $6 - $3; if (rc > 0) printf "%s%s %d ns (%d runs)", sep, $1, ($5 - $2) / rc, rc; else printf "%s%s idle", sep, $1; sep = ", " }')"$'\n'
 }
 
 echo "bench/compare.sh on $(uname -r), $(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -187,9 +210,12 @@ for cap in $CAPABILITIES; do
   ALONE=$(timed_workload "$cap")
   echo
   printf '%s (workload alone %.2f s)\n\n' "$cap" "$ALONE"
-  echo "| tool | start s | BPF_PROG_LOAD s | progs | ns/run (runs) | slowdown | CPU s | RSS MiB |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| tool | start s | BPF_PROG_LOAD s | progs | ns/run (runs) | slowdown | CPU s | RSS MiB | out lines |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  PER_PROGRAM=
   for tool in ebpfrun bpftrace libbpf-tools; do measure "$cap" "$tool"; done
+  echo
+  printf 'ns/run per program:\n%s' "$PER_PROGRAM"
 done
 
 # One start of `cmd` under `env` (VAR=VALUE words), stopped once attached:
@@ -221,8 +247,9 @@ start_only() {
 echo
 echo "start (until attached; then stopped), CPU s and peak RSS of that run"
 echo
-echo "| capability | ebpfrun, empty cache, prebuilt | ebpfrun, empty cache, compiles | ebpfrun, cached | libbpf-tools |"
-echo "|---|---:|---:|---:|---:|"
+echo "| capability | ebpfrun, empty cache, prebuilt | ebpfrun, empty cache, compiles | ebpfrun, cached | libbpf-tools | bpftrace |"
+echo "|---|---:|---:|---:|---:|---:|"
+RATIOS=()
 for cap in $CAPABILITIES; do
   cells=()
   cache=$(mktemp -d "$WORK/cache.XXXXXX")
@@ -235,10 +262,23 @@ for cap in $CAPABILITIES; do
   cells+=("$START_RESULT")
   start_only "${CMD[$cap.libbpf-tools]}" "$WORK/$cap.libbpf" PATH="$PATH"
   cells+=("$START_RESULT")
+  start_only "${CMD[$cap.bpftrace]}" "$WORK/$cap.bpftrace" PATH="$PATH"
+  cells+=("$START_RESULT")
   row="| $cap |"
   for c in "${cells[@]}"; do
     read -r st cpu rss <<<"$c"
     row+=" $st s, $cpu CPU s, $rss MiB |"
   done
   echo "$row"
+  read -r p_st p_cpu p_rss <<<"${cells[0]}"
+  read -r l_st l_cpu l_rss <<<"${cells[3]}"
+  read -r b_st _ b_rss <<<"${cells[4]}"
+  ratio() { echo "$2" | awk -v a="$1" '{ if ($1 > 0) printf "%.2f×", a / $1; else printf "-" }'; }
+  RATIOS+=("| $cap | $(ratio "$p_st" "$l_st") | $(ratio "$p_cpu" "$l_cpu") | $(ratio "$p_rss" "$l_rss") | $(ratio "$p_st" "$b_st") | $(ratio "$p_rss" "$b_rss") |")
 done
+echo
+echo "ebpfrun's prebuilt start as ratios (targets: ≤ 1.2× libbpf-tools' wall and CPU, ≤ 1.3× its peak RSS, ≤ 0.5× bpftrace's wall)"
+echo
+echo "| capability | wall / libbpf-tools | CPU / libbpf-tools | peak RSS / libbpf-tools | wall / bpftrace | peak RSS / bpftrace |"
+echo "|---|---:|---:|---:|---:|---:|"
+printf '%s\n' "${RATIOS[@]}"
