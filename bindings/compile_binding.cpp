@@ -10,6 +10,7 @@
 #include "bindings/lua_support.h"
 #include "build/build.h"
 #include "common/files.h"
+#include "compiler/object_cache.h"
 
 namespace ebpfrun::bindings {
 namespace {
@@ -146,6 +147,11 @@ int load_elf(Call& call, const std::string& elf, const std::string& name, const 
   HostContext& host = host_context(call.L);
   loader::OpenOptions open_options;
   open_options.pin_namespace = host.pin_namespace;
+  // CO-RE objects relocate against a small cached cut of the kernel BTF
+  // (loader/core_btf.h); --no-cache reads the whole kernel BTF as before.
+  if (host.compile.use_cache)
+    open_options.core_btf_cache_dir =
+        (host.compile.cache_dir.empty() ? compiler::ObjectCache::default_dir() : host.compile.cache_dir) + "/core-btf";
   auto object = build::load(elf, name, open_options, load_options, globals);
   if (!object) return call.fail(object.error_info());
   auto state =

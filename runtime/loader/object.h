@@ -58,6 +58,13 @@ struct OpenOptions {
   // reused by the next load. Namespaces keep unrelated tools apart.
   std::string pin_namespace = "default";
   std::string pin_root = "/sys/fs/bpf/ebpfrun";
+  // CO-RE relocations against a small BTF cut from the kernel's (core_btf.h)
+  // cached in this directory, instead of libbpf reading the whole kernel BTF
+  // (11 MiB resident at the load). Empty: the whole kernel BTF.
+  std::string core_btf_cache_dir;
+  // The BTF to relocate against, when set (libbpf's btf_custom_path). Open
+  // fills it from core_btf_cache_dir.
+  std::string core_btf_path;
 };
 
 struct LoadOptions {
