@@ -59,6 +59,10 @@ unsigned long long raise_open_file_limit() {
 }
 
 Result<Object> Object::open(std::string_view elf, const std::string& name, const OpenOptions& options) {
+  return open_owned(std::string(elf), name, options);
+}
+
+Result<Object> Object::open_owned(std::string elf, const std::string& name, const OpenOptions& options) {
   log::route_libbpf_messages();
   if (auto valid = validate_pin_namespace(options.pin_namespace); !valid) return std::move(valid).take_error();
   std::string pin_directory = options.pin_root + "/" + options.pin_namespace;
@@ -72,7 +76,7 @@ Result<Object> Object::open(std::string_view elf, const std::string& name, const
                       fmt::format("cannot open BPF object {}: {} (is it a BPF ELF file?)", name, std::strerror(err)),
                       err);
   }
-  return Object(object, name, std::string(elf), std::move(resolved));
+  return Object(object, name, std::move(elf), std::move(resolved));
 }
 
 Object::Object(Object&& other) noexcept
