@@ -23,7 +23,7 @@ PACKAGES=(
   libbpf-dev libelf-dev libdw-dev zlib1g-dev
   libluajit2-5.1-dev
   clang-16 libclang-cpp16-dev llvm-16-dev libclang-16-dev
-  libfmt-dev catch2 libreadline-dev libcpp-httplib-dev libcli11-dev libsystemd-dev
+  libfmt-dev catch2 libreadline-dev libcpp-httplib-dev libcli11-dev
   systemd python3-yaml strace
   clang-format-16
   bpftool bpftrace libbpf-tools prometheus prometheus-node-exporter systemtap-sdt-dev tmux iproute2 luajit2 python3 util-linux

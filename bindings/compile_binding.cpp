@@ -10,6 +10,7 @@
 #include "bindings/lua_support.h"
 #include "build/build.h"
 #include "common/files.h"
+#include "compiler/object_cache.h"
 
 namespace ebpfrun::bindings {
 namespace {
@@ -141,12 +142,17 @@ bool read_globals(Call& call, int table, const char* function, std::vector<loade
 }
 
 // Loads an ELF into a new object userdata, or returns nil, err.
-int load_elf(Call& call, const std::string& elf, const std::string& name, const loader::LoadOptions& load_options,
+int load_elf(Call& call, std::string&& elf, const std::string& name, const loader::LoadOptions& load_options,
              const std::vector<loader::NamedGlobal>& globals) {
   HostContext& host = host_context(call.L);
   loader::OpenOptions open_options;
   open_options.pin_namespace = host.pin_namespace;
-  auto object = build::load(elf, name, open_options, load_options, globals);
+  // CO-RE objects relocate against a small cached cut of the kernel BTF
+  // (loader/core_btf.h); --no-cache reads the whole kernel BTF as before.
+  if (host.compile.use_cache)
+    open_options.core_btf_cache_dir =
+        (host.compile.cache_dir.empty() ? compiler::ObjectCache::default_dir() : host.compile.cache_dir) + "/core-btf";
+  auto object = build::load(std::move(elf), name, open_options, load_options, globals);
   if (!object) return call.fail(object.error_info());
   auto state =
       std::make_shared<ObjectState>(std::move(object).value(), fmt::format("ebpfrun_o{}_", host.next_object++));
@@ -188,7 +194,8 @@ int compile(lua_State* L) {
     (out.stats.cache_hit || out.stats.prebuilt ? host.compile_cache_hits : host.compile_cache_misses) += 1;
     host.compile_seconds += out.stats.total_ms / 1000.0;
     if (!out.ok()) return call.fail(out.error());
-    return load_elf(call, out.object, build::object_name(request), load_options, globals);
+    // Handed over: the object's bytes are kept once, by the loaded object.
+    return load_elf(call, std::move(out.object), build::object_name(request), load_options, globals);
   });
 }
 
@@ -204,7 +211,7 @@ int load(lua_State* L) {
     if (!read_load_options(call, 2, load_options) || !read_globals(call, 2, "ebpf.load", globals)) return 0;
     auto elf = files::read(path);
     if (!elf) return call.fail(elf.error_info());
-    return load_elf(call, *elf, path, load_options, globals);
+    return load_elf(call, std::move(elf).value(), path, load_options, globals);
   });
 }
 

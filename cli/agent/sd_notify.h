@@ -1,4 +1,4 @@
-// systemd's readiness protocol through libsystemd's sd_notify(3): readiness,
+// systemd's readiness protocol (sd_notify(3), spoken directly): readiness,
 // reload and stop are reported to the service manager (Type=notify units).
 // Outside systemd ($NOTIFY_SOCKET unset) it does nothing.
 #pragma once

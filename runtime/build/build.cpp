@@ -95,7 +95,12 @@ compiler::CompileOutput compile(const BuildRequest& request) {
 
 Result<loader::Object> load(std::string_view elf, const std::string& name, const loader::OpenOptions& options,
                             const loader::LoadOptions& load_options, const std::vector<loader::NamedGlobal>& globals) {
-  auto object = loader::Object::open(elf, name, options);
+  return load(std::string(elf), name, options, load_options, globals);
+}
+
+Result<loader::Object> load(std::string&& elf, const std::string& name, const loader::OpenOptions& options,
+                            const loader::LoadOptions& load_options, const std::vector<loader::NamedGlobal>& globals) {
+  auto object = loader::Object::open_owned(std::move(elf), name, options);
   if (!object) return object;
   if (auto set = loader::set_globals(*object, globals); !set) return std::move(set).take_error();
   if (auto loaded = object->load(load_options); !loaded) return std::move(loaded).take_error();

@@ -83,6 +83,10 @@ Status set_elf_global(std::string& elf, std::string_view name, std::string_view 
 Result<loader::Object> load(std::string_view elf, const std::string& name, const loader::OpenOptions& options = {},
                             const loader::LoadOptions& load_options = {},
                             const std::vector<loader::NamedGlobal>& globals = {});
+// The same with the ELF handed over (loader::Object::open_owned).
+Result<loader::Object> load(std::string&& elf, const std::string& name, const loader::OpenOptions& options = {},
+                            const loader::LoadOptions& load_options = {},
+                            const std::vector<loader::NamedGlobal>& globals = {});
 
 // Adds every value of `from` that `into` lacks (a script's filter plus the
 // command line's -p / -c filter).

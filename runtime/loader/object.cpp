@@ -17,6 +17,7 @@
 
 #include "common/libbpf_log.h"
 #include "common/log.h"
+#include "loader/core_btf.h"
 #include "loader/internal/attach_target.h"
 #include "loader/internal/pinning.h"
 #include "loader/line_info.h"
@@ -37,8 +38,10 @@ uint32_t map_id(int fd) {
   return fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
 }
 
-bpf_object* open_elf(std::string_view elf, const std::string& name, const std::string& pin_directory) {
-  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name.c_str(), .pin_root_path = pin_directory.c_str());
+bpf_object* open_elf(std::string_view elf, const std::string& name, const std::string& pin_directory,
+                     const std::string& core_btf) {
+  LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name.c_str(), .pin_root_path = pin_directory.c_str(),
+              .btf_custom_path = core_btf.empty() ? nullptr : core_btf.c_str());
   return bpf_object__open_mem(elf.data(), elf.size(), &opts);
 }
 
@@ -56,17 +59,24 @@ unsigned long long raise_open_file_limit() {
 }
 
 Result<Object> Object::open(std::string_view elf, const std::string& name, const OpenOptions& options) {
+  return open_owned(std::string(elf), name, options);
+}
+
+Result<Object> Object::open_owned(std::string elf, const std::string& name, const OpenOptions& options) {
   log::route_libbpf_messages();
   if (auto valid = validate_pin_namespace(options.pin_namespace); !valid) return std::move(valid).take_error();
   std::string pin_directory = options.pin_root + "/" + options.pin_namespace;
-  bpf_object* object = open_elf(elf, name, pin_directory);
+  OpenOptions resolved = options;
+  if (resolved.core_btf_path.empty()) resolved.core_btf_path = cached_core_btf(elf, resolved.core_btf_cache_dir);
+  if (!resolved.core_btf_path.empty()) log::debug("{}: CO-RE relocations against {}", name, resolved.core_btf_path);
+  bpf_object* object = open_elf(elf, name, pin_directory, resolved.core_btf_path);
   if (!object) {
     int err = errno;
     return make_error(ErrorKind::invalid_argument,
                       fmt::format("cannot open BPF object {}: {} (is it a BPF ELF file?)", name, std::strerror(err)),
                       err);
   }
-  return Object(object, name, std::string(elf), options);
+  return Object(object, name, std::move(elf), std::move(resolved));
 }
 
 Object::Object(Object&& other) noexcept
@@ -138,7 +148,7 @@ std::string Object::pin_directory() const { return options_.pin_root + "/" + opt
 Status Object::reopen() {
   bpf_object__close(object_);
   loaded_ = false;
-  object_ = open_elf(elf_, name_, pin_directory());
+  object_ = open_elf(elf_, name_, pin_directory(), options_.core_btf_path);
   if (!object_)
     return make_errno_error(errno, fmt::format("cannot reopen BPF object {}: {}", name_, std::strerror(errno)));
   // The fresh bpf_object has the ELF's initial values again.
@@ -202,7 +212,7 @@ Result<Object> Object::load_variant(std::string_view program, const ProgramVaria
   if (!loaded_) return make_error(ErrorKind::invalid_argument, fmt::format("BPF object {} is not loaded", name_));
   if (!find_program(program))
     return make_error(ErrorKind::not_found, fmt::format("BPF object {} has no program '{}'", name_, program));
-  bpf_object* copy = open_elf(elf_, name_, pin_directory());
+  bpf_object* copy = open_elf(elf_, name_, pin_directory(), options_.core_btf_path);
   if (!copy)
     return make_errno_error(errno, fmt::format("cannot reopen BPF object {}: {}", name_, std::strerror(errno)));
   Object out(copy, name_, elf_, options_);

@@ -31,4 +31,88 @@ t.test("a script maps neither OpenSSL nor the HTTP transport nor the compiler", 
   t.ok(#mapped("libluajit") == 1, "libluajit is mapped")
 end)
 
+-- The stdlib is embedded as bytecode (no parsing at start) with its debug
+-- information: errors and tracebacks still name the file and line.
+t.test("stdlib errors name stdlib/<file>:<line>", function()
+  local format = require "ebpf.format"
+  local info = debug.getinfo(format.bytes, "S")
+  t.eq(info.source, "@stdlib/ebpf/format.lua")
+  t.ok(info.linedefined > 1, "the function knows its line")
+  local ok, err = pcall(format.bytes, {})
+  t.ok(not ok and tostring(err):match("^stdlib/ebpf/format%.lua:%d+: ") ~= nil, tostring(err))
+end)
+
+-- CO-RE objects relocate against a small cut of the kernel BTF, cached per
+-- object BTF and kernel BTF (runtime/loader/core_btf.h): libbpf reading the
+-- whole 5.5 MB kernel BTF twice over was most of a tool's peak memory.
+local ebpfrun = assert(os.getenv("EBPFRUN_BIN"), "EBPFRUN_BIN is not set")
+local source = assert(os.getenv("EBPFRUN_SOURCE_DIR"), "EBPFRUN_SOURCE_DIR is not set")
+
+-- Runs a shipped script for a moment with -v and a cache of its own; its
+-- debug output and whether it exited 0.
+local function run_verbose(cache, script, extra)
+  local err = os.tmpname()
+  local p = io.popen(("XDG_CACHE_HOME=%s %s -v %s %s/scripts/%s --duration 1 >/dev/null 2>%s; echo $?"):format(
+    cache, ebpfrun, extra or "", source, script, err))
+  local status = p:read("*a")
+  p:close()
+  local f = assert(io.open(err))
+  local text = f:read("*a")
+  f:close()
+  os.remove(err)
+  return text, tonumber(status) == 0
+end
+
+local function listing(dir, suffix)
+  local p = io.popen(("ls %s 2>/dev/null"):format(dir))
+  local out = {}
+  for name in p:lines() do
+    if name:sub(-#suffix) == suffix then out[#out + 1] = name end
+  end
+  p:close()
+  return out
+end
+
+local function fresh_cache()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. dir) == 0)
+  return dir
+end
+
+local kernel_btf_loads = "loading kernel BTF '/sys/kernel/btf/vmlinux'"
+
+t.test("a CO-RE tool cuts the kernel BTF once, then relocates against the cut", function()
+  local cache = fresh_cache()
+  local first, ok1 = run_verbose(cache, "execsnoop.lua")
+  t.ok(ok1, "first run exits 0:\n" .. first)
+  t.ok(first:find("cached a %d+%-byte kernel BTF subset") ~= nil, "the first run cuts the subset")
+  local cut = listing(cache .. "/ebpfrun/core-btf", ".btf")
+  t.eq(#cut, 1)
+  local second, ok2 = run_verbose(cache, "execsnoop.lua")
+  t.ok(ok2, "second run exits 0:\n" .. second)
+  t.ok(second:find("CO-RE relocations against " .. cache .. "/ebpfrun/core-btf/", 1, true) ~= nil,
+       "the second run relocates against the cut")
+  t.ok(second:find(kernel_btf_loads, 1, true) == nil, "the second run never reads the whole kernel BTF")
+  t.eq(#listing(cache .. "/ebpfrun/core-btf", ".btf"), 1)
+  os.execute("rm -rf " .. cache)
+end)
+
+t.test("--no-cache and BTF-typed programs keep the whole kernel BTF", function()
+  local cache = fresh_cache()
+  local text, ok = run_verbose(cache, "execsnoop.lua", "--no-cache")
+  t.ok(ok, "--no-cache run exits 0:\n" .. text)
+  t.ok(text:find("CO-RE relocations against", 1, true) == nil, "--no-cache takes no cut")
+  t.ok(text:find(kernel_btf_loads, 1, true) ~= nil, "--no-cache reads the whole kernel BTF")
+  t.eq(listing(cache .. "/ebpfrun/core-btf", ".btf"), {})
+  -- network's object has CO-RE relocations and fexit programs: libbpf needs
+  -- the whole BTF for their attach targets anyway, so no cut is made.
+  text, ok = run_verbose(cache, "network.lua")
+  t.ok(ok, "network run exits 0:\n" .. text)
+  t.ok(text:find("found %d+ CO%-RE relocations") ~= nil, "network's object has CO-RE relocations")
+  t.ok(text:find("CO-RE relocations against", 1, true) == nil, "objects with fexit programs take no cut")
+  t.eq(listing(cache .. "/ebpfrun/core-btf", ".btf"), {})
+  os.execute("rm -rf " .. cache)
+end)
+
 t.done()

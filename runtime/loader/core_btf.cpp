@@ -1,0 +1,339 @@
+#include "loader/core_btf.h"
+
+#include <bpf/btf.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <set>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "common/files.h"
+#include "common/hash.h"
+#include "common/log.h"
+
+namespace ebpfrun::loader {
+namespace {
+
+constexpr const char* kKernelBtf = "/sys/kernel/btf/vmlinux";
+
+// CO-RE relocation kinds (enum bpf_core_relo_kind in linux/bpf.h).
+constexpr uint32_t kTypeIdLocal = 6, kTypeIdTarget = 7, kTypeExists = 8, kTypeSize = 9, kTypeMatches = 12;
+
+struct ElfSections {
+  std::string_view btf;
+  std::string_view btf_ext;
+  std::vector<std::string_view> program_sections;  // names of executable sections
+};
+
+// The sections this file needs, read in place from a 64-bit little-endian
+// ELF (what clang emits for bpfel); anything else yields nothing.
+ElfSections read_sections(std::string_view elf) {
+  ElfSections out;
+  Elf64_Ehdr eh;
+  if (elf.size() < sizeof eh) return out;
+  std::memcpy(&eh, elf.data(), sizeof eh);
+  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+      eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff > elf.size() ||
+      (elf.size() - eh.e_shoff) / sizeof(Elf64_Shdr) < eh.e_shnum || eh.e_shstrndx >= eh.e_shnum)
+    return out;
+  auto header = [&](size_t i) {
+    Elf64_Shdr sh;
+    std::memcpy(&sh, elf.data() + eh.e_shoff + i * sizeof sh, sizeof sh);
+    return sh;
+  };
+  auto bytes = [&](const Elf64_Shdr& sh) -> std::string_view {
+    if (sh.sh_type == SHT_NOBITS || sh.sh_offset > elf.size() || elf.size() - sh.sh_offset < sh.sh_size) return {};
+    return elf.substr(sh.sh_offset, sh.sh_size);
+  };
+  const std::string_view names = bytes(header(eh.e_shstrndx));
+  for (size_t i = 1; i < eh.e_shnum; ++i) {
+    const Elf64_Shdr sh = header(i);
+    if (sh.sh_name >= names.size()) continue;
+    std::string_view name = names.substr(sh.sh_name);
+    name = name.substr(0, name.find('\0'));
+    if (name == ".BTF")
+      out.btf = bytes(sh);
+    else if (name == ".BTF.ext")
+      out.btf_ext = bytes(sh);
+    else if (sh.sh_type == SHT_PROGBITS && (sh.sh_flags & SHF_EXECINSTR))
+      out.program_sections.push_back(name);
+  }
+  return out;
+}
+
+// Programs of these kinds make libbpf load the whole kernel BTF regardless
+// (to find their attach target), so a small BTF would only add work.
+bool needs_whole_kernel_btf(std::string_view section) {
+  static constexpr std::array<std::string_view, 8> kPrefixes = {"tp_btf", "fentry", "fexit",      "fmod_ret",
+                                                                "lsm",    "iter",   "struct_ops", "freplace"};
+  return std::any_of(kPrefixes.begin(), kPrefixes.end(), [&](std::string_view p) { return section.starts_with(p); });
+}
+
+struct Relocation {
+  uint32_t type_id;
+  uint32_t kind;
+};
+
+// The CO-RE relocation records of .BTF.ext: after the header, a record size,
+// then per program section its name offset, a count and the records
+// (struct bpf_core_relo: insn_off, type_id, access_str_off, kind).
+bool read_relocations(std::string_view ext, std::vector<Relocation>& out) {
+  auto u32 = [&](size_t at, uint32_t& v) {
+    if (at > ext.size() || ext.size() - at < 4) return false;
+    std::memcpy(&v, ext.data() + at, 4);
+    return true;
+  };
+  uint32_t word = 0, hdr_len = 0, relo_off = 0, relo_len = 0;
+  if (!u32(0, word) || (word & 0xffff) != 0xeB9F || !u32(4, hdr_len)) return false;
+  if (hdr_len < 32) return true;  // an old header: no CO-RE part
+  if (!u32(24, relo_off) || !u32(28, relo_len)) return false;
+  size_t at = size_t{hdr_len} + relo_off, end = at + relo_len;
+  if (relo_len == 0) return true;
+  if (end > ext.size()) return false;
+  uint32_t record_size = 0;
+  if (!u32(at, record_size) || record_size < 16) return false;
+  at += 4;
+  while (at < end) {
+    uint32_t name_off = 0, count = 0;
+    if (!u32(at, name_off) || !u32(at + 4, count)) return false;
+    at += 8;
+    if ((end - at) / record_size < count) return false;
+    for (uint32_t i = 0; i < count; ++i, at += record_size) {
+      Relocation r{};
+      u32(at + 4, r.type_id);
+      u32(at + 12, r.kind);
+      out.push_back(r);
+    }
+  }
+  return true;
+}
+
+const struct btf_type* skip_mods_and_typedefs(const struct btf* b, uint32_t id) {
+  const struct btf_type* t = btf__type_by_id(b, id);
+  while (t && (btf_is_mod(t) || btf_is_typedef(t))) t = btf__type_by_id(b, t->type);
+  return t;
+}
+
+// A name without its CO-RE flavour (`task_struct___old` is `task_struct`).
+std::string_view essential_name(std::string_view name) {
+  auto cut = name.find("___");
+  return cut == std::string_view::npos ? name : name.substr(0, cut);
+}
+
+// Every type `id` reaches without going through a pointer: what a field
+// access path can walk and what decides field compatibility. Pointers are
+// kept, but point to void in the output (libbpf deems any two pointer fields
+// compatible, and an access path never follows one).
+void keep_embedded(const struct btf* b, uint32_t id, std::vector<bool>& kept) {
+  std::vector<uint32_t> todo{id};
+  while (!todo.empty()) {
+    uint32_t cur = todo.back();
+    todo.pop_back();
+    if (cur == 0 || kept[cur]) continue;
+    kept[cur] = true;
+    const struct btf_type* t = btf__type_by_id(b, cur);
+    if (btf_is_ptr(t)) continue;
+    if (btf_is_mod(t) || btf_is_typedef(t) || btf_is_func(t) || btf_is_var(t)) {
+      todo.push_back(t->type);
+    } else if (btf_is_array(t)) {
+      todo.push_back(btf_array(t)->type);
+      todo.push_back(btf_array(t)->index_type);
+    } else if (btf_is_composite(t)) {
+      const struct btf_member* m = btf_members(t);
+      for (int i = 0; i < btf_vlen(t); ++i) todo.push_back(m[i].type);
+    } else if (btf_is_func_proto(t)) {
+      todo.push_back(t->type);
+      const struct btf_param* p = btf_params(t);
+      for (int i = 0; i < btf_vlen(t); ++i) todo.push_back(p[i].type);
+    }
+  }
+}
+
+// The kept types, renumbered in their order, in a new BTF.
+std::string write_subset(const struct btf* kernel, const std::vector<bool>& kept) {
+  std::vector<uint32_t> renumbered(kept.size(), 0);
+  uint32_t next = 1;
+  for (size_t id = 1; id < kept.size(); ++id)
+    if (kept[id]) renumbered[id] = next++;
+  auto map = [&](uint32_t id) { return id < renumbered.size() ? renumbered[id] : 0; };
+  struct btf* out = btf__new_empty();
+  if (!out) return {};
+  std::string raw;
+  bool ok = true;
+  for (size_t id = 1; ok && id < kept.size(); ++id) {
+    if (!kept[id]) continue;
+    int added = btf__add_type(out, kernel, btf__type_by_id(kernel, static_cast<uint32_t>(id)));
+    if (added < 0 || static_cast<uint32_t>(added) != renumbered[id]) {
+      ok = false;
+      break;
+    }
+    // btf__add_type copies the type's ids as they were; point them at the
+    // renumbered types (the new BTF is writable while it is being built).
+    auto* t = const_cast<struct btf_type*>(btf__type_by_id(out, static_cast<uint32_t>(added)));
+    if (btf_is_ptr(t) || btf_is_mod(t) || btf_is_typedef(t) || btf_is_func(t) || btf_is_var(t) || btf_is_decl_tag(t)) {
+      t->type = map(t->type);
+    } else if (btf_is_array(t)) {
+      btf_array(t)->type = map(btf_array(t)->type);
+      btf_array(t)->index_type = map(btf_array(t)->index_type);
+    } else if (btf_is_composite(t)) {
+      struct btf_member* m = btf_members(t);
+      for (int i = 0; i < btf_vlen(t); ++i) m[i].type = map(m[i].type);
+    } else if (btf_is_func_proto(t)) {
+      t->type = map(t->type);
+      struct btf_param* p = btf_params(t);
+      for (int i = 0; i < btf_vlen(t); ++i) p[i].type = map(p[i].type);
+    }
+  }
+  if (ok) {
+    uint32_t size = 0;
+    const void* data = btf__raw_data(out, &size);
+    if (data) raw.assign(static_cast<const char*>(data), size);
+  }
+  btf__free(out);
+  return raw;
+}
+
+// A key for the running kernel's BTF: its bytes, hashed 64 KiB at a time
+// (no 5.5 MB buffer), each block's hash seeding the next.
+uint64_t kernel_btf_hash() {
+  int fd = ::open(kKernelBtf, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  std::vector<char> block(64 * 1024);
+  uint64_t h = 0x6b65726e656c;
+  for (;;) {
+    ssize_t n = ::read(fd, block.data(), block.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      return n == 0 ? h : 0;
+    }
+    h = xxh64(std::string_view(block.data(), static_cast<size_t>(n)), h);
+  }
+}
+
+}  // namespace
+
+std::string minimal_core_btf(std::string_view elf, const struct btf* kernel, std::string* why) {
+  auto refuse = [&](std::string reason) {
+    if (why) *why = std::move(reason);
+    return std::string();
+  };
+  const ElfSections sections = read_sections(elf);
+  if (sections.btf.empty() || sections.btf_ext.empty()) return refuse("the object has no BTF or no .BTF.ext");
+  for (auto name : sections.program_sections)
+    if (needs_whole_kernel_btf(name)) return refuse(fmt::format("program section {} needs the whole kernel BTF", name));
+  std::vector<Relocation> relocations;
+  if (!read_relocations(sections.btf_ext, relocations)) return refuse("its .BTF.ext is malformed");
+  if (relocations.empty()) return refuse("the object has no CO-RE relocations");
+
+  struct btf* local = btf__new(sections.btf.data(), static_cast<uint32_t>(sections.btf.size()));
+  if (!local) return refuse("its BTF does not parse");
+  std::string reason;
+  std::unordered_set<std::string> roots;  // essential names of the relocated types
+  for (uint32_t id = 1; reason.empty() && id < btf__type_cnt(local); ++id) {
+    const struct btf_type* t = btf__type_by_id(local, id);
+    if (btf_is_datasec(t) && std::string_view(btf__name_by_offset(local, t->name_off)) == ".ksyms")
+      reason = "it has typed ksyms, which need the whole kernel BTF";
+  }
+  for (const auto& r : relocations) {
+    if (!reason.empty()) break;
+    if (r.kind == kTypeIdLocal) continue;
+    if (r.kind == kTypeIdTarget || r.kind == kTypeMatches || r.kind > kTypeMatches) {
+      reason = fmt::format("a relocation of kind {} needs the kernel's own type ids or full types", r.kind);
+      break;
+    }
+    const struct btf_type* t = btf__type_by_id(local, r.type_id);
+    if (!t) {
+      reason = "a relocation names a type its BTF lacks";
+      break;
+    }
+    // Type-level checks compare pointed-to types, which the subset cuts.
+    if (r.kind == kTypeExists || r.kind == kTypeSize) {
+      const struct btf_type* bare = skip_mods_and_typedefs(local, r.type_id);
+      if (!bare || btf_is_ptr(bare) || btf_is_array(bare) || btf_is_func_proto(bare)) {
+        reason = "a type relocation on a pointer, array or function type";
+        break;
+      }
+    }
+    std::string_view name = essential_name(btf__name_by_offset(local, t->name_off));
+    if (name.empty()) {
+      reason = "a relocation names an anonymous type";
+      break;
+    }
+    roots.emplace(name);
+  }
+  btf__free(local);
+  if (!reason.empty()) return refuse(reason);
+
+  // Every kernel type of a relocated name is a candidate libbpf may match;
+  // each is kept with what it embeds.
+  const uint32_t count = btf__type_cnt(kernel);
+  std::vector<bool> kept(count, false);
+  std::set<std::string_view> found;
+  for (uint32_t id = 1; id < count; ++id) {
+    const struct btf_type* t = btf__type_by_id(kernel, id);
+    if (!t->name_off) continue;
+    std::string_view name = essential_name(btf__name_by_offset(kernel, t->name_off));
+    if (auto it = roots.find(std::string(name)); it != roots.end()) {
+      found.insert(*it);
+      keep_embedded(kernel, id, kept);
+    }
+  }
+  for (const auto& name : roots)
+    if (!found.count(name)) return refuse(fmt::format("the kernel BTF has no type {}", name));
+  std::string raw = write_subset(kernel, kept);
+  if (raw.empty()) return refuse("the subset could not be written");
+  return raw;
+}
+
+std::string cached_core_btf(std::string_view elf, const std::string& cache_dir) {
+  if (cache_dir.empty()) return {};
+  const ElfSections sections = read_sections(elf);
+  if (sections.btf.empty() || sections.btf_ext.empty()) return {};
+  for (auto name : sections.program_sections)
+    if (needs_whole_kernel_btf(name)) return {};
+  const uint64_t kernel_hash = kernel_btf_hash();
+  if (kernel_hash == 0) return {};
+  // The relocations depend on the object's BTF only, not on its code or the
+  // filter values written into it.
+  KeyHasher key;
+  key.add("btf", sections.btf).add("btf.ext", sections.btf_ext).add("kernel", kernel_hash);
+  const std::string path = cache_dir + "/" + key.hex() + ".btf";
+  // An object that cannot be served by a subset is marked, so that later
+  // runs do not load the whole kernel BTF once more only to find that again.
+  const std::string refused = cache_dir + "/" + key.hex() + ".whole";
+  if (files::exists(refused)) return {};
+  if (struct btf* cached = btf__parse_raw(path.c_str())) {
+    const bool usable = btf__type_cnt(cached) > 1;
+    btf__free(cached);
+    if (usable) return path;
+  }
+  // A first run: the whole kernel BTF once, to cut the subset from.
+  struct btf* kernel = btf__load_vmlinux_btf();
+  if (!kernel) return {};
+  std::string why;
+  std::string raw = minimal_core_btf(elf, kernel, &why);
+  btf__free(kernel);
+  if (auto dir = files::make_dirs(cache_dir, 0700); !dir) return {};
+  if (raw.empty()) {
+    log::debug("CO-RE relocations use the whole kernel BTF: {}", why);
+    (void)files::write_atomic(refused, why + "\n", 0600);
+    return {};
+  }
+  if (auto written = files::write_atomic(path, raw, 0600); !written) {
+    log::debug("cannot cache the CO-RE BTF subset in {}: {}", cache_dir, written.error());
+    return {};
+  }
+  log::debug("cached a {}-byte kernel BTF subset for CO-RE in {}", raw.size(), path);
+  return path;
+}
+
+}  // namespace ebpfrun::loader
