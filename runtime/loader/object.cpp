@@ -321,10 +321,23 @@ Status Object::load(const LoadOptions& options) {
   for (const auto& name : options.optional)
     if (auto known = check_name(name, "optional"); !known) return known;
   optional_ = options.optional;
+  const std::set<std::string> disabled_before = disabled_;
   auto first = prepare();
   if (first) first = load_once(options);
   if (first) return first;
-  return load_without_refused_optionals(options, std::move(first));
+  auto loaded = load_without_refused_optionals(options, std::move(first));
+  if (loaded || options_.core_btf_path.empty()) return loaded;
+  // The BTF cut from the kernel's should relocate exactly as the whole one
+  // (core_btf.h); should it ever not, the load must not fail for it: once
+  // more against the whole kernel BTF, whose verdict is the one reported.
+  log::debug("{}: load against {} failed; once more against the whole kernel BTF", name_, options_.core_btf_path);
+  options_.core_btf_path.clear();
+  disabled_ = disabled_before;
+  notes_.clear();
+  if (auto reopened = reopen(); !reopened) return reopened;
+  auto again = load_once(options);
+  if (again) return again;
+  return load_without_refused_optionals(options, std::move(again));
 }
 
 // Some program was refused. When optional programs were being loaded, find

@@ -98,6 +98,29 @@ t.test("a CO-RE tool cuts the kernel BTF once, then relocates against the cut", 
   os.execute("rm -rf " .. cache)
 end)
 
+-- Should a cached cut ever fail to relocate an object (here: replaced by a
+-- valid BTF holding one int and none of the kernel's structs), the load is
+-- done once more against the whole kernel BTF instead of failing.
+t.test("a load that fails against the cut is retried against the whole kernel BTF", function()
+  local cache = fresh_cache()
+  local _, ok1 = run_verbose(cache, "execsnoop.lua")
+  t.ok(ok1, "first run exits 0")
+  local cut = listing(cache .. "/ebpfrun/core-btf", ".btf")
+  t.eq(#cut, 1)
+  -- A raw BTF: header (magic, version 1, 24-byte header, 16 bytes of types at
+  -- 0, 5 bytes of strings at 16), one 32-bit int named "int".
+  local function u32(v) return string.char(v % 256, math.floor(v / 256) % 256, math.floor(v / 65536) % 256, math.floor(v / 16777216) % 256) end
+  local raw = string.char(0x9f, 0xeb, 1, 0) .. u32(24) .. u32(0) .. u32(16) .. u32(16) .. u32(5)
+    .. u32(1) .. u32(0x01000000) .. u32(4) .. u32(32) .. "\0int\0"
+  local f = assert(io.open(cache .. "/ebpfrun/core-btf/" .. cut[1], "wb"))
+  f:write(raw)
+  f:close()
+  local text, ok2 = run_verbose(cache, "execsnoop.lua")
+  t.ok(ok2, "the run with a wrong cut exits 0:\n" .. text)
+  t.ok(text:find("once more against the whole kernel BTF", 1, true) ~= nil, text)
+  os.execute("rm -rf " .. cache)
+end)
+
 t.test("--no-cache and BTF-typed programs keep the whole kernel BTF", function()
   local cache = fresh_cache()
   local text, ok = run_verbose(cache, "execsnoop.lua", "--no-cache")
