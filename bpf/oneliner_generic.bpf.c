@@ -3,9 +3,11 @@
 // that `ebpfrun -e 'count("tracepoint/syscalls/sys_enter_openat", "comm")'`
 // starts from this source's prebuilt object on a machine with an empty cache.
 //
-// It serves count(), and sum/min/max/avg/stats/hist of a builtin number, at
-// classic tracepoints (one program attached to every match of a wildcard),
-// keyed by any subset of the builtins comm, pid, tid, uid and cpu. What it
+// It serves count(), and sum/min/max/avg/stats/hist of a builtin number or
+// an integer field of the tracepoint's record, at classic tracepoints (one
+// program attached to every match of a wildcard), keyed by any subset of the
+// builtins comm, pid, tid, uid and cpu and at most one integer field (the
+// syscall number of a syscall tracepoint is one). What it
 // does is chosen by `const volatile` globals written before the load; the
 // verifier then removes the branches that are never taken, so the loaded
 // program does what the generated one would. The map and its value are the
@@ -17,19 +19,31 @@
 char LICENSE[] SEC("license") = "GPL";
 
 // The key fields chosen (ONELINER_KEY_* bits).
-#define ONELINER_KEY_COMM 1
-#define ONELINER_KEY_PID  2
-#define ONELINER_KEY_TID  4
-#define ONELINER_KEY_UID  8
-#define ONELINER_KEY_CPU  16
+#define ONELINER_KEY_COMM  1
+#define ONELINER_KEY_PID   2
+#define ONELINER_KEY_TID   4
+#define ONELINER_KEY_UID   8
+#define ONELINER_KEY_CPU   16
+#define ONELINER_KEY_FIELD 32
 const volatile __u32 oneliner_keys = 0;
 
 // The value aggregated: 0 none (count), else one of ONELINER_VALUE_*.
-#define ONELINER_VALUE_PID 1
-#define ONELINER_VALUE_TID 2
-#define ONELINER_VALUE_UID 3
-#define ONELINER_VALUE_CPU 4
+#define ONELINER_VALUE_PID   1
+#define ONELINER_VALUE_TID   2
+#define ONELINER_VALUE_UID   3
+#define ONELINER_VALUE_CPU   4
+#define ONELINER_VALUE_FIELD 5
 const volatile __u32 oneliner_value = 0;
+
+// The integer fields of the record that the key and the value read: offset,
+// size (1, 2, 4 or 8 bytes) and whether the field is signed, from the
+// tracepoint's format file as the generated program has them.
+const volatile __u32 oneliner_key_field_offset = 0;
+const volatile __u32 oneliner_key_field_size = 0;
+const volatile __u32 oneliner_key_field_signed = 0;
+const volatile __u32 oneliner_value_field_offset = 0;
+const volatile __u32 oneliner_value_field_size = 0;
+const volatile __u32 oneliner_value_field_signed = 0;
 
 // Nonzero: the key also holds the value's power-of-two bucket (hist).
 const volatile __u32 oneliner_log2 = 0;
@@ -40,6 +54,7 @@ struct oneliner_generic_key {
     __s64 tid;
     __s64 uid;
     __s64 cpu;
+    __s64 field;
     __s64 bucket;
 };
 
@@ -72,6 +87,36 @@ static __always_inline __s64 builtin(__u32 which)
     return 0;
 }
 
+// A record field widened to 64 bits with its sign, as the generated
+// program's `(__s64)*(__s32 *)((char *)ctx + offset)` does.
+static __always_inline __s64 record_field(void *ctx, __u32 offset, __u32 size, __u32 is_signed)
+{
+    const char *at = (const char *)ctx + offset;
+    switch (size) {
+    case 1: {
+        __u8 x = 0;
+        bpf_probe_read_kernel(&x, sizeof(x), at);
+        return is_signed ? (__s64)(__s8)x : (__s64)x;
+    }
+    case 2: {
+        __u16 x = 0;
+        bpf_probe_read_kernel(&x, sizeof(x), at);
+        return is_signed ? (__s64)(__s16)x : (__s64)x;
+    }
+    case 4: {
+        __u32 x = 0;
+        bpf_probe_read_kernel(&x, sizeof(x), at);
+        return is_signed ? (__s64)(__s32)x : (__s64)x;
+    }
+    case 8: {
+        __u64 x = 0;
+        bpf_probe_read_kernel(&x, sizeof(x), at);
+        return (__s64)x;
+    }
+    }
+    return 0;
+}
+
 // No attach target in the section: user space attaches the program to each
 // tracepoint the one-liner names.
 SEC("tracepoint")
@@ -90,7 +135,13 @@ int oneliner_generic(void *ctx)
         key.uid = builtin(ONELINER_VALUE_UID);
     if (oneliner_keys & ONELINER_KEY_CPU)
         key.cpu = builtin(ONELINER_VALUE_CPU);
-    __s64 v = builtin(oneliner_value);
+    if (oneliner_keys & ONELINER_KEY_FIELD)
+        key.field = record_field(ctx, oneliner_key_field_offset, oneliner_key_field_size,
+                                 oneliner_key_field_signed);
+    __s64 v = oneliner_value == ONELINER_VALUE_FIELD
+                  ? record_field(ctx, oneliner_value_field_offset, oneliner_value_field_size,
+                                 oneliner_value_field_signed)
+                  : builtin(oneliner_value);
     if (oneliner_log2) {
         // The generated program's log2 bucket (oneliner_codegen.lua).
         if (v < 0) {

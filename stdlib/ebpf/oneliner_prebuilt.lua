@@ -12,8 +12,9 @@
 --   plan.attach    the (program, probe) pairs, one per tracepoint matched
 --
 -- It serves count(), and sum/min/max/avg/stats/hist of a builtin number
--- (pid, tid, uid, cpu), at classic tracepoints (wildcards too), keyed by any
--- of comm, pid, tid, uid and cpu, without `where`. -p/-c filters are the
+-- (pid, tid, uid, cpu) or an integer field of the record, at classic
+-- tracepoints (wildcards too), keyed by any of comm, pid, tid, uid and cpu
+-- and at most one integer field ("syscall" is one), without `where`. -p/-c filters are the
 -- object's full-form /*FILTER*/. Anything else, or EBPFRUN_ONELINER_PREBUILT=0,
 -- generates and compiles C as before. Where the object is not there (a build
 -- without kernel BTF) or may not be used (--no-cache, --btf, -I), the
@@ -29,6 +30,23 @@ M.PROGRAM = "oneliner_generic"
 -- The key bits and value numbers of bpf/oneliner_generic.bpf.c.
 local KEY_BITS = { comm = 1, pid = 2, tid = 4, uid = 8, cpu = 16 }
 local VALUES = { pid = 1, tid = 2, uid = 3, cpu = 4 }
+local KEY_FIELD, VALUE_FIELD = 32, 5
+local SIZES = { [1] = true, [2] = true, [4] = true, [8] = true }
+-- The names ebpf.oneliner_fields resolves to builtins before record fields.
+local BUILTIN_NAMES = { comm = true, pid = true, tid = true, uid = true, cpu = true, ns = true }
+
+-- The integer record field `name` reads ({offset, size, signed}), or nil:
+-- what ebpf.oneliner_fields' lookup reads for it, and the syscall key's
+-- number (oneliner.lua reads it as a signed 32-bit value at offset 8).
+local function record_field(info, name, extra)
+  if name == "syscall" and extra.syscall and (info.category == "syscalls" or info.category == "raw_syscalls") then
+    return { offset = 8, size = 4, signed = true }
+  end
+  if type(name) ~= "string" or extra[name] or BUILTIN_NAMES[name] then return nil end
+  local f = info.fields and info.fields[name]
+  if not (f and f.kind == "int" and SIZES[f.size]) then return nil end
+  return { offset = f.offset, size = f.size, signed = f.signed }
+end
 
 pcall(ffi.cdef, "ssize_t readlink(const char *path, char *buf, size_t size);")
 
@@ -70,21 +88,38 @@ function M.plan(info, names, value, bucket, opts, extra)
   if os.getenv("EBPFRUN_ONELINER_PREBUILT") == "0" then return nil end
   if info.kind ~= "tracepoint" or opts.where ~= nil then return nil end
   if bucket ~= nil and bucket ~= "log2" then return nil end
-  if value ~= nil and not (VALUES[value] and not extra[value]) then return nil end
-  local mask, fields = 0, {}
-  for i, name in ipairs(names) do
-    -- A name an extension took over is not the builtin any more.
-    if type(name) ~= "string" or not KEY_BITS[name] or extra[name] then return nil end
-    mask = bit.bor(mask, KEY_BITS[name])
-    fields[i] = name
+  local globals = { oneliner_value = 0, oneliner_log2 = bucket and 1 or 0 }
+  if value ~= nil then
+    local field = record_field(info, value, extra)
+    if VALUES[value] and not extra[value] then globals.oneliner_value = VALUES[value]
+    elseif field then
+      globals.oneliner_value = VALUE_FIELD
+      globals.oneliner_value_field_offset, globals.oneliner_value_field_size = field.offset, field.size
+      globals.oneliner_value_field_signed = field.signed and 1 or 0
+    else return nil end
   end
+  local mask, fields, key_field = 0, {}, nil
+  for i, name in ipairs(names) do
+    local field = record_field(info, name, extra)
+    -- A name an extension took over is not the builtin any more.
+    if KEY_BITS[name] and not extra[name] then
+      mask = bit.bor(mask, KEY_BITS[name])
+      fields[i] = name
+    elseif field and (key_field == nil or key_field == name) then
+      key_field = name
+      mask = bit.bor(mask, KEY_FIELD)
+      globals.oneliner_key_field_offset, globals.oneliner_key_field_size = field.offset, field.size
+      globals.oneliner_key_field_signed = field.signed and 1 or 0
+      fields[i] = "field"
+    else return nil end
+  end
+  globals.oneliner_keys = mask
   local file = M.source()
   if not file then return nil end
   local attach = {}
   for i, probe in ipairs(info.matches or { info.probe }) do attach[i] = { M.PROGRAM, probe } end
   return {
-    compile = { file = file, globals = { oneliner_keys = mask, oneliner_value = VALUES[value] or 0,
-                                         oneliner_log2 = bucket and 1 or 0 } },
+    compile = { file = file, globals = globals },
     fields = fields,
     attach = attach,
   }

@@ -97,8 +97,10 @@ local BUDGETS = {
     oneliner_generic = 200,
   } },
   { file = "oneliner_generic.bpf.c", label = "oneliner_generic.bpf.c, every key, hist",
-    globals = { oneliner_keys = 31, oneliner_value = 1, oneliner_log2 = 1 }, programs = {
-    oneliner_generic = 600,
+    globals = { oneliner_keys = 63, oneliner_key_field_offset = 8, oneliner_key_field_size = 4,
+                oneliner_key_field_signed = 1, oneliner_value = 5, oneliner_value_field_offset = 16,
+                oneliner_value_field_size = 8, oneliner_value_field_signed = 1, oneliner_log2 = 1 }, programs = {
+    oneliner_generic = 900,
   } },
   { file = "offcputime.bpf.c", defines = { "OFFCPU_MIN_NS=1000ULL" }, programs = {
     offcpu_switch = 200,
