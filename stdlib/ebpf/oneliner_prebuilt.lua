@@ -6,7 +6,7 @@
 -- with an empty cache (-v says "prebuilt object ...").
 --
 --   local P = require "ebpf.oneliner_prebuilt"
---   local plan = P.plan(info, names, value, bucket, opts)   -- nil: generate C
+--   local plan = P.plan(info, names, value, bucket, opts, F.extra)   -- nil: generate C
 --   plan.compile   ebpf.compile's arguments ({file =, globals =})
 --   plan.fields    the map key's member for each key, in the order of names
 --   plan.attach    the (program, probe) pairs, one per tracepoint matched
@@ -14,9 +14,9 @@
 -- It serves count(), and sum/min/max/avg/stats/hist of a builtin number
 -- (pid, tid, uid, cpu) or an integer field of the record, at classic
 -- tracepoints (wildcards too), keyed by any of comm, pid, tid, uid and cpu
--- and at most one integer field ("syscall" is one), without `where`. -p/-c filters are the
--- object's full-form /*FILTER*/. Anything else, or EBPFRUN_ONELINER_PREBUILT=0,
--- generates and compiles C as before. Where the object is not there (a build
+-- and at most one integer field ("syscall" is one), without `where`. -p/-c
+-- filters are the object's full-form /*FILTER*/. Anything else, or
+-- EBPFRUN_ONELINER_PREBUILT=0, generates and compiles C as before. Where the object is not there (a build
 -- without kernel BTF) or may not be used (--no-cache, --btf, -I), the
 -- generic source is compiled instead, once, and cached like any other.
 local ffi = require "ffi"
