@@ -20,7 +20,8 @@
 -- and struct members through pointers: "next->comm", "curtask->real_parent->tgid"
 -- (ebpf.oneliner_paths).
 -- Each helper generates BPF C (ebpf.oneliner_codegen), compiles it, attaches
--- it and prints like bpftrace on Ctrl-C (or every `interval` seconds); the
+-- it and prints (the common count/sum/hist forms at tracepoints instead load
+-- the prebuilt generic program, ebpf.oneliner_prebuilt, with the same output) like bpftrace on Ctrl-C (or every `interval` seconds); the
 -- object is closed however the run ends, so a one-liner never leaves a probe
 -- attached. Misuse raises "usage: NAME: argument N: ..." (exit 2 under -e).
 local ebpf = require "ebpf"
@@ -29,6 +30,7 @@ local F = require "ebpf.oneliner_fields"
 local W = require "ebpf.oneliner_where"
 local C = require "ebpf.oneliner_codegen"
 local S = require "ebpf.oneliner_stacks"
+local P = require "ebpf.oneliner_prebuilt"
 require "ebpf.oneliner_paths"
 
 local M = {}
@@ -105,8 +107,9 @@ local function json_mode(opts) return (opts.format or ebpf.options.format) == "j
 -- The (program, probe) pairs of a probe: one per match of a wildcard.
 local function points(program, info) return F.attach_points(info, program) end
 
+-- `source` is the generated C, or ebpf.compile's arguments (a prebuilt plan).
 local function start(source, attach, run_opts, setup)
-  local obj, err = ebpf.compile { text = source }
+  local obj, err = ebpf.compile(type(source) == "table" and source or { text = source })
   if not obj then
     -- Kernels that refuse fentry/fexit (this project's reference host does)
     -- refuse the load, before any attach could name the probe.
@@ -199,12 +202,13 @@ end
 
 -- Reads the aggregate map into rows {key = {values}, count, sum, min, max,
 -- bucket}. Rows whose keys print the same are merged: two user stack ids of
--- one program in two processes are one stack to the reader.
-local function read_rows(obj, keys, bucketed)
+-- one program in two processes are one stack to the reader. `fields` names
+-- the key member of each key (the generic program's); k1, k2, ... otherwise.
+local function read_rows(obj, keys, bucketed, fields)
   local rows, seen = {}, {}
   for k, v in obj:map("aggregate"):pairs() do
     local key = {}
-    for i, d in ipairs(keys) do key[i] = F.show(d, k["k" .. i], obj) end
+    for i, d in ipairs(keys) do key[i] = F.show(d, k[fields and fields[i] or "k" .. i], obj) end
     local row = { key = key, bucket = bucketed and tonumber(k.bucket), count = tonumber(v.count),
                   sum = tonumber(v.sum), min = tonumber(v.min), max = tonumber(v.max) }
     local id = key_text(key) .. "\0" .. tostring(row.bucket)
@@ -262,10 +266,12 @@ local function aggregate(fn, what, probe, value, opts, value_argn)
   local keys, names
   if what == "count" and value ~= nil then keys, names = resolve_keys(fn, value_argn, info, value)
   else keys, names = resolve_keys(fn, value_argn + 1, info, opts.by) end
-  local source = C.aggregate(info, keys, vd, nil, compile_where(fn, info, opts.where))
+  local where = compile_where(fn, info, opts.where)
+  local plan = P.plan(info, names, what ~= "count" and value or nil, nil, opts, F.extra)
+  local fields = plan and plan.fields
   local label = what == "count" and "@" or ("@" .. what)
   local function show(obj)
-    local rows = read_rows(obj, keys)
+    local rows = read_rows(obj, keys, nil, fields)
     local metric = STATS[what] or STATS.count
     table.sort(rows, function(a, b) return metric(a) < metric(b) end)
     if json_mode(opts) then
@@ -286,7 +292,8 @@ local function aggregate(fn, what, probe, value, opts, value_argn)
     end
     if opts.reset then obj:map("aggregate"):clear() end
   end
-  start(source, points("oneliner", info), periodic(opts, show, keys))
+  if plan then return start(plan.compile, plan.attach, periodic(opts, show, keys)) end
+  start(C.aggregate(info, keys, vd, nil, where), points("oneliner", info), periodic(opts, show, keys))
 end
 
 function M.count(probe, by, opts) return aggregate("count", "count", probe, by, opts, 2) end
@@ -295,10 +302,10 @@ for _, what in ipairs({ "sum", "min", "max", "avg", "stats" }) do
 end
 
 -- Prints histograms grouped by key.
-local function show_hists(opts, label, keys, names, render)
+local function show_hists(opts, label, keys, names, render, fields)
   return function(obj)
     local groups, order, key_of = {}, {}, {}
-    for _, r in ipairs(read_rows(obj, keys, true)) do
+    for _, r in ipairs(read_rows(obj, keys, true, fields)) do
       local k = key_text(r.key)
       if not groups[k] then groups[k] = {}; order[#order + 1] = k; key_of[k] = r.key end
       groups[k][r.bucket] = (groups[k][r.bucket] or 0) + r.count
@@ -333,9 +340,12 @@ function M.hist(probe, value, opts)
   local vd = numeric("hist", info, value, 2)
   opts = check_opts("hist", 3, opts)
   local keys, names = resolve_keys("hist", 3, info, opts.by)
-  local source = C.aggregate(info, keys, vd, "log2", compile_where("hist", info, opts.where))
+  local where = compile_where("hist", info, opts.where)
   local hist = require "ebpf.hist"
-  start(source, points("oneliner", info), periodic(opts, show_hists(opts, "@" .. value, keys, names, hist.hist), keys))
+  local plan = P.plan(info, names, value, "log2", opts, F.extra)
+  local show = show_hists(opts, "@" .. value, keys, names, hist.hist, plan and plan.fields)
+  if plan then return start(plan.compile, plan.attach, periodic(opts, show, keys)) end
+  start(C.aggregate(info, keys, vd, "log2", where), points("oneliner", info), periodic(opts, show, keys))
 end
 
 function M.lhist(probe, value, min, max, step, opts)

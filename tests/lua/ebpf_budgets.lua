@@ -91,6 +91,17 @@ local BUDGETS = {
     network_exit_recvfrom = 400, network_exit_recvmsg = 400, network_thread_exit = 100, network_send = 1100,
     network_receive = 600, network_state = 150, network_retransmit = 400,
   } },
+  -- The generic one-liner (its choices are globals written before the load):
+  -- a plain count, and every key with a value and its log2 bucket.
+  { file = "oneliner_generic.bpf.c", programs = {
+    oneliner_generic = 200,
+  } },
+  { file = "oneliner_generic.bpf.c", label = "oneliner_generic.bpf.c, every key, hist",
+    globals = { oneliner_keys = 63, oneliner_key_field_offset = 8, oneliner_key_field_size = 4,
+                oneliner_key_field_signed = 1, oneliner_value = 5, oneliner_value_field_offset = 16,
+                oneliner_value_field_size = 8, oneliner_value_field_signed = 1, oneliner_log2 = 1 }, programs = {
+    oneliner_generic = 900,
+  } },
   { file = "offcputime.bpf.c", defines = { "OFFCPU_MIN_NS=1000ULL" }, programs = {
     offcpu_switch = 200,
   } },
@@ -169,7 +180,7 @@ local function check_load(case, label, load)
   local started = now()
   local obj, err = ebpf.compile { file = source .. case.file, defines = case.defines,
                                   filter = { exclude_pid = c.pid() }, optional = case.optional,
-                                  autoload = load.autoload }
+                                  autoload = load.autoload, globals = case.globals }
   if not obj and load.name then return nil, ("path %s: %s"):format(load.name, tostring(err)) end
   t.ok(obj, tostring(err))
   local elapsed = now() - started
@@ -200,7 +211,7 @@ local function check_load(case, label, load)
 end
 
 for _, case in ipairs(BUDGETS) do
-  local label = case.file .. (case.defines and (" " .. table.concat(case.defines, " ")) or "")
+  local label = case.label or (case.file .. (case.defines and (" " .. table.concat(case.defines, " ")) or ""))
   t.test(label .. ": every program within its verified-instruction budget", function()
     local loaded, notes = 0, {}
     for _, load in ipairs(loads_of(case)) do
