@@ -280,8 +280,11 @@ static __always_inline void tcp_owner_advance(struct trace_event_raw_inet_sock_s
 /* accept() returned sk to the current task, which passed the filter: it
  * owns the connection from now on, and the connections its listening port
  * accepts later belong to it from their birth, unless the listener's owner
- * is already known. The listener's entry is looked up before it is written:
- * an insert into an LRU hash takes a free node even when the key exists. */
+ * is already known. It is when the connection had an owner before the
+ * accept: a passive connection gets one at its birth only from its
+ * listener's entry, so the listener is not looked up again. Else its entry
+ * is looked up before it is written: an insert into an LRU hash takes a free
+ * node even when the key exists. */
 static __always_inline struct tcp_owner *tcp_owner_accepted(const struct sock *sk, __u16 lport)
 {
     struct tcp_owner *o = tcp_owner_find((__u64)sk);
@@ -291,7 +294,10 @@ static __always_inline struct tcp_owner *tcp_owner_accepted(const struct sock *s
         if (!o)
             return NULL;
     }
+    __u32 known = o->pid;
     tcp_owner_set_current(o);
+    if (known)
+        return o;
     struct tcp_listener_key lkey = tcp_listener_key_of(sk, lport);
     if (!bpf_map_lookup_elem(&tcp_listeners, &lkey)) {
         struct tcp_listener listener = {.pid = o->pid};
