@@ -64,7 +64,8 @@ end
 -- index: they are zeroed first, then the slot (the key) itself.
 local function delete_rows(map, due, with)
   local deleted = 0
-  local offset = pid_offset(map)
+  -- An array's key is an index, never a pid.
+  local offset = map.info_table.type ~= "array" and pid_offset(map)
   if offset then
     -- Raw keys: the pid is read in place, and nothing is decoded that is
     -- not deleted.

@@ -10,6 +10,7 @@ once they exited, and the counter stays exactly K.
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -102,7 +103,9 @@ agent = Agent('return { interval = 0.5, collectors = { tcpstate = { filter = { c
               workdir=tmp)
 try:
     map_id = wait_for(lambda: slot_map_id(agent.proc.pid), 20, "the agent's transition_slots map")
-    port = 20000 + os.getpid() % 10000
+    with socket.socket() as probe:  # a free port: the kernel's pick, released for the listener
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     env = {**os.environ, "WORKLOAD_LINGER_MS": "3000"}
     listener = subprocess.Popen([binary, "listen", str(port), str(K)], stdout=subprocess.PIPE, text=True, env=env)
     wait_for(lambda: subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True).stdout,
