@@ -8,12 +8,13 @@
 // (connect, listen, accept, close), and the owner found there is remembered
 // per socket; see tcp_owner.h.
 //
-// Rows: a (process, port, from, to) key's counts live in a slot of
-// transition_slots, an array indexed by a hash of the key, when that slot is
-// free or already the key's, and in the LRU hash transitions otherwise. A
-// transition thus reaches its row, like its socket's owner (tcp_owner.h),
-// with array lookups that the verifier inlines, and no hash lookup in the
-// common case; user space adds up both maps (scripts/tcpstate.lua).
+// Rows: a (process, port, from, to) key holds a slot of transition_slots, an
+// array indexed by a hash of the key, when that slot is free or already the
+// key's, and counts per CPU at the same index of transition_counts; else it
+// counts in the LRU hash transitions. A transition thus reaches its row, like
+// its socket's owner (tcp_owner.h), with array lookups that the verifier
+// inlines (6.1 calls a helper for the per-CPU one), and no hash lookup in the
+// common case; user space adds up both (scripts/tcpstate.lua).
 //
 // Bounded maps. A key that finds its slot taken by another always gets an
 // entry in transitions, an LRU hash: when it is full the entry updated least
