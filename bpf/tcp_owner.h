@@ -60,8 +60,32 @@ struct tcp_listener {
     char comm[16];
 };
 
+/* Where a socket's owner record lives: a slot of tcp_owner_slots, an array
+ * indexed by a hash of the socket's address, when that slot is free or
+ * already the socket's; else (another live socket holds the slot) an entry of
+ * tcp_owners. A transition finds the record with an array lookup, which the
+ * verifier inlines into a few instructions, and a comparison; only sockets
+ * whose slot was taken pay for a hash lookup, and claiming or releasing a
+ * slot needs no insert or delete of a hash entry. */
+#define TCP_OWNER_SLOT_BITS 14
+#define TCP_OWNER_SLOTS     (1 << TCP_OWNER_SLOT_BITS)
+
+struct tcp_owner_slot {
+    __u64 sk; /* the socket whose record this is; 0: free */
+    struct tcp_owner owner;
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, TCP_OWNER_SLOTS);
+    __type(key, __u32);
+    __type(value, struct tcp_owner_slot);
+} tcp_owner_slots SEC(".maps");
+
 /* LRU: a socket that disappears without a CLOSE transition (there should be
- * none, but the map must never fill up) is forgotten eventually. */
+ * none, but the map must never fill up) is forgotten eventually. Such a
+ * socket's array slot stays taken until its address is reused by a socket
+ * that reaches CLOSE; sockets that hash to it meanwhile live here. */
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, 65536);
@@ -75,6 +99,61 @@ struct {
     __type(key, struct tcp_listener_key);
     __type(value, struct tcp_listener);
 } tcp_listeners SEC(".maps");
+
+/* The slot of socket sk: Fibonacci hashing of its address (socket objects
+ * are aligned, so the low bits alone would cluster). */
+static __always_inline struct tcp_owner_slot *tcp_owner_slot_of(__u64 sk)
+{
+    __u32 index = (__u32)((sk * 0x9E3779B97F4A7C15ULL) >> (64 - TCP_OWNER_SLOT_BITS));
+    return bpf_map_lookup_elem(&tcp_owner_slots, &index);
+}
+
+/* The owner record of sk, or NULL when it has none. */
+static __always_inline struct tcp_owner *tcp_owner_find(__u64 sk)
+{
+    struct tcp_owner_slot *slot = tcp_owner_slot_of(sk);
+    if (slot && slot->sk == sk)
+        return &slot->owner;
+    return bpf_map_lookup_elem(&tcp_owners, &sk);
+}
+
+/* Stores *fresh as the owner record of sk and returns it (NULL when the hash
+ * refused it). With only_new, an existing record is kept (and returned). A
+ * free slot is claimed with a compare-and-exchange: two sockets that hash to
+ * it can be created on two CPUs at once. */
+static __always_inline struct tcp_owner *tcp_owner_store(__u64 sk, const struct tcp_owner *fresh,
+                                                         int only_new)
+{
+    struct tcp_owner_slot *slot = tcp_owner_slot_of(sk);
+    if (slot) {
+        __u64 held = slot->sk;
+        int claimed = 0;
+        if (held == 0) {
+            /* The socket itself may claim it meanwhile on another CPU (an
+             * accept beside a transition): then the slot is its record. */
+            held = __sync_val_compare_and_swap(&slot->sk, 0, sk);
+            claimed = held == 0;
+        }
+        if (claimed || held == sk) {
+            if (claimed || !only_new)
+                slot->owner = *fresh;
+            return &slot->owner;
+        }
+    }
+    bpf_map_update_elem(&tcp_owners, &sk, fresh, only_new ? BPF_NOEXIST : BPF_ANY);
+    return bpf_map_lookup_elem(&tcp_owners, &sk);
+}
+
+/* Forgets the owner record of sk. */
+static __always_inline void tcp_owner_forget(__u64 sk)
+{
+    struct tcp_owner_slot *slot = tcp_owner_slot_of(sk);
+    /* Only the socket's own transitions write its slot: a plain store frees it. */
+    if (slot && slot->sk == sk)
+        slot->sk = 0;
+    else
+        bpf_map_delete_elem(&tcp_owners, &sk);
+}
 
 static __always_inline int tcp_owner_visible(const struct tcp_owner *o)
 {
@@ -132,7 +211,7 @@ tcp_owner_track(struct trace_event_raw_inet_sock_set_state *ctx, __u64 now)
                 struct tcp_listener_key key = tcp_listener_key_of((const struct sock *)sk, sport);
                 bpf_map_delete_elem(&tcp_listeners, &key);
             }
-            bpf_map_delete_elem(&tcp_owners, &sk);
+            tcp_owner_forget(sk);
             return NULL;
         }
         fresh.born_ns = now;
@@ -145,11 +224,10 @@ tcp_owner_track(struct trace_event_raw_inet_sock_set_state *ctx, __u64 now)
             __builtin_memcpy(listener.comm, fresh.comm, sizeof(listener.comm));
             bpf_map_update_elem(&tcp_listeners, &key, &listener, BPF_ANY);
         }
-        bpf_map_update_elem(&tcp_owners, &sk, &fresh, BPF_ANY);
-        return bpf_map_lookup_elem(&tcp_owners, &sk);
+        return tcp_owner_store(sk, &fresh, 0);
     }
 
-    struct tcp_owner *o = NULL;
+    struct tcp_owner *o;
     if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {
         /* A passive connection is born, in softirq context: the listener on its
          * local port owns it. A birth always starts a fresh record. */
@@ -162,20 +240,18 @@ tcp_owner_track(struct trace_event_raw_inet_sock_set_state *ctx, __u64 now)
             fresh.pid = listener->pid;
             __builtin_memcpy(fresh.comm, listener->comm, sizeof(fresh.comm));
         }
-        bpf_map_update_elem(&tcp_owners, &sk, &fresh, BPF_ANY);
+        o = tcp_owner_store(sk, &fresh, 0);
     } else {
-        o = bpf_map_lookup_elem(&tcp_owners, &sk);
+        o = tcp_owner_find(sk);
         if (!o) {
             /* The socket predates the tracer: neither its age nor its direction is
              * known. The lower port is taken as the service port, as ephemeral
              * ports are the high ones. */
             fresh.passive = sport < dport;
             fresh.port = fresh.passive ? sport : dport;
-            bpf_map_update_elem(&tcp_owners, &sk, &fresh, BPF_NOEXIST);
+            o = tcp_owner_store(sk, &fresh, 1);
         }
     }
-    if (!o)
-        o = bpf_map_lookup_elem(&tcp_owners, &sk);
     if (o && o->pid == 0 && tcp_owner_by_process(oldstate, newstate) && current_passes_filter())
         tcp_owner_set_current(o);
     return o;
@@ -198,26 +274,30 @@ static __always_inline void tcp_owner_advance(struct trace_event_raw_inet_sock_s
         if (listener && (listener->sk == sk || listener->sk == 0))
             bpf_map_delete_elem(&tcp_listeners, &key);
     }
-    bpf_map_delete_elem(&tcp_owners, &sk);
+    tcp_owner_forget(sk);
 }
 
 /* accept() returned sk to the current task, which passed the filter: it
  * owns the connection from now on, and the connections its listening port
  * accepts later belong to it from their birth, unless the listener's owner
- * is already known. The listener's entry is looked up before it is written:
- * an insert into an LRU hash takes a free node even when the key exists. */
+ * is already known. It is when the connection had an owner before the
+ * accept: a passive connection gets one at its birth only from its
+ * listener's entry, so the listener is not looked up again. Else its entry
+ * is looked up before it is written: an insert into an LRU hash takes a free
+ * node even when the key exists. */
 static __always_inline struct tcp_owner *tcp_owner_accepted(const struct sock *sk, __u16 lport)
 {
-    __u64 key = (__u64)sk;
-    struct tcp_owner *o = bpf_map_lookup_elem(&tcp_owners, &key);
+    struct tcp_owner *o = tcp_owner_find((__u64)sk);
     if (!o) {
         struct tcp_owner fresh = {.passive = 1, .port = lport};
-        bpf_map_update_elem(&tcp_owners, &key, &fresh, BPF_NOEXIST);
-        o = bpf_map_lookup_elem(&tcp_owners, &key);
+        o = tcp_owner_store((__u64)sk, &fresh, 1);
         if (!o)
             return NULL;
     }
+    __u32 known = o->pid;
     tcp_owner_set_current(o);
+    if (known)
+        return o;
     struct tcp_listener_key lkey = tcp_listener_key_of(sk, lport);
     if (!bpf_map_lookup_elem(&tcp_listeners, &lkey)) {
         struct tcp_listener listener = {.pid = o->pid};

@@ -16,6 +16,7 @@ local STATES = { "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2"
                  "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV" }
 
 local function state_name(n) return STATES[n] or tostring(n) end
+local FREE = string.rep("\0", 8)
 
 local labels = { "pid", "comm", "port", "from", "to" }
 local def = {
@@ -24,7 +25,9 @@ local def = {
   source = collector.bpf_path("tcpstate.bpf.c"),
   -- Maps keyed by process (a pid or a struct with a pid field): the agent
   -- deletes an exited process's rows once it has read their final values.
-  per_process = { "transitions" },
+  -- transition_slots is an array whose values hold the pid: exited.lua
+  -- frees a slot by zeroing it, with its counts in transition_counts.
+  per_process = { "transitions", { map = "transition_slots", with = "transition_counts" } },
   metrics = {
     { name = "ebpfrun_tcp_state_transitions_total", type = "counter", labels = labels, value = "count",
       help = "TCP sockets that moved from one state to another." },
@@ -40,12 +43,53 @@ local def = {
     { "AVG_TIME", key = "avg_ns", format = "duration", align = "right" },
   },
   collect = function(state)
-    local rows = {}
-    for key, v in state.obj:map("transitions"):pairs() do
-      local timed, ns = tonumber(v.timed), tonumber(v.total_ns)
-      rows[#rows + 1] = { pid = key.pid, comm = key.pid == 0 and "[unknown]" or ffi.string(v.comm), port = key.port,
-                          from = state_name(key.from), to = state_name(key.to), count = tonumber(v.count),
-                          seconds = ns / 1e9, avg_ns = timed > 0 and ns / timed or nil }
+    -- A key's counts are in its slot of transition_slots or in the
+    -- transitions hash, and in both when it moved into a slot freed later
+    -- (bpf/tcpstate.bpf.c): they are added up per key.
+    local by_key, rows = {}, {}
+    local function add(key, v)
+      local id = ("%d:%d:%d:%d"):format(key.pid, key.port, key.from, key.to)
+      local row = by_key[id]
+      if not row then
+        row = { pid = key.pid, comm = key.pid == 0 and "[unknown]" or ffi.string(v.comm), port = key.port,
+                from = state_name(key.from), to = state_name(key.to), count = 0, timed = 0, ns = 0 }
+        by_key[id] = row
+        rows[#rows + 1] = row
+      end
+      row.count = row.count + tonumber(v.untimed) + tonumber(v.timed)
+      row.timed, row.ns = row.timed + tonumber(v.timed), row.ns + tonumber(v.total_ns)
+    end
+    for key, v in state.obj:map("transitions"):pairs() do add(key, v) end
+    -- The slots: a key and comm each (transition_slots), the counts per CPU
+    -- at the same index (transition_counts). Only taken slots are decoded:
+    -- the first word, the key, is 0 in a free one.
+    local slots, counts = state.obj:map("transition_slots"), state.obj:map("transition_counts")
+    local indices, keys = slots.raw:entries()
+    if not indices then error(tostring(keys), 0) end
+    local taken = {}
+    for i = 1, #keys do
+      if keys[i]:sub(1, 8) ~= FREE then taken[indices[i]] = keys[i] end
+    end
+    if next(taken) then
+      local cindices, per_cpu = counts.raw:entries()
+      if not cindices then error(tostring(per_cpu), 0) end
+      for i = 1, #cindices do
+        local key = taken[cindices[i]]
+        if key then
+          local k = ffi.new(slots.value_type)
+          ffi.copy(k, key, ffi.sizeof(k))
+          local sum = { untimed = 0, timed = 0, total_ns = 0, comm = k.comm }
+          for _, c in ipairs(counts:_value(per_cpu[i])) do
+            sum.untimed, sum.timed = sum.untimed + tonumber(c.untimed), sum.timed + tonumber(c.timed)
+            sum.total_ns = sum.total_ns + tonumber(c.total_ns)
+          end
+          add(k, sum)
+        end
+      end
+    end
+    for _, row in ipairs(rows) do
+      row.seconds, row.avg_ns = row.ns / 1e9, row.timed > 0 and row.ns / row.timed or nil
+      row.timed, row.ns = nil, nil
     end
     return rows
   end,

@@ -122,17 +122,19 @@ local BUDGETS = {
   { file = "sockredirect.bpf.c", optional = { "redir_msg" }, programs = {
     redir_sockops = 500, redir_msg = 300, redir_msg_nocomm = 350, redir_exit = 50,
   } },
+  -- tcp_owner.h: an owner record is in an array slot or in the hash, and
+  -- the verifier walks what follows once for each (tcpstate's rows again).
   { file = "tcplife.bpf.c", defines = { "TCP_EVENTS=1" }, programs = {
-    tcplife_state = 1100,
+    tcplife_state = 2200,
   } },
   { file = "tcplife.bpf.c", defines = { "TCP_EVENTS=2" }, paths = TCPLIFE_PATHS, programs = {
-    tcplife_state = 800, tcplife_accept4 = 500, tcplife_accept = 500, tcplife_fexit_accept = 1000,
+    tcplife_state = 1700, tcplife_accept4 = 800, tcplife_accept = 800, tcplife_fexit_accept = 1500,
   } },
   { file = "tcplife.bpf.c", defines = { "TCP_EVENTS=4" }, paths = TCPLIFE_PATHS, programs = {
-    tcplife_state = 1200, tcplife_accept4 = 300, tcplife_accept = 300, tcplife_fexit_accept = 1000,
+    tcplife_state = 2300, tcplife_accept4 = 550, tcplife_accept = 550, tcplife_fexit_accept = 1500,
   } },
   { file = "tcpstate.bpf.c", programs = {
-    tcpstate_transition = 1000, tcpstate_accept4 = 300, tcpstate_accept = 300,
+    tcpstate_transition = 3600, tcpstate_accept4 = 550, tcpstate_accept = 550,
   } },
 }
 
