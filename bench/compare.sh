@@ -174,6 +174,13 @@ measure() {
   local start ids
   start=$(echo "$t_last - $t0" | bc -l)
   mapfile -t ids < <(prog_ids $TRACER_PID)
+  if ((${#ids[@]} == 0)); then
+    kill -INT -- -$TRACER_PID 2>/dev/null
+    wait $TRACER_PID 2>/dev/null
+    TRACER_PID=
+    echo "| $tool | did not attach: $(grep -m1 -iE 'error|fail' "$out.stderr" | cut -c1-80) | | | | | | | |"
+    return
+  fi
   local slowed
   slowed=$(timed_workload "$cap")
   local before after
@@ -239,7 +246,12 @@ start_only() {
   kill -INT -- -$pid 2>/dev/null
   wait $pid 2>/dev/null
   local _wall user sys rss
-  read -r _wall user sys rss <"$out.time" || true
+  # GNU time writes "Command exited with non-zero status N" first when it did.
+  read -r _wall user sys rss < <(tail -n 1 "$out.time") || true
+  if ((last_links <= 0)); then
+    START_RESULT="-"  # it never attached (bpftrace's runqlat.bt on 6.18)
+    return
+  fi
   START_RESULT=$(printf '%.2f %.2f %.1f' "$(echo "$t_last - $t0" | bc -l)" "$(echo "${user:-0} + ${sys:-0}" | bc -l)" \
     "$(echo "${rss:-0} / 1024" | bc -l)")
 }
@@ -267,13 +279,13 @@ for cap in $CAPABILITIES; do
   row="| $cap |"
   for c in "${cells[@]}"; do
     read -r st cpu rss <<<"$c"
-    row+=" $st s, $cpu CPU s, $rss MiB |"
+    if [[ $c == - ]]; then row+=" did not attach |"; else row+=" $st s, $cpu CPU s, $rss MiB |"; fi
   done
   echo "$row"
   read -r p_st p_cpu p_rss <<<"${cells[0]}"
   read -r l_st l_cpu l_rss <<<"${cells[3]}"
   read -r b_st _ b_rss <<<"${cells[4]}"
-  ratio() { echo "$2" | awk -v a="$1" '{ if ($1 > 0) printf "%.2f×", a / $1; else printf "-" }'; }
+  ratio() { echo "$2" | awk -v a="$1" '{ if ($1 + 0 > 0 && a != "-") printf "%.2f×", a / $1; else printf "-" }'; }
   RATIOS+=("| $cap | $(ratio "$p_st" "$l_st") | $(ratio "$p_cpu" "$l_cpu") | $(ratio "$p_rss" "$l_rss") | $(ratio "$p_st" "$b_st") | $(ratio "$p_rss" "$b_rss") |")
 done
 echo
