@@ -225,6 +225,24 @@ for cap in $CAPABILITIES; do
   printf 'ns/run per program:\n%s' "$PER_PROGRAM"
 done
 
+# GNU time prints CPU seconds in 10 ms steps, too coarse for a start of
+# ~0.03 s: the start table takes the child's rusage from wait4 in
+# microseconds instead (python3 runs the command and writes "wall user sys
+# maxrss_kib", GNU time's order; it ignores the SIGINT sent to stop the
+# tracer, which gets it with the default disposition restored).
+RUSAGE_PY='
+import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+t0 = time.monotonic()
+pid = os.fork()
+if pid == 0:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, ru = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write("%.3f %.4f %.4f %d\n" % (time.monotonic() - t0, ru.ru_utime, ru.ru_stime, ru.ru_maxrss))
+'
+
 # One start of `cmd` under `env` (VAR=VALUE words), stopped once attached:
 # sets START_RESULT to "start_s cpu_s rss_mib". Called directly, not in $(...):
 # a command substitution's subshell has no job control, so the tracer would
@@ -234,7 +252,7 @@ start_only() {
   shift 2
   local t0 t_last links last_links=-1 stable=0
   t0=$(seconds)
-  env "$@" /usr/bin/time -f '%e %U %S %M' -o "$out.time" bash -c "exec $cmd" >/dev/null 2>&1 &
+  env "$@" python3 -c "$RUSAGE_PY" "$out.time" bash -c "exec $cmd" >/dev/null 2>&1 &
   local pid=$!
   t_last=$t0
   for ((i = 0; i < 600 && stable < 20; i++)); do
@@ -252,7 +270,7 @@ start_only() {
     START_RESULT="-"  # it never attached (bpftrace's runqlat.bt on 6.18)
     return
   fi
-  START_RESULT=$(printf '%.2f %.2f %.1f' "$(echo "$t_last - $t0" | bc -l)" "$(echo "${user:-0} + ${sys:-0}" | bc -l)" \
+  START_RESULT=$(printf '%.2f %.3f %.1f' "$(echo "$t_last - $t0" | bc -l)" "$(echo "${user:-0} + ${sys:-0}" | bc -l)" \
     "$(echo "${rss:-0} / 1024" | bc -l)")
 }
 
