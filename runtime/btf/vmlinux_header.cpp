@@ -10,6 +10,9 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
+#include <optional>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -51,6 +54,15 @@ void append_printf(void* ctx, const char* format, va_list args) {
 }  // namespace
 
 Result<BtfIdentity> identify_btf(const std::string& path) {
+  // The running kernel's BTF cannot change while this process runs, and both
+  // the object cache and the loader's CO-RE cut key on it: hash it once.
+  static std::mutex kernel_mutex;
+  static std::optional<BtfIdentity> kernel_identity;
+  const bool is_kernel = path == kKernelBtfPath;
+  if (is_kernel) {
+    std::lock_guard lock(kernel_mutex);
+    if (kernel_identity) return *kernel_identity;
+  }
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return missing_btf(path, errno);
   struct stat st {};
@@ -59,20 +71,26 @@ Result<BtfIdentity> identify_btf(const std::string& path) {
     return make_error(ErrorKind::invalid_argument, fmt::format("BTF file {} is empty or unreadable", path));
   }
   BtfIdentity identity{path, 0, static_cast<uint64_t>(st.st_size)};
-  // sysfs files cannot be mmap'ed, so read them in chunks into one buffer.
-  std::string data;
-  data.resize(identity.size);
-  size_t filled = 0;
-  while (filled < data.size()) {
-    ssize_t n = ::read(fd, data.data() + filled, data.size() - filled);
+  // sysfs files cannot be mmap'ed: read 64 KiB at a time, each block's hash
+  // seeding the next, so that no 5.5 MB buffer is ever resident.
+  std::vector<char> block(64 * 1024);
+  uint64_t hash = 0x6b65726e656c;
+  uint64_t filled = 0;
+  for (;;) {
+    ssize_t n = ::read(fd, block.data(), block.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    filled += static_cast<size_t>(n);
+    hash = xxh64(std::string_view(block.data(), static_cast<size_t>(n)), hash);
+    filled += static_cast<uint64_t>(n);
   }
   ::close(fd);
-  if (filled != data.size())
+  if (filled != identity.size)
     return make_error(ErrorKind::invalid_argument, fmt::format("short read of BTF file {}", path));
-  identity.hash = xxh64(data);
+  identity.hash = hash;
+  if (is_kernel) {
+    std::lock_guard lock(kernel_mutex);
+    kernel_identity = identity;
+  }
   return identity;
 }
 

@@ -2,8 +2,6 @@
 
 #include <bpf/btf.h>
 #include <elf.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -15,14 +13,13 @@
 
 #include <fmt/format.h>
 
+#include "btf/vmlinux_header.h"
 #include "common/files.h"
 #include "common/hash.h"
 #include "common/log.h"
 
 namespace ebpfrun::loader {
 namespace {
-
-constexpr const char* kKernelBtf = "/sys/kernel/btf/vmlinux";
 
 // CO-RE relocation kinds (enum bpf_core_relo_kind in linux/bpf.h).
 constexpr uint32_t kTypeIdLocal = 6, kTypeIdTarget = 7, kTypeExists = 8, kTypeSize = 9, kTypeMatches = 12;
@@ -201,24 +198,6 @@ std::string write_subset(const struct btf* kernel, const std::vector<bool>& kept
   return raw;
 }
 
-// A key for the running kernel's BTF: its bytes, hashed 64 KiB at a time
-// (no 5.5 MB buffer), each block's hash seeding the next.
-uint64_t kernel_btf_hash() {
-  int fd = ::open(kKernelBtf, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  std::vector<char> block(64 * 1024);
-  uint64_t h = 0x6b65726e656c;
-  for (;;) {
-    ssize_t n = ::read(fd, block.data(), block.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      return n == 0 ? h : 0;
-    }
-    h = xxh64(std::string_view(block.data(), static_cast<size_t>(n)), h);
-  }
-}
-
 }  // namespace
 
 std::string minimal_core_btf(std::string_view elf, const struct btf* kernel, std::string* why) {
@@ -300,8 +279,9 @@ std::string cached_core_btf(std::string_view elf, const std::string& cache_dir) 
   if (sections.btf.empty() || sections.btf_ext.empty()) return {};
   for (auto name : sections.program_sections)
     if (needs_whole_kernel_btf(name)) return {};
-  const uint64_t kernel_hash = kernel_btf_hash();
-  if (kernel_hash == 0) return {};
+  auto kernel_btf = types::identify_btf(types::kKernelBtfPath);
+  if (!kernel_btf) return {};
+  const uint64_t kernel_hash = kernel_btf->hash;
   // The relocations depend on the object's BTF only, not on its code or the
   // filter values written into it.
   KeyHasher key;
