@@ -23,12 +23,7 @@ if not index then
 end
 index:close()
 
-local function sh(cmd)
-  local p = io.popen(cmd)
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+local sh = c.sh
 
 -- A fresh, empty cache directory.
 local function empty_cache()

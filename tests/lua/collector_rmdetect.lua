@@ -7,12 +7,8 @@ local c = require "ebpf_common"
 local cc = require "collector_common"
 c.require_root()
 
-local function sh(cmd)
-  local p = io.popen(cmd)
-  local out = p:read("*a")
-  p:close()
-  return (out:gsub("%s+$", ""))
-end
+-- Its output without the trailing newline.
+local function sh(cmd) return (c.sh(cmd):gsub("%s+$", "")) end
 
 -- A fresh directory, by its real path (the BPF side reports real paths).
 local function tempdir()

@@ -12,12 +12,8 @@ c.require_root()
 
 math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)"), 16) % 100000)
 
-local function sh(cmd)
-  local p = io.popen(cmd)
-  local out = p:read("*a")
-  p:close()
-  return (out:gsub("%s+$", ""))
-end
+-- Its output without the trailing newline.
+local function sh(cmd) return (c.sh(cmd):gsub("%s+$", "")) end
 
 local function read_file(path)
   local f = io.open(path)

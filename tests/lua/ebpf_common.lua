@@ -25,11 +25,16 @@ function M.require_root()
 end
 
 -- True when a BPF program with this name is loaded in the kernel.
-function M.kernel_has_program(name)
-  local p = io.popen("bpftool prog show 2>/dev/null")
+-- The standard output of a shell command.
+function M.sh(cmd)
+  local p = io.popen(cmd)
   local out = p:read("*a")
   p:close()
-  return out:find("name " .. name:sub(1, 15) .. "%s") ~= nil
+  return out
+end
+
+function M.kernel_has_program(name)
+  return M.sh("bpftool prog show 2>/dev/null"):find("name " .. name:sub(1, 15) .. "%s") ~= nil
 end
 
 -- Runs ebpfrun on a script text; returns exit code, stdout, stderr. `wrapper`

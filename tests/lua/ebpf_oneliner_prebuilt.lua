@@ -27,12 +27,7 @@ local W = o.workload()
 local REAL_COMPILER = os.getenv("EBPFRUN_COMPILER_LIB")
 local REAL_CACHE = os.getenv("XDG_CACHE_HOME")
 
-local function sh(cmd)
-  local p = io.popen(cmd)
-  local out = p:read("*a")
-  p:close()
-  return out
-end
+local sh = c.sh
 
 -- Runs `ebpfrun ARGS -e CODE` with an empty cache and no compiler library
 -- (prebuilt = true), or with the tests' compiler and cache, generating C
