@@ -91,30 +91,17 @@ static __always_inline __s64 builtin(__u32 which)
 // program's `(__s64)*(__s32 *)((char *)ctx + offset)` does.
 static __always_inline __s64 record_field(void *ctx, __u32 offset, __u32 size, __u32 is_signed)
 {
-    const char *at = (const char *)ctx + offset;
-    switch (size) {
-    case 1: {
-        __u8 x = 0;
-        bpf_probe_read_kernel(&x, sizeof(x), at);
-        return is_signed ? (__s64)(__s8)x : (__s64)x;
+    __u64 x = 0;
+    if (size == 0 || size > 8)
+        return 0;
+    // Little-endian: the field's bytes are the low bytes of x; a signed
+    // field's top bit is then moved to bit 63 and shifted back down.
+    bpf_probe_read_kernel(&x, size, (const char *)ctx + offset);
+    if (is_signed && size < 8) {
+        __u32 shift = 64 - 8 * size;
+        return (__s64)(x << shift) >> shift;
     }
-    case 2: {
-        __u16 x = 0;
-        bpf_probe_read_kernel(&x, sizeof(x), at);
-        return is_signed ? (__s64)(__s16)x : (__s64)x;
-    }
-    case 4: {
-        __u32 x = 0;
-        bpf_probe_read_kernel(&x, sizeof(x), at);
-        return is_signed ? (__s64)(__s32)x : (__s64)x;
-    }
-    case 8: {
-        __u64 x = 0;
-        bpf_probe_read_kernel(&x, sizeof(x), at);
-        return (__s64)x;
-    }
-    }
-    return 0;
+    return (__s64)x;
 }
 
 // No attach target in the section: user space attaches the program to each
