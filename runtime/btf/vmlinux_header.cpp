@@ -71,19 +71,32 @@ Result<BtfIdentity> identify_btf(const std::string& path) {
     return make_error(ErrorKind::invalid_argument, fmt::format("BTF file {} is empty or unreadable", path));
   }
   BtfIdentity identity{path, 0, static_cast<uint64_t>(st.st_size)};
-  // sysfs files cannot be mmap'ed: read 64 KiB at a time, each block's hash
-  // seeding the next, so that no 5.5 MB buffer is ever resident.
+  // sysfs files cannot be mmap'ed: hash 64 KiB blocks, each block's hash
+  // seeding the next, so that no 5.5 MB buffer is ever resident. A block is
+  // hashed only when full (or at the end): sysfs returns 4 KiB per read() and
+  // a regular file 64 KiB, and the identity must be the content's alone, or a
+  // copy of the kernel's BTF (--btf, EBPFRUN_BTF) would miss every object the
+  // kernel's own compiled.
   std::vector<char> block(64 * 1024);
   uint64_t hash = 0x6b65726e656c;
   uint64_t filled = 0;
+  size_t used = 0;
+  int read_errno = 0;
   for (;;) {
-    ssize_t n = ::read(fd, block.data(), block.size());
+    ssize_t n = ::read(fd, block.data() + used, block.size() - used);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0) read_errno = errno;
     if (n <= 0) break;
-    hash = xxh64(std::string_view(block.data(), static_cast<size_t>(n)), hash);
+    used += static_cast<size_t>(n);
     filled += static_cast<uint64_t>(n);
+    if (used == block.size()) {
+      hash = xxh64(std::string_view(block.data(), used), hash);
+      used = 0;
+    }
   }
+  if (used > 0) hash = xxh64(std::string_view(block.data(), used), hash);
   ::close(fd);
+  if (read_errno != 0) return missing_btf(path, read_errno);
   if (filled != identity.size)
     return make_error(ErrorKind::invalid_argument, fmt::format("short read of BTF file {}", path));
   identity.hash = hash;

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <set>
 
+#include "btf/vmlinux_header.h"
 #include "common/files.h"
 #include "compiler/compiler.h"
 #include "compiler/object_cache.h"
@@ -273,16 +274,35 @@ TEST_CASE("a missing BTF file is one clear error", "[compiler]") {
   CHECK(out.error().err_no == ENOENT);
 }
 
-TEST_CASE("a --btf PATH file supplies kernel types from that file", "[compiler]") {
+TEST_CASE("a --btf PATH file supplies kernel types from that file, and a copy of the kernel's is the kernel's",
+          "[compiler][cache]") {
   test::TempDir dir;
   auto copy = files::read("/sys/kernel/btf/vmlinux");
   REQUIRE(copy);
   dir.write("vmlinux.btf", *copy);
   auto options = options_in(dir);
+  auto kernel = compiler::compile(kProbe, dir.file("p.bpf.c"), options);
+  REQUIRE(kernel.ok());
   options.btf_path = dir.file("vmlinux.btf");
   auto out = compiler::compile(kProbe, dir.file("p.bpf.c"), options);
   INFO(out.error_message());
   CHECK(out.ok());
+  // The BTF's identity is its content, however the reads were split (sysfs
+  // gives 4 KiB a read, a file 64 KiB): the kernel matrix's guests compile
+  // against such a copy and must find what the host compiled.
+  CHECK(out.stats.cache_hit);
+  CHECK(out.stats.cache_key == kernel.stats.cache_key);
+  auto a = types::identify_btf("/sys/kernel/btf/vmlinux");
+  auto b = types::identify_btf(dir.file("vmlinux.btf"));
+  REQUIRE((a && b));
+  CHECK(a->hash == b->hash);
+  // One byte changed is another identity.
+  std::string changed = *copy;
+  changed[changed.size() / 2] ^= 1;
+  dir.write("changed.btf", changed);
+  auto c = types::identify_btf(dir.file("changed.btf"));
+  REQUIRE(c);
+  CHECK(c->hash != a->hash);
 }
 
 TEST_CASE("filtered sources compile, and injected comm text stays a literal", "[compiler][filter]") {
