@@ -89,10 +89,16 @@ t.test("local TCP in the cgroup takes the fast path, data intact", function()
   local client = row(rows, "remote_port", inside)
   local server = row(rows, "local_port", inside)
   t.ok(client and server, "no counters for the connection: " .. err)
-  -- 300000 bytes in 4 KiB writes: 73 full ones and one of 992 bytes.
-  t.eq(client.redirected_msgs, 74)
-  t.eq(client.redirected_bytes, bytes)
-  t.eq(client.passed_msgs, 0)
+  -- 300000 bytes in 4 KiB writes: 73 full ones and one of 992 bytes. The
+  -- client's connect() returns when the SYN-ACK arrives; the server's end is
+  -- established (and enters the sockhash) when the client's ACK has gone
+  -- through loopback, which a slow machine (the kernel matrix's TCG guests)
+  -- may leave queued. So the first write, and only it, may go the normal way.
+  t.eq(client.redirected_msgs + client.passed_msgs, 74, err)
+  t.eq(client.redirected_bytes + client.passed_bytes, bytes)
+  t.ok(client.passed_msgs == 0 or (client.passed_msgs == 1 and client.passed_bytes == 4096),
+    ("only the first write may go the normal way: %d messages, %d bytes did"):format(client.passed_msgs,
+      client.passed_bytes))
   t.eq(server.redirected_bytes, bytes)
   t.eq(server.passed_bytes, 0)
   t.eq(client.comm, "workload")
