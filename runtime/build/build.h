@@ -53,7 +53,8 @@ compiler::CompileOutput compile(const BuildRequest& request);
 // Prebuilt objects (the shipped bpf/*.bpf.c compiled when ebpfrun is built,
 // in the full filter form). compile() takes one instead of compiling when the
 // request is a file with a prebuilt object for its text and defines, and no
-// --no-cache, --btf, EBPFRUN_BTF or -I says otherwise.
+// --no-cache, --btf or -I says otherwise (EBPFRUN_BTF only names the types of
+// the compiles that do happen).
 //
 // The name the object of `file` (whose text is `source`) compiled with
 // `defines` has: STEM-KEY.o, KEY a hash of the text, the headers beside it

@@ -73,11 +73,14 @@ std::vector<std::string> prebuilt_dirs() {
 
 Prebuilt find_prebuilt(const BuildRequest& request, std::string_view source) {
   const auto& options = request.options;
-  // --no-cache asks for a compile from source; --btf, EBPFRUN_BTF and -I
-  // directories change what the source compiles to.
-  const char* btf_env = std::getenv("EBPFRUN_BTF");
+  // --no-cache asks for a compile from source; --btf and -I directories
+  // change what the source compiles to. EBPFRUN_BTF does not: it names the
+  // types of the compiles that do happen (the kernel matrix's guests compile
+  // against the host's BTF to share its cache), and a prebuilt object is
+  // CO-RE, relocated against the running kernel at load, as a user on that
+  // kernel runs it.
   if (!request.use_prebuilt || request.file.empty() || !options.use_cache || !options.btf_path.empty() ||
-      (btf_env && *btf_env) || !options.include_dirs.empty())
+      !options.include_dirs.empty())
     return {};
   const std::string name = prebuilt_name(request.file, source, options.defines);
   for (const auto& dir : prebuilt_dirs()) {

@@ -37,9 +37,8 @@ end
 
 -- Runs `ebpfrun -v ARGS` with `env` (NAME=VALUE ...); returns the JSON lines,
 -- stderr and the exit code.
--- EBPFRUN_BTF is unset: it asks for a compile against that BTF, never a
--- prebuilt object (the kernel matrix sets it for the other tests; there the
--- objects prebuilt against the host's kernel load on the guest's).
+-- EBPFRUN_BTF is unset, so that the compiles some of these cases ask for
+-- are against the running kernel's BTF.
 local function run(env, args)
   return cc.capture(("env -u EBPFRUN_BTF %s %s -v %s"):format(env, cc.ebpfrun, args))
 end
@@ -138,6 +137,26 @@ t.test("--max-entries has no prebuilt object: it compiles (and fails without a c
   cache = empty_cache()
   local _, failed, failed_code = run(("XDG_CACHE_HOME=%s %s"):format(cache, NO_COMPILER), args)
   t.ok(failed_code ~= 0, "ran without a compiler: " .. failed)
+  t.ok(failed:find("EBPFRUN_COMPILER_LIB"), failed)
+  sh(("rm -rf %q"):format(cache))
+end)
+
+t.test("--btf compiles against that BTF; EBPFRUN_BTF keeps the prebuilt object", function()
+  local cache = empty_cache()
+  local btf = cache .. "/vmlinux.btf"
+  sh(("cp /sys/kernel/btf/vmlinux %q"):format(btf))
+  local args = ("-c %q %s/scripts/syscalls.lua --json"):format(cc.workload .. " openat 13 /etc/hostname", cc.source)
+  -- EBPFRUN_BTF names the types of the compiles that happen (the kernel
+  -- matrix's guests set it to the host's); a prebuilt object compiles nothing.
+  local lines, err, code = run(("XDG_CACHE_HOME=%s EBPFRUN_BTF=%s %s"):format(cache, btf, NO_COMPILER), args)
+  t.eq(code, 0, err)
+  t.ok(err:find("prebuilt object " .. prebuilt_dir .. "/syscalls-", 1, true), err)
+  local rows = cc.final_rows(lines, "syscalls", { comm = "workload", syscall = "openat" })
+  t.eq(rows[1] and rows[1].count, 13, err)
+  -- --btf asks for that BTF's types: a compile, which needs the compiler.
+  local _, failed, failed_code = run(("XDG_CACHE_HOME=%s %s"):format(cache, NO_COMPILER), "--btf " .. btf .. " " .. args)
+  t.ok(failed_code ~= 0, "ran without a compiler: " .. failed)
+  t.ok(not failed:find("prebuilt object"), failed)
   t.ok(failed:find("EBPFRUN_COMPILER_LIB"), failed)
   sh(("rm -rf %q"):format(cache))
 end)

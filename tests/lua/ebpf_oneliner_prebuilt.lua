@@ -31,8 +31,8 @@ local sh = c.sh
 
 -- Runs `ebpfrun ARGS -e CODE` with an empty cache and no compiler library
 -- (prebuilt = true), or with the tests' compiler and cache, generating C
--- (EBPFRUN_ONELINER_PREBUILT=0) when `generated`. EBPFRUN_BTF asks for a
--- compile against that BTF, never a prebuilt object (the kernel matrix sets it).
+-- (EBPFRUN_ONELINER_PREBUILT=0) when `generated`. EBPFRUN_BTF is unset, so
+-- that the generated C compiles against the running kernel's BTF.
 local function run(mode, code, args)
   local cache = sh("mktemp -d /tmp/ebpfrun-olprebuilt.XXXXXX"):gsub("%s+$", "")
   ffi.C.unsetenv("EBPFRUN_BTF")
