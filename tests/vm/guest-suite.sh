@@ -20,15 +20,18 @@ build=$1
 # attach suite and kprobe listing; every collector's and tool's ground-truth
 # test (sockredirect's among them); the bindings' tests that load programs or
 # name kernel features (attach alternatives, verifier budgets and errors,
-# maps, fentry/kprobe one-liners, stacks) and the examples. Left out, to fit
-# the time budget (./setup.sh test, README "The kernel matrix"): the
-# one-liner language, REPL, build and event-loop tests, whose programs are
-# tracepoints the CO-RE stage already loads on each kernel; the collectors'
-# flag and framework tests (command-line handling); and the prebuilt-object
-# test (objects compiled on the host, as the CO-RE stage loads them). A
-# CTEST_REGEX given replaces the set, exclusions included.
-regex=${2:-'^attach: |^ebpfrun -l kprobe|^lua_collector_|^lua_ebpf_(attach_alternatives|budgets|errors|maps|oneliner_kernel|oneliner_kprobes|oneliner_stacks|stacks)$|^symbols_(profile|stacktools)$|^examples_run$'}
-exclude='^lua_collector_(flags|framework|prebuilt)$'
+# maps, fentry/kprobe one-liners, stacks). Left out, to fit the time budget
+# (./setup.sh test, README "The kernel matrix"): the one-liner language,
+# REPL, build and event-loop tests, whose programs are tracepoints the CO-RE
+# stage already loads on each kernel; the collectors' flag and framework
+# tests (command-line handling); the prebuilt-object test (objects compiled
+# on the host, as the CO-RE stage loads them); the demo and the churn test
+# (the same collectors' programs as their own tests, together, and map-full
+# handling, which no kernel changes); and the examples (tracepoints and
+# uprobes, which the attach suite covers). A CTEST_REGEX given replaces the
+# set, exclusions included.
+regex=${2:-'^attach: |^ebpfrun -l kprobe|^lua_collector_|^lua_ebpf_(attach_alternatives|budgets|errors|maps|oneliner_kernel|oneliner_kprobes|oneliner_stacks|stacks)$|^symbols_(profile|stacktools)$'}
+exclude='^lua_collector_(flags|framework|prebuilt|demo|churn)$'
 [ -n "${2:-}" ] && exclude='^$'
 
 cd "$build" || exit 2
