@@ -12,17 +12,25 @@
 #include <cstring>
 #include <thread>
 
+#include "build/build.h"
 #include "compiler/compiler.h"
 #include "support/test_support.h"
 
 namespace ebpfrun::test::attach {
 
-loader::Object load_test_object(const std::string& file, const std::vector<std::string>& defines) {
+void set_target_pid(std::string& elf, uint32_t pid) {
+  auto set =
+      build::set_elf_global(elf, "target_pid", std::string_view(reinterpret_cast<const char*>(&pid), sizeof pid));
+  INFO((set ? std::string() : set.error()));
+  REQUIRE(set);
+}
+
+loader::Object load_test_object(const std::string& file, uint32_t target_pid) {
   compiler::CompileOptions options;  // the default cache (the build tree's, under ctest)
-  options.defines = defines;
   auto out = compiler::compile_file(source_dir() + "/tests/data/attach/" + file, options);
   INFO(out.error_message());
   REQUIRE(out.ok());
+  if (target_pid != 0) set_target_pid(out.object, target_pid);
   std::string name = std::string(kPrefix) + file.substr(0, file.find('.'));
   auto object = loader::Object::open(out.object, name);
   REQUIRE(object);

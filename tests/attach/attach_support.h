@@ -19,8 +19,12 @@ namespace ebpfrun::test::attach {
 // Every program and map the attach tests create is named with this prefix.
 inline constexpr const char* kPrefix = "att_";
 
-// Compiles tests/data/attach/<file> with the given -D defines and loads it.
-loader::Object load_test_object(const std::string& file, const std::vector<std::string>& defines = {});
+// Compiles tests/data/attach/<file> and loads it; a target_pid other than 0
+// is written into the object's `target_pid` global first.
+loader::Object load_test_object(const std::string& file, uint32_t target_pid = 0);
+
+// Writes pid into the `target_pid` global of a compiled object.
+void set_target_pid(std::string& elf, uint32_t pid);
 
 bpf_program* program(const loader::Object& object, const char* name);
 bpf_map* map(const loader::Object& object, const char* name);

@@ -38,10 +38,10 @@ bool expected(const char* variable) {
 // kernel that refuses them still loads the kprobe ones.
 loader::Object load_probes() {
   compiler::CompileOptions options;
-  options.defines = {"TARGET_PID=" + std::to_string(::getpid())};
   auto out = compiler::compile_file(test::source_dir() + "/tests/data/attach/kernel_probes.bpf.c", options);
   INFO(out.error_message());
   REQUIRE(out.ok());
+  set_target_pid(out.object, static_cast<uint32_t>(::getpid()));
   auto object = loader::Object::open(out.object, "att_kernel_probes");
   REQUIRE(object);
   loader::LoadOptions load;

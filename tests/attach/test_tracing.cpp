@@ -57,7 +57,7 @@ TEST_CASE("attach: tracepoint syscalls/sys_enter_openat records this process's o
   if (!test::have_root()) return;
   KernelIds ids;
   {
-    auto object = load_test_object("tracing.bpf.c", {"TARGET_PID=" + std::to_string(::getpid())});
+    auto object = load_test_object("tracing.bpf.c", static_cast<uint32_t>(::getpid()));
     ids = kernel_ids(object);
     bpf_program* prog = program(object, "att_openat");
     auto link = attach_program(prog, "tracepoint/syscalls/sys_enter_openat");

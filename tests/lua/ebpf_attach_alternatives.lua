@@ -89,13 +89,12 @@ t.test("-v and --stats show which alternative was chosen", function()
   local dir = os.tmpname()
   os.remove(dir)
   os.execute("mkdir -p " .. dir)
-  local script = assert(io.open(dir .. "/script.lua", "w"))
-  script:write(("local ebpf = require 'ebpf'\nlocal obj = assert(ebpf.compile { text = [==[%s]==] })\n"):format(COUNTER))
-  script:write(("assert(obj:attach('alt_open', { %q, %q }))\n"):format(OPEN_ALTERNATIVES[1], OPEN_ALTERNATIVES[2]))
-  script:write("ebpf.run { duration = 0.2 }\n")
-  script:close()
-  local cmd = ("%s -v --stats %s/script.lua >%s/out 2>%s/err; echo $? >%s/rc"):format(
-    os.getenv("EBPFRUN_BIN") or "ebpfrun", dir, dir, dir, dir)
+  local script = c.script_file(
+    ("local ebpf = require 'ebpf'\nlocal obj = assert(ebpf.compile { text = [==[%s]==] })\n"):format(COUNTER)
+      .. ("assert(obj:attach('alt_open', { %q, %q }))\n"):format(OPEN_ALTERNATIVES[1], OPEN_ALTERNATIVES[2])
+      .. "ebpf.run { duration = 0.2 }\n")
+  local cmd = ("%s -v --stats %s >%s/out 2>%s/err; echo $? >%s/rc"):format(
+    os.getenv("EBPFRUN_BIN") or "ebpfrun", script, dir, dir, dir)
   os.execute(cmd)
   local function slurp(name)
     local h = assert(io.open(dir .. "/" .. name))
@@ -105,6 +104,7 @@ t.test("-v and --stats show which alternative was chosen", function()
   end
   local rc, err = tonumber(slurp("rc")), slurp("err")
   os.execute("rm -rf " .. dir)
+  c.remove_script_file(script)
   t.eq(rc, 0, err)
   -- -v: the debug line; --stats: the notes after the table, and in the table
   -- the program that ran (on a kernel without kprobes, the copy loaded as a

@@ -37,16 +37,39 @@ function M.kernel_has_program(name)
   return M.sh("bpftool prog show 2>/dev/null"):find("name " .. name:sub(1, 15) .. "%s") ~= nil
 end
 
--- Runs ebpfrun on a script text; returns exit code, stdout, stderr. `wrapper`
--- (optional) is a command ebpfrun runs under, e.g. "setpriv ...".
+-- Writes a script text to a file named for its content and returns its path.
+-- A script's path is part of the object cache's key of the C it compiles, so
+-- the same text compiles once, and the kernel matrix's guests find the objects
+-- the host's run left in the test cache. Readable by all (wrappers may run
+-- ebpfrun as another user).
+function M.script_file(text)
+  local tmp = os.tmpname()
+  os.remove(tmp)
+  local f = assert(io.open(tmp, "w"))
+  f:write(text)
+  f:close()
+  local digest = assert(M.sh("md5sum " .. tmp):match("^(%x+)"), "md5sum failed")
+  local dir = "/tmp/ebpfrun-script-" .. digest
+  os.execute("mkdir -p " .. dir)
+  local path = dir .. "/script.lua"
+  assert(os.rename(tmp, path))
+  return path
+end
+
+-- Removes a file script_file wrote, and its directory.
+function M.remove_script_file(path)
+  os.remove(path)
+  os.remove((path:gsub("/[^/]*$", "")))
+end
+
+-- Runs ebpfrun on a script text; returns exit code, stdout, stderr, and the
+-- script's path (gone by then). `wrapper` (optional) is a command ebpfrun
+-- runs under, e.g. "setpriv ...".
 function M.run_script(text, args, wrapper)
   local dir = os.tmpname()
   os.remove(dir)
   os.execute("mkdir -p " .. dir)
-  local path = dir .. "/script.lua"
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
+  local path = M.script_file(text)
   local cmd = ("%s %s %s %s >%s/out 2>%s/err; echo $? >%s/rc"):format(wrapper or "", os.getenv("EBPFRUN_BIN") or "ebpfrun",
     path, args or "", dir, dir, dir)
   os.execute(cmd)
@@ -58,6 +81,7 @@ function M.run_script(text, args, wrapper)
   end
   local rc, out, err = tonumber(slurp("rc")), slurp("out"), slurp("err")
   os.execute("rm -rf " .. dir)
+  M.remove_script_file(path)
   return rc, out, err, path
 end
 

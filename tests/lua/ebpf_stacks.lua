@@ -21,9 +21,10 @@ EBPFRUN_STACK_MAP(stacks_lua_map, 64);
 EBPFRUN_STACK_MAP(stacks_lua_umap, 64);
 struct ids { __s64 kernel; __s64 user; };
 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32); __type(value, struct ids); } stacks_lua_ids SEC(".maps");
+const volatile __u32 target_tgid = 0;
 SEC("raw_tp/sys_enter")
 int stacks_lua(struct bpf_raw_tracepoint_args *ctx) {
-  if ((bpf_get_current_pid_tgid() >> 32) != TARGET_TGID || ctx->args[1] != 257 /* x86-64 openat */) return 0;
+  if ((bpf_get_current_pid_tgid() >> 32) != target_tgid || ctx->args[1] != 257 /* x86-64 openat */) return 0;
   __u32 zero = 0;
   struct ids *ids = bpf_map_lookup_elem(&stacks_lua_ids, &zero);
   if (!ids) return 0;
@@ -32,7 +33,7 @@ int stacks_lua(struct bpf_raw_tracepoint_args *ctx) {
   return 0;
 }
 char LICENSE[] SEC("license") = "GPL";
-]], defines = { "TARGET_TGID=" .. c.pid() } })
+]], globals = { target_tgid = c.pid() } })
 
 local function names(frames)
   local list = {}

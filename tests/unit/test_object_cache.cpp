@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <fstream>
+#include <string>
 
 #include "common/files.h"
 #include "compiler/object_cache.h"
@@ -57,8 +59,12 @@ TEST_CASE("object cache stores, finds, detects stale dependencies and corruption
 }
 
 TEST_CASE("object cache directory follows XDG_CACHE_HOME", "[cache]") {
+  // The suites run with the build tree's cache (unit/main.cpp): put it back.
+  const std::string suite_cache = std::getenv("XDG_CACHE_HOME");
+  CHECK(suite_cache.ends_with("/test-cache"));
   ::setenv("XDG_CACHE_HOME", "/tmp/xdg-test", 1);
   CHECK(ObjectCache::default_dir() == "/tmp/xdg-test/ebpfrun");
   ::unsetenv("XDG_CACHE_HOME");
   if (::geteuid() == 0) CHECK(ObjectCache::default_dir() == "/var/cache/ebpfrun");
+  ::setenv("XDG_CACHE_HOME", suite_cache.c_str(), 1);
 }

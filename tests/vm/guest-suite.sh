@@ -69,8 +69,16 @@ echo "== $kernel: ctest -R '$regex' -E '$exclude'"
 # the run so that the budget's overruns can be traced to them.
 stamp=$(mktemp)
 ctest -R "$regex" -E "$exclude" --timeout 600 --output-on-failure -j1 || failures=$((failures + 1))
-compiled=$(find "$XDG_CACHE_HOME" -type f -path '*/objects/*' -newer "$stamp" 2>/dev/null | wc -l)
+new_objects=$(find "$XDG_CACHE_HOME" -type f -path '*/objects/*' -newer "$stamp" 2>/dev/null)
+compiled=$(printf '%s' "$new_objects" | grep -c . || true)
 echo "== $kernel: $compiled object(s) compiled in the guest (not in the host's cache)"
+# Each by the source its line info names (a Lua script for inline C, the
+# one-liner generator for one-liners), so an overrun can be traced to a test.
+if [ "$compiled" -gt 0 ] && command -v strings >/dev/null; then
+  for object in $new_objects; do
+    strings -n 6 "$object" | grep -m1 -E '^/.*\.(c|lua)$' || echo "(no source named)"
+  done | sort | uniq -c | sed 's/^/   /'
+fi
 rm -f "$stamp"
 echo "== $kernel: $failures failing stage(s)"
 [ "$failures" -eq 0 ]

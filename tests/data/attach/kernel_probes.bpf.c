@@ -1,16 +1,17 @@
 /* kprobe, kretprobe, kprobe.multi, fentry and fexit programs on do_sys_openat2
  * (every open() and openat() goes through it), written as libbpf-tools
  * programs are: BPF_KPROBE / BPF_KRETPROBE / BPF_PROG with typed arguments.
- * TARGET_PID (a -D define) is the test process: only its calls are counted,
+ * target_pid is the test process: only its calls are counted,
  * each kind in its own slot of att_probe_counts. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "ebpfrun.h"
 
-#ifndef TARGET_PID
-#define TARGET_PID 0
-#endif
+// Set in the ELF before load (build::set_elf_global), as libbpf-tools set
+// their targ_* filters: the object stays the same from run to run, so the
+// object cache serves it (and the kernel matrix's guests the host's copy).
+const volatile __u32 target_pid = 0;
 
 enum { SLOT_KPROBE, SLOT_KRETPROBE, SLOT_KPROBE_MULTI, SLOT_FENTRY, SLOT_FEXIT, SLOT_ANY, SLOT_COUNT };
 
@@ -23,7 +24,7 @@ struct {
 
 static __always_inline int count(__u32 slot)
 {
-    if (ebpfrun_current_pid() != TARGET_PID)
+    if (ebpfrun_current_pid() != target_pid)
         return 0;
     __u64 *n = bpf_map_lookup_elem(&att_probe_counts, &slot);
     if (n)

@@ -1,13 +1,14 @@
 /* Tracepoint, raw tracepoint and tp_btf programs for tests/attach.
- * TARGET_PID (a -D define) is the test process: only its openat calls are recorded. */
+ * target_pid is the test process: only its openat calls are recorded. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "ebpfrun.h"
 
-#ifndef TARGET_PID
-#define TARGET_PID 0
-#endif
+// Set in the ELF before load (build::set_elf_global), as libbpf-tools set
+// their targ_* filters: the object stays the same from run to run, so the
+// object cache serves it (and the kernel matrix's guests the host's copy).
+const volatile __u32 target_pid = 0;
 
 struct open_event {
     __u32 pid;
@@ -26,7 +27,7 @@ struct {
 SEC("tracepoint/syscalls/sys_enter_openat")
 int att_openat(struct trace_event_raw_sys_enter *ctx)
 {
-    if (ebpfrun_current_pid() != TARGET_PID)
+    if (ebpfrun_current_pid() != target_pid)
         return 0;
     struct open_event *e = bpf_ringbuf_reserve(&att_opens, sizeof(*e), 0);
     if (!e)
