@@ -5,6 +5,8 @@
 #   capability  ebpfrun                  bpftrace                      libbpf-tools
 #   syscalls    scripts/syscalls.lua     count + latency per syscall   syscount -L
 #   runqlat     scripts/scheduler.lua    /usr/sbin/runqlat.bt          runqlat
+#               --runq-only (and the whole
+#               collector, a row of its own)
 #   tcpstate    scripts/tcpstate.lua     inet_sock_set_state printf    tcpstates
 #   execsnoop   scripts/execsnoop.lua    /usr/sbin/execsnoop.bt        execsnoop
 #
@@ -77,7 +79,8 @@ declare -A CMD=(
     tracepoint:raw_syscalls:sys_exit /@start[tid]/ { @count[args->id] = count();
       @ns[args->id] = sum(nsecs - @start[tid]); delete(@start[tid]); }'"
   [syscalls.libbpf-tools]="/usr/sbin/syscount -L"
-  [runqlat.ebpfrun]="$EBPFRUN $ROOT/scripts/scheduler.lua"
+  [runqlat.ebpfrun]="$EBPFRUN $ROOT/scripts/scheduler.lua --runq-only"
+  [runqlat.ebpfrun-collector]="$EBPFRUN $ROOT/scripts/scheduler.lua"
   [runqlat.bpftrace]="bpftrace /usr/sbin/runqlat.bt"
   [runqlat.libbpf-tools]="/usr/sbin/runqlat"
   [tcpstate.ebpfrun]="$EBPFRUN $ROOT/scripts/tcpstate.lua"
@@ -220,7 +223,11 @@ for cap in $CAPABILITIES; do
   echo "| tool | start s | BPF_PROG_LOAD s | progs | ns/run (runs) | slowdown | CPU s | RSS MiB | out lines |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   PER_PROGRAM=
-  for tool in ebpfrun bpftrace libbpf-tools; do measure "$cap" "$tool"; done
+  # A capability whose job is part of a collector's also has the whole
+  # collector measured (runqlat: the scheduler collector without --runq-only).
+  extra=
+  [[ -n ${CMD[$cap.ebpfrun-collector]:-} ]] && extra=ebpfrun-collector
+  for tool in ebpfrun $extra bpftrace libbpf-tools; do measure "$cap" "$tool"; done
   echo
   printf 'ns/run per program:\n%s' "$PER_PROGRAM"
 done

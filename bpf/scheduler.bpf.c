@@ -36,6 +36,13 @@
 // is kept rather than deleted, so that user space reads a short-lived
 // process's figures at least once. Inserts and failed inserts are counted
 // (ebpfrun_maps.h).
+//
+// RUNQ_ONLY=1 (--runq-only) keeps the run-queue latency histogram alone, the
+// job of libbpf-tools' runqlat: per thread only when it became runnable and
+// the wait that ended at its last switch-in, in the same task storage; no
+// CPU times, no per-process rows, no exit program. The filter is applied as
+// above: a wait is added to the histogram when its thread next leaves the
+// CPU under the filter (or at its final switch-out).
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -84,6 +91,7 @@ struct {
     __type(value, struct thread_state);
 } thread_state SEC(".maps");
 
+#ifndef RUNQ_ONLY
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, 1);
@@ -93,6 +101,7 @@ struct {
 
 EBPFRUN_COUNTED_MAP(sched_stats, BPF_MAP_TYPE_LRU_HASH, __u32, struct sched_stats,
                     EBPFRUN_MAP_SIZE(16384));
+#endif
 
 // Run-queue latency in microseconds, log2 buckets indexed as ebpf.hist does:
 // 0 for 0, else the value's bit length.
@@ -141,6 +150,7 @@ static __always_inline int current_passes_filter(void)
     return 1;
 }
 
+#ifndef RUNQ_ONLY
 static __always_inline struct sched_stats *stats_of(__u32 pid)
 {
     struct sched_stats *stats = bpf_map_lookup_elem(&sched_stats, &pid);
@@ -150,17 +160,24 @@ static __always_inline struct sched_stats *stats_of(__u32 pid)
     EBPFRUN_INSERT(sched_stats, &pid, &fresh, BPF_NOEXIST);
     return bpf_map_lookup_elem(&sched_stats, &pid);
 }
+#endif
 
-static __always_inline void count_wait(struct sched_stats *stats, __u64 ns)
+static __always_inline void count_wait_in_hist(__u64 ns)
 {
-    __sync_fetch_and_add(&stats->runq_ns, ns);
-    __sync_fetch_and_add(&stats->runq_waits, 1);
     __u32 bucket = bit_length(ns / 1000);
     if (bucket >= HIST_BUCKETS)
         bucket = HIST_BUCKETS - 1;
     __u64 *count = bpf_map_lookup_elem(&runq_hist, &bucket);
     if (count)
         __sync_fetch_and_add(count, 1);
+}
+
+#ifndef RUNQ_ONLY
+static __always_inline void count_wait(struct sched_stats *stats, __u64 ns)
+{
+    __sync_fetch_and_add(&stats->runq_ns, ns);
+    __sync_fetch_and_add(&stats->runq_waits, 1);
+    count_wait_in_hist(ns);
 }
 
 // Commits what is known about `task`, the current task, which passed the
@@ -307,5 +324,69 @@ int BPF_PROG(scheduler_exit, struct task_struct *task)
         commit_current(task, bpf_ktime_get_ns(), false, false, false);
     return 0;
 }
+
+#else // RUNQ_ONLY
+
+// thread_state's woken, pending_runq and pending_wait only; a thread has a
+// record from its first switch-out under the filter (or its creation) on.
+SEC("tp_btf/sched_switch")
+int BPF_PROG(scheduler_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+             unsigned int prev_state)
+{
+    __u64 now = bpf_ktime_get_ns();
+    // Thread id 0 is a CPU's idle task, not a process.
+    if (prev->pid != 0) {
+        struct thread_state *state = bpf_task_storage_get(&thread_state, prev, 0, 0);
+        int passes = current_passes_filter();
+        if (passes && state && state->pending_wait)
+            count_wait_in_hist(state->pending_runq);
+        if (!passes || (prev_state & TASK_DEAD)) {
+            if (state)
+                bpf_task_storage_delete(&thread_state, prev);
+        } else {
+            if (!state)
+                state =
+                    bpf_task_storage_get(&thread_state, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+            if (state) {
+                // Still runnable (preempted, yielding): waiting on a run queue from now.
+                state->woken = preempt || prev_state == TASK_RUNNING ? now : 0;
+                state->pending_wait = 0;
+            }
+        }
+    }
+    struct thread_state *state = bpf_task_storage_get(&thread_state, next, 0, 0);
+    if (state && state->woken) {
+        state->pending_runq = now - state->woken;
+        state->pending_wait = 1;
+        state->woken = 0;
+    }
+    return 0;
+}
+
+// The first wakeup of a tracked thread starts its wait (a wakeup of a thread
+// still on its CPU is superseded by its switch-out).
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(scheduler_wakeup, struct task_struct *task)
+{
+    struct thread_state *state = bpf_task_storage_get(&thread_state, task, 0, 0);
+    if (state && !state->woken)
+        state->woken = bpf_ktime_get_ns();
+    return 0;
+}
+
+// A new thread waits from its creation; its first wait is kept (or dropped)
+// under the filter when it first leaves the CPU.
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(scheduler_wakeup_new, struct task_struct *task)
+{
+    __u64 now = bpf_ktime_get_ns();
+    struct thread_state *state =
+        bpf_task_storage_get(&thread_state, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (state)
+        *state = (struct thread_state){.woken = now};
+    return 0;
+}
+
+#endif // RUNQ_ONLY
 
 char LICENSE[] SEC("license") = "GPL";

@@ -20,6 +20,8 @@ set(EBPFRUN_PREBUILT_EXTRA
   "tcplife.bpf.c|TCP_EVENTS=4"
   "offcputime.bpf.c|OFFCPU_MIN_NS=1000ULL,OFFCPU_KERNEL_STACKS=1,OFFCPU_USER_STACKS=1"
   "fileio.bpf.c|PER_FILE=1"
+  "scheduler.bpf.c|RUNQ_ONLY=1"
+  "syscalls.bpf.c|COUNT_ONLY=1"
   "network.bpf.c|PER_ADDRESS=1")
 
 set(EBPFRUN_KERNEL_BTF /sys/kernel/btf/vmlinux)

@@ -1,6 +1,7 @@
 -- scheduler: context switches, on-CPU and off-CPU time per process, and a
 -- histogram of run-queue latency.
 --   ebpfrun scripts/scheduler.lua [--pid N] [--comm X] [--interval S] [--duration S] [--json] [--top N]
+--                                  [--runq-only]
 -- On-CPU: time a process's threads ran, as the kernel accounts CPU time
 -- (time stolen by a hypervisor is not in it). Off-CPU: time they were switched
 -- out (sleeping, blocked, or waiting on a run queue). Run-queue latency: from
@@ -15,6 +16,9 @@
 -- stretches that began before tracing started, and the one a thread is in
 -- when tracing stops, are not counted (bpf/scheduler.bpf.c explains how the
 -- filter is applied in sched_switch, whose current task is the one leaving).
+--
+-- --runq-only keeps the histogram alone (the job of libbpf-tools' runqlat),
+-- with less work per context switch: no per-process table, no CPU times.
 --
 -- Text mode prints the interval's table, then the histogram since the start;
 -- JSON mode adds one row {"hist":"runqueue_latency_us","type":"hist",
@@ -42,6 +46,11 @@ local def = {
   name = "scheduler",
   description = "Scheduling per process: context switches, on-CPU and off-CPU time, run-queue latency.",
   source = collector.bpf_path("scheduler.bpf.c"),
+  options = {
+    { "--runq-only", type = "flag",
+      help = "the run-queue latency histogram only, no per-process table (cheaper per context switch)" },
+  },
+  defines = function(opts) return opts.runq_only and { "RUNQ_ONLY=1" } or nil end,
   -- const_labels: labels with a fixed value for that series, so that several
   -- fields of one row become one metric told apart by a label. The histogram
   -- is the JSON row whose "hist" field is HIST_NAME; its bucket bounds are in
@@ -66,16 +75,22 @@ local def = {
   },
   key = { "pid" },
   sort = "switches",
-  columns = {
-    { "PID", key = "pid", align = "right" }, { "COMM", key = "comm", width = 15 },
-    { "SWITCHES", key = "switches", align = "right" }, { "INVOL", key = "involuntary", align = "right" },
-    { "ON-CPU", key = "on_seconds", format = seconds, align = "right" },
-    { "OFF-CPU", key = "off_seconds", format = seconds, align = "right" },
-    { "RUNQ", key = "runq_seconds", format = seconds, align = "right" },
-  },
+  -- No table with --runq-only: the histogram below it is all there is.
+  columns = function(opts)
+    if opts.runq_only then return nil end
+    return {
+      { "PID", key = "pid", align = "right" }, { "COMM", key = "comm", width = 15 },
+      { "SWITCHES", key = "switches", align = "right" }, { "INVOL", key = "involuntary", align = "right" },
+      { "ON-CPU", key = "on_seconds", format = seconds, align = "right" },
+      { "OFF-CPU", key = "off_seconds", format = seconds, align = "right" },
+      { "RUNQ", key = "runq_seconds", format = seconds, align = "right" },
+    }
+  end,
   collect = function(state)
     local rows = {}
-    for pid, v in state.obj:map("sched_stats"):pairs() do
+    -- --runq-only: the object has no per-process map.
+    local stats = not state.opts.runq_only and state.obj:map("sched_stats")
+    for pid, v in (stats and stats:pairs() or function() end) do
       rows[#rows + 1] = { pid = pid, comm = ffi.string(v.comm), switches = tonumber(v.switches),
                           involuntary = tonumber(v.involuntary), on_seconds = tonumber(v.on_ns) / 1e9,
                           off_seconds = tonumber(v.off_ns) / 1e9, runq_seconds = tonumber(v.runq_ns) / 1e9,

@@ -15,7 +15,8 @@
 --     metrics = { { name = "ebpfrun_syscalls_total", type = "counter", help = "...",
 --                   labels = { "pid", "comm", "syscall" }, value = "count" } },
 --     key = { "pid", "syscall" },               -- fields that identify a row
---     columns = { {"PID", key = "pid"}, {"COUNT", key = "count"} },  -- text table (ebpf.output columns)
+--     columns = { {"PID", key = "pid"}, {"COUNT", key = "count"} },  -- text table (ebpf.output columns),
+--                                               -- or function(opts) returning them (nil: no table)
 --     sort = "count",                           -- rows sorted by this field, descending
 --     start = function(ctx) end,                -- optional: after attach (ctx.obj, ctx.opts)
 --     collect = function(ctx) return rows end,  -- rows: { {pid = 1, comm = "x", count = 3}, ... }
@@ -329,8 +330,12 @@ local function print_interval(state, out, final)
   io.write(("%s %s%s\n"):format(now, state.def.name, final and " (totals)" or ""))
   local limited = {}
   for i = 1, math.min(top, #shown) do limited[i] = shown[i] end
-  out:table(limited, { columns = state.def.columns })
-  io.write("\n")
+  local columns = state.def.columns
+  if type(columns) == "function" then columns = columns(state.opts) end
+  if columns then
+    out:table(limited, { columns = columns })
+    io.write("\n")
+  end
   if state.def.footer then
     local text = state.def.footer(state, final)
     if text and text ~= "" then io.write(text, "\n") end

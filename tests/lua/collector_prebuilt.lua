@@ -117,6 +117,21 @@ t.test("execsnoop.lua with an empty cache and no compiler: prebuilt object, sees
   sh(("rm -rf %q"):format(cache))
 end)
 
+-- The flags that change a collector's C (cmake/Prebuilt.cmake's variants)
+-- start from prebuilt objects too.
+t.test("--count-only, --runq-only, --per-file and --per-address: prebuilt objects, nothing compiled", function()
+  for _, case in ipairs({ { "syscalls.lua", "--count-only" }, { "scheduler.lua", "--runq-only" },
+                          { "fileio.lua", "--per-file" }, { "network.lua", "--per-address" } }) do
+    local cache = empty_cache()
+    local _, err, code = run(("XDG_CACHE_HOME=%s %s"):format(cache, NO_COMPILER),
+      ("-c %q %s/scripts/%s --json %s"):format(cc.workload .. " naps 3 2", cc.source, case[1], case[2]))
+    t.eq(code, 0, case[1] .. " " .. case[2] .. ": " .. err)
+    t.ok(err:find("prebuilt object " .. prebuilt_dir .. "/", 1, true), case[1] .. " " .. case[2] .. ": " .. err)
+    t.eq(cache_objects(cache), "", case[2] .. ": the cache got an object although nothing was compiled")
+    sh(("rm -rf %q"):format(cache))
+  end
+end)
+
 t.test("--max-entries has no prebuilt object: it compiles (and fails without a compiler)", function()
   local cache = empty_cache()
   local args = ("-c %q %s/scripts/syscalls.lua --json --max-entries 512"):format(

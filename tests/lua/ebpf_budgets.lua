@@ -118,6 +118,9 @@ local BUDGETS = {
   { file = "scheduler.bpf.c", programs = {
     scheduler_switch = 13000, scheduler_wakeup = 100, scheduler_wakeup_new = 100, scheduler_exit = 6200,
   } },
+  { file = "scheduler.bpf.c", defines = { "RUNQ_ONLY=1" }, programs = {
+    scheduler_switch = 2000, scheduler_wakeup = 100, scheduler_wakeup_new = 100,
+  } },
   -- redir_msg is refused where sk_msg programs may not read the comm (6.1, 6.12).
   { file = "sockredirect.bpf.c", optional = { "redir_msg" }, programs = {
     redir_sockops = 500, redir_msg = 300, redir_msg_nocomm = 350, redir_exit = 50,
