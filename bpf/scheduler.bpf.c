@@ -286,6 +286,61 @@ int BPF_PROG(scheduler_switch, bool preempt, struct task_struct *prev, struct ta
     return 0;
 }
 
+// An exiting thread's time is committed here, while its parent may still be
+// unaware of the exit: the parent (ebpfrun -c, say) can reap it and read the
+// maps before the thread's final switch-out, which then adds only the time
+// of the exit itself (and sum_exec_runtime's lag, at most a scheduler tick).
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(scheduler_exit, struct task_struct *task)
+{
+    if (current_passes_filter())
+        commit_current(task, bpf_ktime_get_ns(), false, false, false);
+    return 0;
+}
+
+#else // RUNQ_ONLY
+
+// thread_state's off_since, woken, pending_runq and pending_wait only; a
+// thread has a record from its first switch-out under the filter (or its
+// creation) on.
+SEC("tp_btf/sched_switch")
+int BPF_PROG(scheduler_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+             unsigned int prev_state)
+{
+    __u64 now = bpf_ktime_get_ns();
+    // Thread id 0 is a CPU's idle task, not a process.
+    if (prev->pid != 0) {
+        struct thread_state *state = bpf_task_storage_get(&thread_state, prev, 0, 0);
+        int passes = current_passes_filter();
+        if (passes && state && state->pending_wait)
+            count_wait_in_hist(state->pending_runq);
+        if (!passes || (prev_state & TASK_DEAD)) {
+            if (state)
+                bpf_task_storage_delete(&thread_state, prev);
+        } else {
+            if (!state)
+                state =
+                    bpf_task_storage_get(&thread_state, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+            if (state) {
+                // Still runnable (preempted, yielding): waiting on a run queue from now.
+                state->off_since = now;
+                state->woken = preempt || prev_state == TASK_RUNNING ? now : 0;
+                state->pending_wait = 0;
+            }
+        }
+    }
+    struct thread_state *state = bpf_task_storage_get(&thread_state, next, 0, 0);
+    if (state && state->off_since) {
+        state->pending_wait = state->woken != 0;
+        state->pending_runq = state->woken ? now - state->woken : 0;
+        state->off_since = 0;
+        state->woken = 0;
+    }
+    return 0;
+}
+
+#endif // RUNQ_ONLY
+
 // Only threads with state (ones that passed the filter when they left the
 // CPU) are of interest; the first wakeup ends their sleep.
 SEC("tp_btf/sched_wakeup")
@@ -312,81 +367,5 @@ int BPF_PROG(scheduler_wakeup_new, struct task_struct *task)
     }
     return 0;
 }
-
-// An exiting thread's time is committed here, while its parent may still be
-// unaware of the exit: the parent (ebpfrun -c, say) can reap it and read the
-// maps before the thread's final switch-out, which then adds only the time
-// of the exit itself (and sum_exec_runtime's lag, at most a scheduler tick).
-SEC("tp_btf/sched_process_exit")
-int BPF_PROG(scheduler_exit, struct task_struct *task)
-{
-    if (current_passes_filter())
-        commit_current(task, bpf_ktime_get_ns(), false, false, false);
-    return 0;
-}
-
-#else // RUNQ_ONLY
-
-// thread_state's woken, pending_runq and pending_wait only; a thread has a
-// record from its first switch-out under the filter (or its creation) on.
-SEC("tp_btf/sched_switch")
-int BPF_PROG(scheduler_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
-             unsigned int prev_state)
-{
-    __u64 now = bpf_ktime_get_ns();
-    // Thread id 0 is a CPU's idle task, not a process.
-    if (prev->pid != 0) {
-        struct thread_state *state = bpf_task_storage_get(&thread_state, prev, 0, 0);
-        int passes = current_passes_filter();
-        if (passes && state && state->pending_wait)
-            count_wait_in_hist(state->pending_runq);
-        if (!passes || (prev_state & TASK_DEAD)) {
-            if (state)
-                bpf_task_storage_delete(&thread_state, prev);
-        } else {
-            if (!state)
-                state =
-                    bpf_task_storage_get(&thread_state, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-            if (state) {
-                // Still runnable (preempted, yielding): waiting on a run queue from now.
-                state->woken = preempt || prev_state == TASK_RUNNING ? now : 0;
-                state->pending_wait = 0;
-            }
-        }
-    }
-    struct thread_state *state = bpf_task_storage_get(&thread_state, next, 0, 0);
-    if (state && state->woken) {
-        state->pending_runq = now - state->woken;
-        state->pending_wait = 1;
-        state->woken = 0;
-    }
-    return 0;
-}
-
-// The first wakeup of a tracked thread starts its wait (a wakeup of a thread
-// still on its CPU is superseded by its switch-out).
-SEC("tp_btf/sched_wakeup")
-int BPF_PROG(scheduler_wakeup, struct task_struct *task)
-{
-    struct thread_state *state = bpf_task_storage_get(&thread_state, task, 0, 0);
-    if (state && !state->woken)
-        state->woken = bpf_ktime_get_ns();
-    return 0;
-}
-
-// A new thread waits from its creation; its first wait is kept (or dropped)
-// under the filter when it first leaves the CPU.
-SEC("tp_btf/sched_wakeup_new")
-int BPF_PROG(scheduler_wakeup_new, struct task_struct *task)
-{
-    __u64 now = bpf_ktime_get_ns();
-    struct thread_state *state =
-        bpf_task_storage_get(&thread_state, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-    if (state)
-        *state = (struct thread_state){.woken = now};
-    return 0;
-}
-
-#endif // RUNQ_ONLY
 
 char LICENSE[] SEC("license") = "GPL";
