@@ -17,60 +17,24 @@
 #include "common/files.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "loader/internal/elf_sections.h"
 
 namespace ebpfrun::loader {
 namespace {
 
+using detail::ElfSections;
+using detail::read_sections;
+
 // CO-RE relocation kinds (enum bpf_core_relo_kind in linux/bpf.h).
 constexpr uint32_t kTypeIdLocal = 6, kTypeIdTarget = 7, kTypeExists = 8, kTypeSize = 9, kTypeMatches = 12;
 
-struct ElfSections {
-  std::string_view btf;
-  std::string_view btf_ext;
-  std::vector<std::string_view> program_sections;  // names of executable sections
-};
-
-// The sections this file needs, read in place from a 64-bit little-endian
-// ELF (what clang emits for bpfel); anything else yields nothing.
-ElfSections read_sections(std::string_view elf) {
-  ElfSections out;
-  Elf64_Ehdr eh;
-  if (elf.size() < sizeof eh) return out;
-  std::memcpy(&eh, elf.data(), sizeof eh);
-  if (std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-      eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_shentsize != sizeof(Elf64_Shdr) || eh.e_shoff > elf.size() ||
-      (elf.size() - eh.e_shoff) / sizeof(Elf64_Shdr) < eh.e_shnum || eh.e_shstrndx >= eh.e_shnum)
-    return out;
-  auto header = [&](size_t i) {
-    Elf64_Shdr sh;
-    std::memcpy(&sh, elf.data() + eh.e_shoff + i * sizeof sh, sizeof sh);
-    return sh;
-  };
-  auto bytes = [&](const Elf64_Shdr& sh) -> std::string_view {
-    if (sh.sh_type == SHT_NOBITS || sh.sh_offset > elf.size() || elf.size() - sh.sh_offset < sh.sh_size) return {};
-    return elf.substr(sh.sh_offset, sh.sh_size);
-  };
-  const std::string_view names = bytes(header(eh.e_shstrndx));
-  for (size_t i = 1; i < eh.e_shnum; ++i) {
-    const Elf64_Shdr sh = header(i);
-    if (sh.sh_name >= names.size()) continue;
-    std::string_view name = names.substr(sh.sh_name);
-    name = name.substr(0, name.find('\0'));
-    if (name == ".BTF")
-      out.btf = bytes(sh);
-    else if (name == ".BTF.ext")
-      out.btf_ext = bytes(sh);
-    else if (sh.sh_type == SHT_PROGBITS && (sh.sh_flags & SHF_EXECINSTR))
-      out.program_sections.push_back(name);
-  }
-  return out;
-}
-
 // Programs of these kinds make libbpf load the whole kernel BTF regardless
-// (to find their attach target), so a small BTF would only add work.
+// (to find their attach target), so a small BTF would only add work. tp_btf
+// programs are not among them: the loader binds those itself
+// (tp_btf_targets.h).
 bool needs_whole_kernel_btf(std::string_view section) {
-  static constexpr std::array<std::string_view, 8> kPrefixes = {"tp_btf", "fentry", "fexit",      "fmod_ret",
-                                                                "lsm",    "iter",   "struct_ops", "freplace"};
+  static constexpr std::array<std::string_view, 7> kPrefixes = {"fentry", "fexit",      "fmod_ret", "lsm",
+                                                                "iter",   "struct_ops", "freplace"};
   return std::any_of(kPrefixes.begin(), kPrefixes.end(), [&](std::string_view p) { return section.starts_with(p); });
 }
 
@@ -285,7 +249,9 @@ std::string cached_core_btf(std::string_view elf, const std::string& cache_dir) 
   // The relocations depend on the object's BTF only, not on its code or the
   // filter values written into it.
   KeyHasher key;
-  key.add("btf", sections.btf).add("btf.ext", sections.btf_ext).add("kernel", kernel_hash);
+  // "rules" changes with what needs_whole_kernel_btf refuses, so that marks
+  // left by an earlier version are not taken for this one's verdict.
+  key.add("rules", 2).add("btf", sections.btf).add("btf.ext", sections.btf_ext).add("kernel", kernel_hash);
   const std::string path = cache_dir + "/" + key.hex() + ".btf";
   // An object that cannot be served by a subset is marked, so that later
   // runs do not load the whole kernel BTF once more only to find that again.

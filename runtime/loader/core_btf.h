@@ -19,7 +19,7 @@ namespace ebpfrun::loader {
 // The raw bytes of a BTF holding every kernel type that the CO-RE relocations
 // of the BPF ELF `elf` can match, or empty (with `why` set) when the object
 // cannot be served from one: it has no CO-RE relocations; it needs the whole
-// kernel BTF anyway (BTF-typed programs such as tp_btf or fentry, typed
+// kernel BTF anyway (BTF-bound programs such as fentry or lsm, typed
 // ksyms); a relocation asks for a kernel type id or a full type match; or a
 // relocated type is not in `kernel` (libbpf then searches module BTFs, which
 // a custom BTF would switch off).

@@ -15,6 +15,7 @@
 #include "loader/core_btf.h"
 #include "loader/internal/attach_target.h"
 #include "loader/internal/pinning.h"
+#include "loader/internal/tp_btf_targets.h"
 
 namespace ebpfrun::loader {
 namespace {
@@ -60,6 +61,8 @@ Result<Object> Object::open_owned(std::string elf, const std::string& name, cons
   if (auto valid = validate_pin_namespace(options.pin_namespace); !valid) return std::move(valid).take_error();
   std::string pin_directory = options.pin_root + "/" + options.pin_namespace;
   OpenOptions resolved = options;
+  detail::bind_tp_btf_programs_here();
+  detail::learn_tp_btf_targets(elf, resolved.core_btf_cache_dir);
   if (resolved.core_btf_path.empty()) resolved.core_btf_path = cached_core_btf(elf, resolved.core_btf_cache_dir);
   if (!resolved.core_btf_path.empty()) log::debug("{}: CO-RE relocations against {}", name, resolved.core_btf_path);
   bpf_object* object = open_elf(elf, name, pin_directory, resolved.core_btf_path);
@@ -243,7 +246,7 @@ std::vector<ProgramSummary> Object::programs() const {
     ProgramSummary s;
     s.name = bpf_program__name(prog);
     s.section = bpf_program__section_name(prog);
-    const char* type = libbpf_bpf_prog_type_str(bpf_program__type(prog));
+    const char* type = libbpf_bpf_prog_type_str(detail::load_type(prog));
     s.type = type ? type : "unknown";
     s.instructions = bpf_program__insn_cnt(prog);
     s.fd = loaded_ ? bpf_program__fd(prog) : -1;

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "common/log.h"
+#include "loader/internal/tp_btf_targets.h"
 #include "loader/line_info.h"
 #include "loader/object.h"
 #include "loader/verifier_log.h"
@@ -183,6 +184,7 @@ Status Object::load_once(const LoadOptions& options) {
       if (log) bpf_program__set_log_buf(prog, log, log_size);
     }
     int err = bpf_object__load(object_);
+    const std::string unbound = detail::finish_tp_btf_binding();
     size_t i = 0;
     const char* failed_log = nullptr;
     bpf_program* failed = nullptr;
@@ -201,6 +203,10 @@ Status Object::load_once(const LoadOptions& options) {
     if (err == -EMFILE || err == -ENFILE) {
       clear_logs();
       return make_error(ErrorKind::resource, fd_exhaustion_message(name_, err), err);
+    }
+    if (!failed && !unbound.empty()) {
+      clear_logs();
+      return make_errno_error(err, fmt::format("loading BPF object {} failed: {}", name_, unbound));
     }
     if (!failed) {
       clear_logs();

@@ -121,6 +121,32 @@ t.test("a load that fails against the cut is retried against the whole kernel BT
   os.execute("rm -rf " .. cache)
 end)
 
+-- tp_btf programs are bound by the loader with the kernel's tracepoint type
+-- ids, learnt once per kernel BTF and cached (runtime/loader/internal/
+-- tp_btf_targets.h), where libbpf would read the whole kernel BTF at every
+-- load; their objects' CO-RE relocations take a cut like any other's.
+t.test("a tp_btf tool learns the kernel's tracepoints once, then never reads the whole kernel BTF", function()
+  local cache = fresh_cache()
+  local first, ok1 = run_verbose(cache, "scheduler.lua")
+  t.ok(ok1, "first run exits 0:\n" .. first)
+  t.ok(first:find("cached the kernel's %d+ tp_btf targets") ~= nil, first)
+  local targets = listing(cache .. "/ebpfrun/core-btf", ".tp_btf")
+  t.eq(#targets, 1)
+  local second, ok2 = run_verbose(cache, "scheduler.lua")
+  t.ok(ok2, "second run exits 0:\n" .. second)
+  t.ok(second:find("CO-RE relocations against " .. cache .. "/ebpfrun/core-btf/", 1, true) ~= nil,
+       "the tp_btf object relocates against a cut:\n" .. second)
+  t.ok(second:find(kernel_btf_loads, 1, true) == nil, "the second run never reads the whole kernel BTF:\n" .. second)
+  -- A damaged file is learnt again, not trusted.
+  local f = assert(io.open(cache .. "/ebpfrun/core-btf/" .. targets[1], "wb"))
+  f:write("ebpfrun tp_btf targets 1\nsched_switch not-a-number\n")
+  f:close()
+  local third, ok3 = run_verbose(cache, "scheduler.lua")
+  t.ok(ok3, "the run with a damaged file exits 0:\n" .. third)
+  t.ok(third:find("cached the kernel's %d+ tp_btf targets") ~= nil, third)
+  os.execute("rm -rf " .. cache)
+end)
+
 t.test("--no-cache and BTF-typed programs keep the whole kernel BTF", function()
   local cache = fresh_cache()
   local text, ok = run_verbose(cache, "execsnoop.lua", "--no-cache")
@@ -129,7 +155,8 @@ t.test("--no-cache and BTF-typed programs keep the whole kernel BTF", function()
   t.ok(text:find(kernel_btf_loads, 1, true) ~= nil, "--no-cache reads the whole kernel BTF")
   t.eq(listing(cache .. "/ebpfrun/core-btf", ".btf"), {})
   -- network's object has CO-RE relocations and fexit programs: libbpf needs
-  -- the whole BTF for their attach targets anyway, so no cut is made.
+  -- the whole BTF for their attach targets anyway (unlike tp_btf targets,
+  -- fexit targets are not bound by the loader), so no cut is made.
   text, ok = run_verbose(cache, "network.lua")
   t.ok(ok, "network run exits 0:\n" .. text)
   t.ok(text:find("found %d+ CO%-RE relocations") ~= nil, "network's object has CO-RE relocations")
