@@ -2,12 +2,14 @@
 
 #include <bpf/btf.h>
 #include <elf.h>
+#include <linux/btf.h>
 
 #include <algorithm>
 #include <array>
 #include <cstring>
 #include <set>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -18,11 +20,13 @@
 #include "common/hash.h"
 #include "common/log.h"
 #include "loader/internal/elf_sections.h"
+#include "loader/internal/raw_btf.h"
 
 namespace ebpfrun::loader {
 namespace {
 
 using detail::ElfSections;
+using detail::RawBtf;
 using detail::read_sections;
 
 // CO-RE relocation kinds (enum bpf_core_relo_kind in linux/bpf.h).
@@ -93,14 +97,15 @@ std::string_view essential_name(std::string_view name) {
 // access path can walk and what decides field compatibility. Pointers are
 // kept, but point to void in the output (libbpf deems any two pointer fields
 // compatible, and an access path never follows one).
-void keep_embedded(const struct btf* b, uint32_t id, std::vector<bool>& kept) {
+void keep_embedded(const RawBtf& kernel, uint32_t id, std::vector<bool>& kept) {
   std::vector<uint32_t> todo{id};
   while (!todo.empty()) {
     uint32_t cur = todo.back();
     todo.pop_back();
     if (cur == 0 || kept[cur]) continue;
     kept[cur] = true;
-    const struct btf_type* t = btf__type_by_id(b, cur);
+    const struct btf_type* t = kernel.type(cur);
+    if (!t) continue;
     if (btf_is_ptr(t)) continue;
     if (btf_is_mod(t) || btf_is_typedef(t) || btf_is_func(t) || btf_is_var(t)) {
       todo.push_back(t->type);
@@ -118,53 +123,75 @@ void keep_embedded(const struct btf* b, uint32_t id, std::vector<bool>& kept) {
   }
 }
 
-// The kept types, renumbered in their order, in a new BTF.
-std::string write_subset(const struct btf* kernel, const std::vector<bool>& kept) {
+// The kept types, renumbered in their order, in a new raw BTF with a string
+// section of their names alone.
+std::string write_subset(const RawBtf& kernel, const std::vector<bool>& kept) {
   std::vector<uint32_t> renumbered(kept.size(), 0);
   uint32_t next = 1;
   for (size_t id = 1; id < kept.size(); ++id)
     if (kept[id]) renumbered[id] = next++;
   auto map = [&](uint32_t id) { return id < renumbered.size() ? renumbered[id] : 0; };
-  struct btf* out = btf__new_empty();
-  if (!out) return {};
-  std::string raw;
-  bool ok = true;
-  for (size_t id = 1; ok && id < kept.size(); ++id) {
+  std::string strings(1, '\0');
+  std::unordered_map<std::string_view, uint32_t> string_offsets;
+  auto name = [&](uint32_t offset) -> uint32_t {
+    std::string_view text = kernel.name(offset);
+    if (text.empty()) return 0;
+    auto [it, added] = string_offsets.emplace(text, static_cast<uint32_t>(strings.size()));
+    if (added) strings.append(text).push_back('\0');
+    return it->second;
+  };
+  // Every record is a whole number of 32-bit words, so the section is built
+  // as words and its types can be edited in place, aligned.
+  std::vector<uint32_t> words;
+  for (size_t id = 1; id < kept.size(); ++id) {
     if (!kept[id]) continue;
-    int added = btf__add_type(out, kernel, btf__type_by_id(kernel, static_cast<uint32_t>(id)));
-    if (added < 0 || static_cast<uint32_t>(added) != renumbered[id]) {
-      ok = false;
-      break;
-    }
-    // btf__add_type copies the type's ids as they were; point them at the
-    // renumbered types (the new BTF is writable while it is being built).
-    auto* t = const_cast<struct btf_type*>(btf__type_by_id(out, static_cast<uint32_t>(added)));
-    if (btf_is_ptr(t) || btf_is_mod(t) || btf_is_typedef(t) || btf_is_func(t) || btf_is_var(t) || btf_is_decl_tag(t)) {
+    std::string_view bytes = kernel.type_bytes(static_cast<uint32_t>(id));
+    const size_t at = words.size();
+    words.resize(at + bytes.size() / 4);
+    std::memcpy(words.data() + at, bytes.data(), bytes.size());
+    auto* t = reinterpret_cast<struct btf_type*>(words.data() + at);
+    t->name_off = name(t->name_off);
+    if (btf_is_ptr(t) || btf_is_mod(t) || btf_is_typedef(t) || btf_is_func(t) || btf_is_var(t) || btf_is_decl_tag(t) ||
+        btf_is_type_tag(t)) {
       t->type = map(t->type);
     } else if (btf_is_array(t)) {
       btf_array(t)->type = map(btf_array(t)->type);
       btf_array(t)->index_type = map(btf_array(t)->index_type);
     } else if (btf_is_composite(t)) {
       struct btf_member* m = btf_members(t);
-      for (int i = 0; i < btf_vlen(t); ++i) m[i].type = map(m[i].type);
+      for (int i = 0; i < btf_vlen(t); ++i) m[i].type = map(m[i].type), m[i].name_off = name(m[i].name_off);
     } else if (btf_is_func_proto(t)) {
       t->type = map(t->type);
       struct btf_param* p = btf_params(t);
-      for (int i = 0; i < btf_vlen(t); ++i) p[i].type = map(p[i].type);
+      for (int i = 0; i < btf_vlen(t); ++i) p[i].type = map(p[i].type), p[i].name_off = name(p[i].name_off);
+    } else if (btf_is_enum(t)) {
+      struct btf_enum* e = btf_enum(t);
+      for (int i = 0; i < btf_vlen(t); ++i) e[i].name_off = name(e[i].name_off);
+    } else if (btf_is_enum64(t)) {
+      struct btf_enum64* e = btf_enum64(t);
+      for (int i = 0; i < btf_vlen(t); ++i) e[i].name_off = name(e[i].name_off);
+    } else if (btf_is_datasec(t)) {
+      struct btf_var_secinfo* v = btf_var_secinfos(t);
+      for (int i = 0; i < btf_vlen(t); ++i) v[i].type = map(v[i].type);
     }
   }
-  if (ok) {
-    uint32_t size = 0;
-    const void* data = btf__raw_data(out, &size);
-    if (data) raw.assign(static_cast<const char*>(data), size);
-  }
-  btf__free(out);
+  struct btf_header header {};
+  header.magic = BTF_MAGIC;
+  header.version = BTF_VERSION;
+  header.hdr_len = sizeof header;
+  header.type_off = 0;
+  header.type_len = static_cast<uint32_t>(words.size() * 4);
+  header.str_off = header.type_len;
+  header.str_len = static_cast<uint32_t>(strings.size());
+  std::string raw(reinterpret_cast<const char*>(&header), sizeof header);
+  raw.append(reinterpret_cast<const char*>(words.data()), words.size() * 4);
+  raw += strings;
   return raw;
 }
 
 }  // namespace
 
-std::string minimal_core_btf(std::string_view elf, const struct btf* kernel, std::string* why) {
+std::string minimal_core_btf(std::string_view elf, const detail::RawBtf& kernel, std::string* why) {
   auto refuse = [&](std::string reason) {
     if (why) *why = std::move(reason);
     return std::string();
@@ -218,13 +245,13 @@ std::string minimal_core_btf(std::string_view elf, const struct btf* kernel, std
 
   // Every kernel type of a relocated name is a candidate libbpf may match;
   // each is kept with what it embeds.
-  const uint32_t count = btf__type_cnt(kernel);
+  const uint32_t count = kernel.count();
   std::vector<bool> kept(count, false);
   std::set<std::string_view> found;
   for (uint32_t id = 1; id < count; ++id) {
-    const struct btf_type* t = btf__type_by_id(kernel, id);
+    const struct btf_type* t = kernel.type(id);
     if (!t->name_off) continue;
-    std::string_view name = essential_name(btf__name_by_offset(kernel, t->name_off));
+    std::string_view name = essential_name(kernel.name(t->name_off));
     if (auto it = roots.find(std::string(name)); it != roots.end()) {
       found.insert(*it);
       keep_embedded(kernel, id, kept);
@@ -263,11 +290,14 @@ std::string cached_core_btf(std::string_view elf, const std::string& cache_dir) 
     if (usable) return path;
   }
   // A first run: the whole kernel BTF once, to cut the subset from.
-  struct btf* kernel = btf__load_vmlinux_btf();
-  if (!kernel) return {};
+  auto kernel = RawBtf::read(types::kKernelBtfPath);
+  if (!kernel) {
+    log::debug("cannot read the kernel BTF {}: {}", types::kKernelBtfPath, std::strerror(errno));
+    return {};
+  }
   std::string why;
-  std::string raw = minimal_core_btf(elf, kernel, &why);
-  btf__free(kernel);
+  std::string raw = minimal_core_btf(elf, *kernel, &why);
+  kernel.reset();
   if (auto dir = files::make_dirs(cache_dir, 0700); !dir) return {};
   if (raw.empty()) {
     log::debug("CO-RE relocations use the whole kernel BTF: {}", why);

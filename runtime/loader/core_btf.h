@@ -12,9 +12,11 @@
 #include <string>
 #include <string_view>
 
-struct btf;
-
 namespace ebpfrun::loader {
+
+namespace detail {
+class RawBtf;  // loader/internal/raw_btf.h
+}
 
 // The raw bytes of a BTF holding every kernel type that the CO-RE relocations
 // of the BPF ELF `elf` can match, or empty (with `why` set) when the object
@@ -23,7 +25,7 @@ namespace ebpfrun::loader {
 // ksyms); a relocation asks for a kernel type id or a full type match; or a
 // relocated type is not in `kernel` (libbpf then searches module BTFs, which
 // a custom BTF would switch off).
-std::string minimal_core_btf(std::string_view elf, const struct btf* kernel, std::string* why = nullptr);
+std::string minimal_core_btf(std::string_view elf, const detail::RawBtf& kernel, std::string* why = nullptr);
 
 // The path of a small BTF for `elf` under `cache_dir` (created when missing),
 // built from the running kernel's BTF on the first call; empty when the object

@@ -18,6 +18,7 @@
 #include "common/hash.h"
 #include "common/log.h"
 #include "loader/internal/elf_sections.h"
+#include "loader/internal/raw_btf.h"
 
 namespace ebpfrun::loader::detail {
 namespace {
@@ -46,13 +47,13 @@ std::string_view target_of(std::string_view section) {
 
 // Every tracepoint of `kernel` into `into`, and the same as the text of a
 // cache file.
-std::string list_targets(const struct btf* kernel, std::unordered_map<std::string, uint32_t>& into) {
+std::string list_targets(const RawBtf& kernel, std::unordered_map<std::string, uint32_t>& into) {
   std::string text(kFileHeader);
-  const uint32_t count = btf__type_cnt(kernel);
+  const uint32_t count = kernel.count();
   for (uint32_t id = 1; id < count; ++id) {
-    const struct btf_type* t = btf__type_by_id(kernel, id);
+    const struct btf_type* t = kernel.type(id);
     if (!btf_is_typedef(t)) continue;
-    std::string_view name = btf__name_by_offset(kernel, t->name_off);
+    std::string_view name = kernel.name(t->name_off);
     if (!name.starts_with(kTypePrefix)) continue;
     name.remove_prefix(kTypePrefix.size());
     into.emplace(name, id);
@@ -96,10 +97,10 @@ void learn_all(const std::string& cache_dir) {
       }
     }
   }
-  struct btf* kernel = btf__load_vmlinux_btf();
-  if (!kernel) return;  // the load fails for it with libbpf's reason
-  std::string text = list_targets(kernel, targets);
-  btf__free(kernel);
+  auto kernel = RawBtf::read(types::kKernelBtfPath);
+  if (!kernel) return;  // the load fails for it, naming the tracepoint
+  std::string text = list_targets(*kernel, targets);
+  kernel.reset();
   complete = true;
   if (path.empty() || !files::make_dirs(cache_dir, 0700)) return;
   if (auto written = files::write_atomic(path, text, 0600); !written)

@@ -1,0 +1,128 @@
+#include "loader/internal/raw_btf.h"
+
+#include <fcntl.h>
+#include <linux/btf.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace ebpfrun::loader::detail {
+namespace {
+
+// The bytes after a type's struct btf_type, by kind; -1 for a kind this
+// reader does not know.
+long trailing_bytes(const struct btf_type* t) {
+  const long vlen = btf_vlen(t);
+  switch (btf_kind(t)) {
+    case BTF_KIND_INT:
+      return sizeof(uint32_t);
+    case BTF_KIND_PTR:
+    case BTF_KIND_FWD:
+    case BTF_KIND_TYPEDEF:
+    case BTF_KIND_VOLATILE:
+    case BTF_KIND_CONST:
+    case BTF_KIND_RESTRICT:
+    case BTF_KIND_FUNC:
+    case BTF_KIND_FLOAT:
+    case BTF_KIND_TYPE_TAG:
+      return 0;
+    case BTF_KIND_ARRAY:
+      return sizeof(struct btf_array);
+    case BTF_KIND_STRUCT:
+    case BTF_KIND_UNION:
+      return vlen * static_cast<long>(sizeof(struct btf_member));
+    case BTF_KIND_ENUM:
+      return vlen * static_cast<long>(sizeof(struct btf_enum));
+    case BTF_KIND_ENUM64:
+      return vlen * static_cast<long>(sizeof(struct btf_enum64));
+    case BTF_KIND_FUNC_PROTO:
+      return vlen * static_cast<long>(sizeof(struct btf_param));
+    case BTF_KIND_VAR:
+      return sizeof(struct btf_var);
+    case BTF_KIND_DATASEC:
+      return vlen * static_cast<long>(sizeof(struct btf_var_secinfo));
+    case BTF_KIND_DECL_TAG:
+      return sizeof(struct btf_decl_tag);
+    default:
+      return -1;
+  }
+}
+
+}  // namespace
+
+std::optional<RawBtf> RawBtf::parse(std::string bytes) {
+  struct btf_header header;
+  if (bytes.size() < sizeof header) return std::nullopt;
+  std::memcpy(&header, bytes.data(), sizeof header);
+  if (header.magic != BTF_MAGIC || header.hdr_len < sizeof header || header.hdr_len > bytes.size()) return std::nullopt;
+  const size_t body = bytes.size() - header.hdr_len;
+  if (header.type_off % 4 != 0 || header.type_off > body || body - header.type_off < header.type_len ||
+      header.str_off > body || body - header.str_off < header.str_len || header.str_len == 0)
+    return std::nullopt;
+  RawBtf btf;
+  btf.types_begin_ = header.hdr_len + header.type_off;
+  btf.strings_begin_ = header.hdr_len + header.str_off;
+  btf.strings_size_ = header.str_len;
+  // The types are read in place as struct btf_type: the buffer must be
+  // 4-byte aligned where they start (std::string's heap buffer is).
+  if (reinterpret_cast<uintptr_t>(bytes.data() + btf.types_begin_) % alignof(struct btf_type) != 0) return std::nullopt;
+  btf.offsets_.reserve(header.type_len / 16 + 1);
+  btf.offsets_.push_back(0);  // id 0, void
+  size_t at = 0;
+  while (at < header.type_len) {
+    if (header.type_len - at < sizeof(struct btf_type)) return std::nullopt;
+    const auto* t = reinterpret_cast<const struct btf_type*>(bytes.data() + btf.types_begin_ + at);
+    const long extra = trailing_bytes(t);
+    if (extra < 0 || header.type_len - at - sizeof(struct btf_type) < static_cast<size_t>(extra)) return std::nullopt;
+    btf.offsets_.push_back(static_cast<uint32_t>(at));
+    at += sizeof(struct btf_type) + static_cast<size_t>(extra);
+  }
+  btf.bytes_ = std::move(bytes);
+  return btf;
+}
+
+std::optional<RawBtf> RawBtf::read(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  struct stat st {};
+  std::string bytes;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) bytes.reserve(static_cast<size_t>(st.st_size));
+  char chunk[64 * 1024];
+  for (;;) {
+    ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      errno = err;
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    bytes.append(chunk, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  auto parsed = parse(std::move(bytes));
+  if (!parsed) errno = EINVAL;
+  return parsed;
+}
+
+const struct btf_type* RawBtf::type(uint32_t id) const {
+  if (id == 0 || id >= offsets_.size()) return nullptr;
+  return reinterpret_cast<const struct btf_type*>(bytes_.data() + types_begin_ + offsets_[id]);
+}
+
+std::string_view RawBtf::type_bytes(uint32_t id) const {
+  const struct btf_type* t = type(id);
+  if (!t) return {};
+  return std::string_view(reinterpret_cast<const char*>(t), sizeof *t + static_cast<size_t>(trailing_bytes(t)));
+}
+
+std::string_view RawBtf::name(uint32_t offset) const {
+  if (offset >= strings_size_) return {};
+  std::string_view rest(bytes_.data() + strings_begin_ + offset, strings_size_ - offset);
+  return rest.substr(0, rest.find('\0'));
+}
+
+}  // namespace ebpfrun::loader::detail
