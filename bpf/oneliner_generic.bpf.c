@@ -7,7 +7,8 @@
 // an integer field of the tracepoint's record, at classic tracepoints (one
 // program attached to every match of a wildcard), keyed by any subset of the
 // builtins comm, pid, tid, uid and cpu and at most one integer field (the
-// syscall number of a syscall tracepoint is one). What it
+// syscall number of a syscall tracepoint is one), filtered by a `where` of
+// up to four comparisons joined by &&. What it
 // does is chosen by `const volatile` globals written before the load; the
 // verifier then removes the branches that are never taken, so the loaded
 // program does what the generated one would. The map and its value are the
@@ -47,6 +48,32 @@ const volatile __u32 oneliner_value_field_signed = 0;
 
 // Nonzero: the key also holds the value's power-of-two bucket (hist).
 const volatile __u32 oneliner_log2 = 0;
+
+// The `where` filter, when it is a conjunction of at most four comparisons
+// of a builtin number or an integer field with a constant, or of comm with a
+// string (stdlib/ebpf/oneliner_prebuilt.lua makes them): an event counts
+// when every term in use holds. A term's operand is 0 (not in use), one of
+// ONELINER_VALUE_* or ONELINER_OPERAND_COMM; numbers compare as the
+// generated program's do, as signed 64-bit values.
+#define ONELINER_OPERAND_COMM 6
+#define ONELINER_OP_EQ        1
+#define ONELINER_OP_NE        2
+#define ONELINER_OP_LT        3
+#define ONELINER_OP_LE        4
+#define ONELINER_OP_GT        5
+#define ONELINER_OP_GE        6
+#define ONELINER_WHERE_TERM(i)                                                                     \
+    const volatile __u32 oneliner_where##i##_operand = 0;                                          \
+    const volatile __u32 oneliner_where##i##_op = 0;                                               \
+    const volatile __u32 oneliner_where##i##_offset = 0;                                           \
+    const volatile __u32 oneliner_where##i##_size = 0;                                             \
+    const volatile __u32 oneliner_where##i##_signed = 0;                                           \
+    const volatile __s64 oneliner_where##i##_value = 0;                                            \
+    const volatile char oneliner_where##i##_comm[16] = {};
+ONELINER_WHERE_TERM(0)
+ONELINER_WHERE_TERM(1)
+ONELINER_WHERE_TERM(2)
+ONELINER_WHERE_TERM(3)
 
 struct oneliner_generic_key {
     char comm[16];
@@ -104,12 +131,64 @@ static __always_inline __s64 record_field(void *ctx, __u32 offset, __u32 size, _
     return (__s64)x;
 }
 
+static __always_inline int compare(__s64 a, __u32 op, __s64 b)
+{
+    switch (op) {
+    case ONELINER_OP_EQ:
+        return a == b;
+    case ONELINER_OP_NE:
+        return a != b;
+    case ONELINER_OP_LT:
+        return a < b;
+    case ONELINER_OP_LE:
+        return a <= b;
+    case ONELINER_OP_GT:
+        return a > b;
+    case ONELINER_OP_GE:
+        return a >= b;
+    }
+    return 1;
+}
+
+// Whether a term of the `where` filter holds (one not in use always does).
+static __always_inline int term_holds(void *ctx, __u32 operand, __u32 op, __u32 offset, __u32 size,
+                                      __u32 is_signed, __s64 value, const volatile char *text)
+{
+    if (operand == 0)
+        return 1;
+    if (operand == ONELINER_OPERAND_COMM) {
+        char comm[16] = {};
+        bpf_get_current_comm(comm, sizeof(comm));
+        int equal = 1;
+        for (int k = 0; k < 16; k++) {
+            if (comm[k] != text[k]) {
+                equal = 0;
+                break;
+            }
+            if (comm[k] == 0)
+                break;
+        }
+        return op == ONELINER_OP_EQ ? equal : !equal;
+    }
+    __s64 x = operand == ONELINER_VALUE_FIELD ? record_field(ctx, offset, size, is_signed)
+                                              : builtin(operand);
+    return compare(x, op, value);
+}
+
+#define ONELINER_TERM_HOLDS(i)                                                                     \
+    term_holds(ctx, oneliner_where##i##_operand, oneliner_where##i##_op,                           \
+               oneliner_where##i##_offset, oneliner_where##i##_size, oneliner_where##i##_signed,   \
+               oneliner_where##i##_value, oneliner_where##i##_comm)
+
 // No attach target in the section: user space attaches the program to each
 // tracepoint the one-liner names.
 SEC("tracepoint")
 int oneliner_generic(void *ctx)
 {
     /*FILTER*/
+    if (!ONELINER_TERM_HOLDS(0) || !ONELINER_TERM_HOLDS(1) || !ONELINER_TERM_HOLDS(2) ||
+        !ONELINER_TERM_HOLDS(3))
+        return 0;
     struct oneliner_generic_key key;
     __builtin_memset(&key, 0, sizeof(key));
     if (oneliner_keys & ONELINER_KEY_COMM)

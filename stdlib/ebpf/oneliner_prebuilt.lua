@@ -14,13 +14,15 @@
 -- It serves count(), and sum/min/max/avg/stats/hist of a builtin number
 -- (pid, tid, uid, cpu) or an integer field of the record, at classic
 -- tracepoints (wildcards too), keyed by any of comm, pid, tid, uid and cpu
--- and at most one integer field ("syscall" is one), without `where`. -p/-c
+-- and at most one integer field ("syscall" is one), with a `where` of up to
+-- four comparisons joined by && (where_globals below). -p/-c
 -- filters are the object's full-form /*FILTER*/. Anything else, or
 -- EBPFRUN_ONELINER_PREBUILT=0, generates and compiles C as before. Where the object is not there (a build
 -- without kernel BTF) or may not be used (--no-cache, --btf, -I), the
 -- generic source is compiled instead, once, and cached like any other.
 local ffi = require "ffi"
 local bit = require "bit"
+local W = require "ebpf.oneliner_where"
 
 local M = {}
 
@@ -46,6 +48,57 @@ local function record_field(info, name, extra)
   local f = info.fields and info.fields[name]
   if not (f and f.kind == "int" and SIZES[f.size]) then return nil end
   return { offset = f.offset, size = f.size, signed = f.signed }
+end
+
+-- The `where` filters the program serves: up to four comparisons joined by
+-- &&, each of a builtin number or an integer field with an integer, or of
+-- comm with a string of at most 15 characters (either side, `!` in front,
+-- or a bare number, as `x != 0`). Returns its terms as the program's globals
+-- (oneliner_where<i>_*), or nil when the filter is anything else.
+local MAX_TERMS = 4
+local OPS = { ["=="] = 1, ["!="] = 2, ["<"] = 3, ["<="] = 4, [">"] = 5, [">="] = 6 }
+local MIRRORED = { ["=="] = "==", ["!="] = "!=", ["<"] = ">", ["<="] = ">=", [">"] = "<", [">="] = "<=" }
+local NEGATED = { ["=="] = "!=", ["!="] = "==", ["<"] = ">=", ["<="] = ">", [">"] = "<=", [">="] = "<" }
+
+local function where_globals(ast, info, extra)
+  local terms = {}
+  local function operand(node)
+    if node.node ~= "field" then return nil end
+    if VALUES[node.name] and not extra[node.name] then return { operand = VALUES[node.name] } end
+    local field = record_field(info, node.name, extra)
+    if not field then return nil end
+    return { operand = VALUE_FIELD, offset = field.offset, size = field.size, signed = field.signed and 1 or 0 }
+  end
+  local function term(node, negated)
+    if node.node == "and" and not negated then return term(node.left) and term(node.right) end
+    if node.node == "not" then return term(node.arg, not negated) end
+    local op, left, right = node.op, node.left, node.right
+    if node.node == "field" then op, left, right = "!=", node, { node = "int", value = 0 } end
+    if not OPS[op] or #terms == MAX_TERMS then return false end
+    if negated then op = NEGATED[op] end
+    if left.node == "int" or left.node == "str" then left, right, op = right, left, MIRRORED[op] end
+    if right.node == "str" then
+      if left.node ~= "field" or left.name ~= "comm" or extra.comm or #right.value > 15 then return false end
+      if op ~= "==" and op ~= "!=" then return false end
+      terms[#terms + 1] = { operand = 6, op = OPS[op], comm = right.value }
+      return true
+    end
+    local o = right.node == "int" and operand(left)
+    if not o then return false end
+    o.op, o.value = OPS[op], right.value
+    terms[#terms + 1] = o
+    return true
+  end
+  if not term(ast) then return nil end
+  local globals = {}
+  for i, t in ipairs(terms) do
+    local prefix = ("oneliner_where%d_"):format(i - 1)
+    globals[prefix .. "operand"], globals[prefix .. "op"] = t.operand, t.op
+    globals[prefix .. "offset"], globals[prefix .. "size"] = t.offset or 0, t.size or 0
+    globals[prefix .. "signed"], globals[prefix .. "value"] = t.signed or 0, t.value or 0
+    globals[prefix .. "comm"] = t.comm or ""
+  end
+  return globals
 end
 
 pcall(ffi.cdef, "ssize_t readlink(const char *path, char *buf, size_t size);")
@@ -86,9 +139,15 @@ end
 -- name or nil (count); bucket: nil, "log2" or a linear bucket table.
 function M.plan(info, names, value, bucket, opts, extra)
   if os.getenv("EBPFRUN_ONELINER_PREBUILT") == "0" then return nil end
-  if info.kind ~= "tracepoint" or opts.where ~= nil then return nil end
+  if info.kind ~= "tracepoint" then return nil end
   if bucket ~= nil and bucket ~= "log2" then return nil end
   local globals = { oneliner_value = 0, oneliner_log2 = bucket and 1 or 0 }
+  if opts.where ~= nil then
+    -- Parsed and checked already (oneliner.lua), so it parses.
+    local terms = where_globals(W.parse(opts.where), info, extra)
+    if not terms then return nil end
+    for name, v in pairs(terms) do globals[name] = v end
+  end
   if value ~= nil then
     local field = record_field(info, value, extra)
     if VALUES[value] and not extra[value] then globals.oneliner_value = VALUES[value]

@@ -104,7 +104,7 @@ t.test("-v and --stats show which alternative was chosen", function()
   end
   local rc, err = tonumber(slurp("rc")), slurp("err")
   os.execute("rm -rf " .. dir)
-  c.remove_script_file(script)
+  c.remove_content_file(script)
   t.eq(rc, 0, err)
   -- -v: the debug line; --stats: the notes after the table, and in the table
   -- the program that ran (on a kernel without kprobes, the copy loaded as a

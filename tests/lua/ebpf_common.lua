@@ -24,7 +24,6 @@ function M.require_root()
   os.exit(0)
 end
 
--- True when a BPF program with this name is loaded in the kernel.
 -- The standard output of a shell command.
 function M.sh(cmd)
   local p = io.popen(cmd)
@@ -33,31 +32,36 @@ function M.sh(cmd)
   return out
 end
 
+-- True when a BPF program with this name is loaded in the kernel.
 function M.kernel_has_program(name)
   return M.sh("bpftool prog show 2>/dev/null"):find("name " .. name:sub(1, 15) .. "%s") ~= nil
 end
 
--- Writes a script text to a file named for its content and returns its path.
--- A script's path is part of the object cache's key of the C it compiles, so
--- the same text compiles once, and the kernel matrix's guests find the objects
--- the host's run left in the test cache. Readable by all (wrappers may run
--- ebpfrun as another user).
-function M.script_file(text)
+-- Writes `text` to a file called `name` in a directory named for the
+-- content, and returns its path. A source's path is part of the object
+-- cache's key of what it compiles (line info names it), so the same text
+-- compiles once, and the kernel matrix's guests find the objects the host's
+-- run left in the test cache. Readable by all (wrappers may run ebpfrun as
+-- another user).
+function M.content_file(text, name)
   local tmp = os.tmpname()
   os.remove(tmp)
   local f = assert(io.open(tmp, "w"))
   f:write(text)
   f:close()
   local digest = assert(M.sh("md5sum " .. tmp):match("^(%x+)"), "md5sum failed")
-  local dir = "/tmp/ebpfrun-script-" .. digest
+  local dir = "/tmp/ebpfrun-content-" .. digest
   os.execute("mkdir -p " .. dir)
-  local path = dir .. "/script.lua"
+  local path = dir .. "/" .. name
   assert(os.rename(tmp, path))
   return path
 end
 
--- Removes a file script_file wrote, and its directory.
-function M.remove_script_file(path)
+-- A script text's content_file.
+function M.script_file(text) return M.content_file(text, "script.lua") end
+
+-- Removes a file content_file wrote, and its directory.
+function M.remove_content_file(path)
   os.remove(path)
   os.remove((path:gsub("/[^/]*$", "")))
 end
@@ -81,7 +85,7 @@ function M.run_script(text, args, wrapper)
   end
   local rc, out, err = tonumber(slurp("rc")), slurp("out"), slurp("err")
   os.execute("rm -rf " .. dir)
-  M.remove_script_file(path)
+  M.remove_content_file(path)
   return rc, out, err, path
 end
 

@@ -1,9 +1,10 @@
 -- The one-liners the prebuilt generic program serves (ebpf.oneliner_prebuilt,
 -- bpf/oneliner_generic.bpf.c): with an empty cache and a compiler library
 -- that does not exist (so any compile would fail) they run from the prebuilt
--- object, say so under -v and count the workload's events exactly; a
--- one-liner the program does not serve (`where`) still compiles; and both
--- paths print the same, text and JSON.
+-- object, say so under -v and count the workload's events exactly, `where`
+-- filters of up to four comparisons joined by && included; a one-liner the
+-- program does not serve (`||`) still compiles; and both paths print the
+-- same, text and JSON.
 local t = require "harness"
 local c = require "ebpf_common"
 local o = require "oneliner_common"
@@ -107,15 +108,36 @@ t.test("record fields through the prebuilt object: the syscall key, a negative r
   os.remove(path)
 end)
 
-t.test("a one-liner with `where` is not prebuilt: it compiles with the real compiler", function()
+t.test("a `where` of comparisons joined by && through the prebuilt object counts exactly", function()
+  local missing = ("/nonexistent-olprebuilt-%d"):format(math.random(1e9))
+  for _, where in ipairs({
+    "ret == -2 && comm == 'workload'",
+    "!(ret >= 0) && 'workload' == comm && pid > 0",
+    "0 > ret && comm != 'sh' && uid >= 0 && !(tid == 0)",
+  }) do
+    local code = ('count("tracepoint/syscalls/sys_exit_openat", "comm", { where = "%s" })'):format(where)
+    local rc, out, err, cached = run("prebuilt", code, opens(6, missing))
+    t.eq(rc, 0, err)
+    local rows = {}
+    for row in out:gmatch("@[^\n]*") do rows[#rows + 1] = row end
+    t.eq(rows, { "@[workload]: 6" }, where .. ": " .. out .. err)
+    t.ok(err:find("prebuilt object", 1, true), err)
+    t.eq(cached, "", "the cache got an object although nothing was compiled")
+  end
+end)
+
+t.test("a `where` the program does not serve compiles with the real compiler", function()
   local path = o.unique_file("olprebuilt")
-  local rc, out, err = run("compiler", 'count("tracepoint/syscalls/sys_enter_openat", "comm", { where = "pid > 0" })', opens(5, path))
-  t.eq(rc, 0, err)
-  t.ok(out:find("@[workload]: 5\n", 1, true), out .. err)
-  t.ok(not err:find("prebuilt object", 1, true), err)
-  t.ok(err:find("compiled ", 1, true) or err:find("object cache hit", 1, true), err)
-  rc, out, err = run("prebuilt", 'count("tracepoint/syscalls/sys_enter_openat", "comm", { where = "pid > 0" })', opens(5, path))
-  t.ok(rc ~= 0, "compiled without a compiler: " .. out .. err)
+  for _, where in ipairs({ "pid > 0 || uid == 0", "pid > 0 && pid > 1 && pid > 2 && pid > 3 && pid > 4", "pid >= tid" }) do
+    local code = ('count("tracepoint/syscalls/sys_enter_openat", "comm", { where = "%s" })'):format(where)
+    local rc, out, err = run("compiler", code, opens(5, path))
+    t.eq(rc, 0, err)
+    t.ok(out:find("@[workload]: 5\n", 1, true), where .. ": " .. out .. err)
+    t.ok(not err:find("prebuilt object", 1, true), err)
+    t.ok(err:find("compiled ", 1, true) or err:find("object cache hit", 1, true), err)
+    rc, out, err = run("prebuilt", code, opens(5, path))
+    t.ok(rc ~= 0, "compiled without a compiler: " .. out .. err)
+  end
   os.remove(path)
 end)
 
@@ -129,6 +151,8 @@ t.test("the prebuilt and the generated program print the same, text and JSON", f
     'count("tracepoint/syscalls/sys_enter_open*", {"comm", "syscall"})',
     'count("tracepoint/syscalls/sys_exit_openat", {"comm", "ret"})',
     'hist("tracepoint/syscalls/sys_exit_openat", "ret", { by = "comm" })',
+    'count("tracepoint/syscalls/sys_exit_openat", "comm", { where = "ret >= 0 && pid > 1" })',
+    'stats("tracepoint/syscalls/sys_enter_openat", "uid", { by = "comm", where = "comm == \'workload\'" })',
   }) do
     for _, format in ipairs({ "", "-f json " }) do
       local rc1, out1, err1 = run("prebuilt", code, format .. opens(13, path))

@@ -45,27 +45,20 @@ function M.unique_file(tag, bytes)
 end
 
 -- Compiles BPF C with `ebpfrun compile` (no load): exit status, diagnostics
--- and the size of the object written. The source's file is named for its
--- content: the object cache keys on the path too (line info names it), and a
--- stable name lets the kernel matrix's guests take the object the host's run
--- compiled instead of compiling it again under emulation.
+-- and the size of the object written. The source is a content_file
+-- (ebpf_common.lua), so the same source compiles once.
 function M.compile_only(source)
-  local base = os.tmpname()
-  local f = assert(io.open(base, "w"))
-  f:write(source)
-  f:close()
-  local p = io.popen("md5sum " .. base)
-  local digest = assert(p:read("*a"):match("^(%x+)"), "md5sum failed")
-  p:close()
-  local src, obj = "/tmp/ebpfrun-compile-only-" .. digest .. ".bpf.c", base .. ".o"
-  assert(os.rename(base, src))
+  local common = require "ebpf_common"
+  local src = common.content_file(source, "source.bpf.c")
+  local obj = src:gsub("%.bpf%.c$", ".o")
   local p = io.popen(("%s compile %s -o %s 2>&1; echo rc=$?"):format(M.bin(), src, obj))
   local out = p:read("*a")
   p:close()
   local size = 0
   local h = io.open(obj, "rb")
   if h then size = h:seek("end"); h:close() end
-  os.remove(src); os.remove(obj)
+  os.remove(obj)
+  common.remove_content_file(src)
   return tonumber(out:match("rc=(%d+)%s*$")), out, size
 end
 
