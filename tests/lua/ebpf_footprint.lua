@@ -82,21 +82,29 @@ end
 
 local kernel_btf_loads = "loading kernel BTF '/sys/kernel/btf/vmlinux'"
 
-t.test("a CO-RE tool cuts the kernel BTF once, then relocates against the cut", function()
-  local cache = fresh_cache()
-  local first, ok1 = run_verbose(cache, "execsnoop.lua")
+-- Runs `script` twice with one cache. The first run must say `made` and
+-- leave one file ending in `suffix`; neither run may have libbpf read the
+-- kernel BTF (the loader reads it once into a buffer of its own, raw_btf.h,
+-- where libbpf would hold it twice), and the second relocates against the
+-- cut. Returns the files.
+local function run_twice(cache, script, made, suffix)
+  local first, ok1 = run_verbose(cache, script)
   t.ok(ok1, "first run exits 0:\n" .. first)
-  t.ok(first:find("cached a %d+%-byte kernel BTF subset") ~= nil, "the first run cuts the subset")
-  -- The cut reads the kernel BTF into one buffer of its own (raw_btf.h),
-  -- not through libbpf, which would hold it twice.
+  t.ok(first:find(made) ~= nil, first)
   t.ok(first:find(kernel_btf_loads, 1, true) == nil, "not even the first run has libbpf read the kernel BTF")
-  local cut = listing(cache .. "/ebpfrun/core-btf", ".btf")
-  t.eq(#cut, 1)
-  local second, ok2 = run_verbose(cache, "execsnoop.lua")
+  local files = listing(cache .. "/ebpfrun/core-btf", suffix)
+  t.eq(#files, 1)
+  local second, ok2 = run_verbose(cache, script)
   t.ok(ok2, "second run exits 0:\n" .. second)
   t.ok(second:find("CO-RE relocations against " .. cache .. "/ebpfrun/core-btf/", 1, true) ~= nil,
-       "the second run relocates against the cut")
-  t.ok(second:find(kernel_btf_loads, 1, true) == nil, "the second run never reads the whole kernel BTF")
+       "the second run relocates against the cut:\n" .. second)
+  t.ok(second:find(kernel_btf_loads, 1, true) == nil, "the second run never reads the whole kernel BTF:\n" .. second)
+  return files
+end
+
+t.test("a CO-RE tool cuts the kernel BTF once, then relocates against the cut", function()
+  local cache = fresh_cache()
+  run_twice(cache, "execsnoop.lua", "cached a %d+%-byte kernel BTF subset", ".btf")
   t.eq(#listing(cache .. "/ebpfrun/core-btf", ".btf"), 1)
   os.execute("rm -rf " .. cache)
 end)
@@ -130,17 +138,7 @@ end)
 -- load; their objects' CO-RE relocations take a cut like any other's.
 t.test("a tp_btf tool learns the kernel's tracepoints once, then never reads the whole kernel BTF", function()
   local cache = fresh_cache()
-  local first, ok1 = run_verbose(cache, "scheduler.lua")
-  t.ok(ok1, "first run exits 0:\n" .. first)
-  t.ok(first:find("cached the kernel's %d+ tp_btf targets") ~= nil, first)
-  t.ok(first:find(kernel_btf_loads, 1, true) == nil, "not even the first run has libbpf read the kernel BTF")
-  local targets = listing(cache .. "/ebpfrun/core-btf", ".tp_btf")
-  t.eq(#targets, 1)
-  local second, ok2 = run_verbose(cache, "scheduler.lua")
-  t.ok(ok2, "second run exits 0:\n" .. second)
-  t.ok(second:find("CO-RE relocations against " .. cache .. "/ebpfrun/core-btf/", 1, true) ~= nil,
-       "the tp_btf object relocates against a cut:\n" .. second)
-  t.ok(second:find(kernel_btf_loads, 1, true) == nil, "the second run never reads the whole kernel BTF:\n" .. second)
+  local targets = run_twice(cache, "scheduler.lua", "cached the kernel's %d+ tp_btf targets", ".tp_btf")
   -- A damaged file is learnt again, not trusted.
   local f = assert(io.open(cache .. "/ebpfrun/core-btf/" .. targets[1], "wb"))
   f:write("ebpfrun tp_btf targets 1\nsched_switch not-a-number\n")
