@@ -3,12 +3,12 @@
 // reads the arguments the kernel passes, with no trace-buffer record built
 // first; no kprobes: they work everywhere).
 //
-// raw_tp rather than tp_btf, which costs the same per call: a tp_btf program
-// makes libbpf (1.1) load the whole kernel BTF to find its attach target,
-// some 11 MiB of the tool's peak memory, where a raw_tp program needs no
-// kernel BTF at all (the count-only exit's one CO-RE read relocates against
-// the cut of it that the loader caches). The task, which task storage needs
-// as a BTF pointer, is the current one: bpf_get_current_task_btf().
+// raw_tp rather than tp_btf, which costs the same per call: a raw_tp
+// program needs no kernel BTF at all (the count-only exit's one CO-RE read
+// relocates against the cut of it that the loader caches), a tp_btf one its
+// tracepoint's type id (which the loader also caches, but learns from the
+// whole kernel BTF on a first start). The task, which task storage needs as
+// a BTF pointer, is the current one: bpf_get_current_task_btf().
 //
 // A thread's start time lives in task storage, which the kernel frees with
 // the task: no hash insert and delete per call, and nothing left behind by a

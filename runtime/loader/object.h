@@ -60,7 +60,9 @@ struct OpenOptions {
   std::string pin_root = "/sys/fs/bpf/ebpfrun";
   // CO-RE relocations against a small BTF cut from the kernel's (core_btf.h)
   // cached in this directory, instead of libbpf reading the whole kernel BTF
-  // (11 MiB resident at the load). Empty: the whole kernel BTF.
+  // (11 MiB resident at the load), and the kernel's tracepoint type ids that
+  // tp_btf programs are bound with (internal/tp_btf_targets.h). Empty: the
+  // whole kernel BTF for CO-RE, the ids learnt afresh by each process.
   std::string core_btf_cache_dir;
   // The BTF to relocate against, when set (libbpf's btf_custom_path). Open
   // fills it from core_btf_cache_dir.
