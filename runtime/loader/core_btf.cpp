@@ -15,11 +15,12 @@
 
 #include <fmt/format.h>
 
-#include "btf/vmlinux_header.h"
+#include "btf/btf_identity.h"
 #include "common/files.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "loader/internal/elf_sections.h"
+#include "loader/internal/kernel_btf.h"
 #include "loader/internal/raw_btf.h"
 
 namespace ebpfrun::loader {
@@ -264,21 +265,21 @@ std::string minimal_core_btf(std::string_view elf, const detail::RawBtf& kernel,
   return raw;
 }
 
-std::string cached_core_btf(std::string_view elf, const std::string& cache_dir) {
+std::string cached_core_btf(std::string_view elf, detail::KernelBtf& kernel) {
+  const std::string& cache_dir = kernel.cache_dir();
   if (cache_dir.empty()) return {};
   const ElfSections sections = read_sections(elf);
   if (sections.btf.empty() || sections.btf_ext.empty()) return {};
   for (auto name : sections.program_sections)
     if (needs_whole_kernel_btf(name)) return {};
-  auto kernel_btf = types::identify_btf(types::kKernelBtfPath);
-  if (!kernel_btf) return {};
-  const uint64_t kernel_hash = kernel_btf->hash;
+  const std::optional<uint64_t> kernel_hash = kernel.hash();
+  if (!kernel_hash) return {};
   // The relocations depend on the object's BTF only, not on its code or the
   // filter values written into it.
   KeyHasher key;
   // "rules" changes with what needs_whole_kernel_btf refuses, so that marks
   // left by an earlier version are not taken for this one's verdict.
-  key.add("rules", 2).add("btf", sections.btf).add("btf.ext", sections.btf_ext).add("kernel", kernel_hash);
+  key.add("rules", 2).add("btf", sections.btf).add("btf.ext", sections.btf_ext).add("kernel", *kernel_hash);
   const std::string path = cache_dir + "/" + key.hex() + ".btf";
   // An object that cannot be served by a subset is marked, so that later
   // runs do not load the whole kernel BTF once more only to find that again.
@@ -290,14 +291,13 @@ std::string cached_core_btf(std::string_view elf, const std::string& cache_dir) 
     if (usable) return path;
   }
   // A first run: the whole kernel BTF once, to cut the subset from.
-  auto kernel = RawBtf::read(types::kKernelBtfPath);
-  if (!kernel) {
+  const RawBtf* whole = kernel.whole();
+  if (!whole) {
     log::debug("cannot read the kernel BTF {}: {}", types::kKernelBtfPath, std::strerror(errno));
     return {};
   }
   std::string why;
-  std::string raw = minimal_core_btf(elf, *kernel, &why);
-  kernel.reset();
+  std::string raw = minimal_core_btf(elf, *whole, &why);
   if (auto dir = files::make_dirs(cache_dir, 0700); !dir) return {};
   if (raw.empty()) {
     log::debug("CO-RE relocations use the whole kernel BTF: {}", why);

@@ -15,8 +15,9 @@
 namespace ebpfrun::loader {
 
 namespace detail {
-class RawBtf;  // loader/internal/raw_btf.h
-}
+class RawBtf;     // loader/internal/raw_btf.h
+class KernelBtf;  // loader/internal/kernel_btf.h
+}  // namespace detail
 
 // The raw bytes of a BTF holding every kernel type that the CO-RE relocations
 // of the BPF ELF `elf` can match, or empty (with `why` set) when the object
@@ -27,9 +28,10 @@ class RawBtf;  // loader/internal/raw_btf.h
 // a custom BTF would switch off).
 std::string minimal_core_btf(std::string_view elf, const detail::RawBtf& kernel, std::string* why = nullptr);
 
-// The path of a small BTF for `elf` under `cache_dir` (created when missing),
-// built from the running kernel's BTF on the first call; empty when the object
-// needs no such BTF or it cannot be had (the reason goes to the debug log).
-std::string cached_core_btf(std::string_view elf, const std::string& cache_dir);
+// The path of a small BTF for `elf` in `kernel`'s cache directory (created
+// when missing), cut from the whole kernel BTF on the first call; empty when
+// the object needs no such BTF or it cannot be had (the reason goes to the
+// debug log).
+std::string cached_core_btf(std::string_view elf, detail::KernelBtf& kernel);
 
 }  // namespace ebpfrun::loader

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "loader/core_btf.h"
 #include "loader/internal/attach_target.h"
+#include "loader/internal/kernel_btf.h"
 #include "loader/internal/pinning.h"
 #include "loader/internal/tp_btf_targets.h"
 
@@ -62,8 +63,13 @@ Result<Object> Object::open_owned(std::string elf, const std::string& name, cons
   std::string pin_directory = options.pin_root + "/" + options.pin_namespace;
   OpenOptions resolved = options;
   detail::bind_tp_btf_programs_here();
-  detail::learn_tp_btf_targets(elf, resolved.core_btf_cache_dir);
-  if (resolved.core_btf_path.empty()) resolved.core_btf_path = cached_core_btf(elf, resolved.core_btf_cache_dir);
+  {
+    // The kernel BTF, when this open needs it whole, is read once for both
+    // and released before the load.
+    detail::KernelBtf kernel(resolved.core_btf_cache_dir);
+    detail::learn_tp_btf_targets(elf, kernel);
+    if (resolved.core_btf_path.empty()) resolved.core_btf_path = cached_core_btf(elf, kernel);
+  }
   if (!resolved.core_btf_path.empty()) log::debug("{}: CO-RE relocations against {}", name, resolved.core_btf_path);
   bpf_object* object = open_elf(elf, name, pin_directory, resolved.core_btf_path);
   if (!object) {

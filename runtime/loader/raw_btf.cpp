@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/btf.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,46 +53,74 @@ long trailing_bytes(const struct btf_type* t) {
 
 }  // namespace
 
+void UnmapBtf::operator()(char* mapping) const { ::munmap(mapping, size); }
+
 std::optional<RawBtf> RawBtf::parse(std::string bytes) {
+  RawBtf btf;
+  btf.size_ = bytes.size();
+  btf.owned_ = std::move(bytes);
+  if (!btf.index()) return std::nullopt;
+  return btf;
+}
+
+bool RawBtf::index() {
+  const char* bytes = data();
   struct btf_header header;
-  if (bytes.size() < sizeof header) return std::nullopt;
-  std::memcpy(&header, bytes.data(), sizeof header);
-  if (header.magic != BTF_MAGIC || header.hdr_len < sizeof header || header.hdr_len > bytes.size()) return std::nullopt;
-  const size_t body = bytes.size() - header.hdr_len;
+  if (size_ < sizeof header) return false;
+  std::memcpy(&header, bytes, sizeof header);
+  if (header.magic != BTF_MAGIC || header.hdr_len < sizeof header || header.hdr_len > size_) return false;
+  const size_t body = size_ - header.hdr_len;
   if (header.type_off % 4 != 0 || header.type_off > body || body - header.type_off < header.type_len ||
       header.str_off > body || body - header.str_off < header.str_len || header.str_len == 0)
-    return std::nullopt;
-  RawBtf btf;
-  btf.types_begin_ = header.hdr_len + header.type_off;
-  btf.strings_begin_ = header.hdr_len + header.str_off;
-  btf.strings_size_ = header.str_len;
+    return false;
+  types_begin_ = header.hdr_len + header.type_off;
+  strings_begin_ = header.hdr_len + header.str_off;
+  strings_size_ = header.str_len;
   // The types are read in place as struct btf_type: the buffer must be
-  // 4-byte aligned where they start (std::string's heap buffer is).
-  if (reinterpret_cast<uintptr_t>(bytes.data() + btf.types_begin_) % alignof(struct btf_type) != 0) return std::nullopt;
-  btf.offsets_.reserve(header.type_len / 16 + 1);
-  btf.offsets_.push_back(0);  // id 0, void
+  // 4-byte aligned where they start (a heap buffer or a mapping is).
+  if (reinterpret_cast<uintptr_t>(bytes + types_begin_) % alignof(struct btf_type) != 0) return false;
+  offsets_.reserve(header.type_len / 16 + 1);
+  offsets_.push_back(0);  // id 0, void
   size_t at = 0;
   while (at < header.type_len) {
-    if (header.type_len - at < sizeof(struct btf_type)) return std::nullopt;
-    const auto* t = reinterpret_cast<const struct btf_type*>(bytes.data() + btf.types_begin_ + at);
+    if (header.type_len - at < sizeof(struct btf_type)) return false;
+    const auto* t = reinterpret_cast<const struct btf_type*>(bytes + types_begin_ + at);
     const long extra = trailing_bytes(t);
-    if (extra < 0 || header.type_len - at - sizeof(struct btf_type) < static_cast<size_t>(extra)) return std::nullopt;
-    btf.offsets_.push_back(static_cast<uint32_t>(at));
+    if (extra < 0 || header.type_len - at - sizeof(struct btf_type) < static_cast<size_t>(extra)) return false;
+    offsets_.push_back(static_cast<uint32_t>(at));
     at += sizeof(struct btf_type) + static_cast<size_t>(extra);
   }
-  btf.bytes_ = std::move(bytes);
-  return btf;
+  return true;
 }
 
 std::optional<RawBtf> RawBtf::read(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
   struct stat st {};
-  std::string bytes;
-  if (::fstat(fd, &st) == 0 && st.st_size > 0) bytes.reserve(static_cast<size_t>(st.st_size));
-  char chunk[64 * 1024];
+  const bool sized = ::fstat(fd, &st) == 0 && st.st_size > 0;
+  if (sized) {
+    const auto size = static_cast<size_t>(st.st_size);
+    void* mapping = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (mapping != MAP_FAILED) {
+      ::close(fd);
+      RawBtf btf;
+      btf.mapped_ = std::unique_ptr<char, UnmapBtf>(static_cast<char*>(mapping), UnmapBtf{size});
+      btf.size_ = size;
+      if (!btf.index()) {
+        errno = EINVAL;
+        return std::nullopt;
+      }
+      return btf;
+    }
+  }
+  // Else read straight into a buffer of the file's size: sysfs gives 4 KiB
+  // per read(), and no chunk is copied again.
+  std::string bytes(sized ? static_cast<size_t>(st.st_size) : 64 * 1024, '\0');
+  size_t filled = 0;
   for (;;) {
-    ssize_t n = ::read(fd, chunk, sizeof chunk);
+    char extra = 0;
+    const bool full = filled == bytes.size();
+    ssize_t n = full ? ::read(fd, &extra, 1) : ::read(fd, bytes.data() + filled, bytes.size() - filled);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       int err = errno;
@@ -100,9 +129,15 @@ std::optional<RawBtf> RawBtf::read(const std::string& path) {
       return std::nullopt;
     }
     if (n == 0) break;
-    bytes.append(chunk, static_cast<size_t>(n));
+    if (full) {
+      // Longer than it said (or of no stated size): grow.
+      bytes.resize(bytes.size() * 2);
+      bytes[filled] = extra;
+    }
+    filled += static_cast<size_t>(n);
   }
   ::close(fd);
+  bytes.resize(filled);
   auto parsed = parse(std::move(bytes));
   if (!parsed) errno = EINVAL;
   return parsed;
@@ -110,7 +145,7 @@ std::optional<RawBtf> RawBtf::read(const std::string& path) {
 
 const struct btf_type* RawBtf::type(uint32_t id) const {
   if (id == 0 || id >= offsets_.size()) return nullptr;
-  return reinterpret_cast<const struct btf_type*>(bytes_.data() + types_begin_ + offsets_[id]);
+  return reinterpret_cast<const struct btf_type*>(data() + types_begin_ + offsets_[id]);
 }
 
 std::string_view RawBtf::type_bytes(uint32_t id) const {
@@ -121,7 +156,7 @@ std::string_view RawBtf::type_bytes(uint32_t id) const {
 
 std::string_view RawBtf::name(uint32_t offset) const {
   if (offset >= strings_size_) return {};
-  std::string_view rest(bytes_.data() + strings_begin_ + offset, strings_size_ - offset);
+  std::string_view rest(data() + strings_begin_ + offset, strings_size_ - offset);
   return rest.substr(0, rest.find('\0'));
 }
 

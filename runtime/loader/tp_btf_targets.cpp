@@ -13,11 +13,12 @@
 
 #include <fmt/format.h>
 
-#include "btf/vmlinux_header.h"
+#include "btf/btf_identity.h"
 #include "common/files.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "loader/internal/elf_sections.h"
+#include "loader/internal/kernel_btf.h"
 #include "loader/internal/raw_btf.h"
 
 namespace ebpfrun::loader::detail {
@@ -84,12 +85,13 @@ bool parse_targets(std::string_view text, std::unordered_map<std::string, uint32
 
 // Fills `targets` from the cache file or the whole kernel BTF; the caller
 // holds targets_mutex.
-void learn_all(const std::string& cache_dir) {
+void learn_all(KernelBtf& kernel) {
   std::string path;
+  const std::string& cache_dir = kernel.cache_dir();
   if (!cache_dir.empty()) {
-    if (auto kernel = types::identify_btf(types::kKernelBtfPath)) {
+    if (auto hash = kernel.hash()) {
       KeyHasher key;
-      key.add("tp_btf targets", 1).add("kernel", kernel->hash);
+      key.add("tp_btf targets", 1).add("kernel", *hash);
       path = cache_dir + "/" + key.hex() + ".tp_btf";
       if (auto text = files::read(path); text && parse_targets(*text, targets)) {
         complete = true;
@@ -97,10 +99,9 @@ void learn_all(const std::string& cache_dir) {
       }
     }
   }
-  auto kernel = RawBtf::read(types::kKernelBtfPath);
-  if (!kernel) return;  // the load fails for it, naming the tracepoint
-  std::string text = list_targets(*kernel, targets);
-  kernel.reset();
+  const RawBtf* whole = kernel.whole();
+  if (!whole) return;  // the load fails for it, naming the tracepoint
+  std::string text = list_targets(*whole, targets);
   complete = true;
   if (path.empty() || !files::make_dirs(cache_dir, 0700)) return;
   if (auto written = files::write_atomic(path, text, 0600); !written)
@@ -161,7 +162,10 @@ int prepare_load(struct bpf_program* prog, struct bpf_prog_load_opts* opts, long
   {
     std::lock_guard lock(targets_mutex);
     // An object opened without a cache directory learns them here.
-    if (!complete) learn_all({});
+    if (!complete) {
+      KernelBtf kernel{std::string()};
+      learn_all(kernel);
+    }
     if (auto it = targets.find(tracepoint); it != targets.end()) {
       opts->attach_btf_id = it->second;
       return 0;
@@ -203,14 +207,14 @@ void bind_tp_btf_programs_here() {
   });
 }
 
-void learn_tp_btf_targets(std::string_view elf, const std::string& cache_dir) {
+void learn_tp_btf_targets(std::string_view elf, KernelBtf& kernel) {
   if (!handler_registered) return;
-  const ElfSections sections = read_sections(elf);
   std::lock_guard lock(targets_mutex);
+  // Known once for the process: an agent opens many objects.
   if (complete) return;
-  for (auto section : sections.program_sections)
+  for (auto section : read_sections(elf).program_sections)
     if (is_tp_btf(section)) {
-      learn_all(cache_dir);
+      learn_all(kernel);
       return;
     }
 }

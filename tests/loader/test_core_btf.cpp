@@ -73,6 +73,9 @@ TEST_CASE("a raw BTF that is malformed is refused, not read past its end", "[loa
   REQUIRE(kernel);
   CHECK(kernel->count() > 1000);
   std::string bytes = slurp(types::kKernelBtfPath);
+  // Mapped (sysfs BTF since Linux 6.16) or read, it is the file's content.
+  CHECK(kernel->bytes() == bytes);
+  CHECK(types::hash_btf(kernel->bytes()) == types::identify_btf(types::kKernelBtfPath)->hash);
   CHECK_FALSE(RawBtf::parse(bytes.substr(0, 20)));                  // a short header
   CHECK_FALSE(RawBtf::parse(bytes.substr(0, bytes.size() - 100)));  // strings cut short
   std::string bad_magic = bytes;

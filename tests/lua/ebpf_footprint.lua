@@ -149,6 +149,53 @@ t.test("a tp_btf tool learns the kernel's tracepoints once, then never reads the
   os.execute("rm -rf " .. cache)
 end)
 
+-- The kernel BTF's identity keys the cuts; hashing its 5.5 MB on every start
+-- cost more than the rest of a cached load, so it is remembered for the boot
+-- (runtime/btf/btf_identity.h).
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local text = f:read("*a")
+  f:close()
+  return text
+end
+
+local function write_file(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+t.test("the kernel BTF's identity is remembered for the boot, not read again", function()
+  local cache = fresh_cache()
+  local first, ok1 = run_verbose(cache, "execsnoop.lua")
+  t.ok(ok1, "first run exits 0:\n" .. first)
+  local memo_path = cache .. "/ebpfrun/core-btf/kernel-btf.identity"
+  local memo = read_file(memo_path)
+  t.ok(memo ~= nil, "the identity is remembered in " .. memo_path)
+  local boot = read_file("/proc/sys/kernel/random/boot_id"):gsub("%s+$", "")
+  local size = tonumber(io.popen("stat -c %s /sys/kernel/btf/vmlinux"):read("*l"))
+  local hash = memo and memo:match("^ebpfrun kernel btf identity 1\nboot " .. boot:gsub("%-", "%%-") .. "\nsize "
+    .. size .. "\nhash (%x+)\n$")
+  t.ok(hash ~= nil and #hash == 16, "it names this boot, the BTF's size and its hash:\n" .. tostring(memo))
+  -- Believed without reading the BTF: an identity with another hash sends the
+  -- run to cut the BTF again, under that other key.
+  write_file(memo_path, (memo:gsub("hash %x+", "hash 0123456789abcdef")))
+  local second, ok2 = run_verbose(cache, "execsnoop.lua")
+  t.ok(ok2, "second run exits 0:\n" .. second)
+  t.ok(second:find("cached a %d+%-byte kernel BTF subset") ~= nil, "the remembered identity was used:\n" .. second)
+  t.eq(#listing(cache .. "/ebpfrun/core-btf", ".btf"), 2)
+  -- One of another boot is not: the BTF is hashed again, finds the first
+  -- cut, and this boot's identity replaces it.
+  write_file(memo_path, (memo:gsub("boot [%x%-]+", "boot 00000000-0000-0000-0000-000000000000")))
+  local third, ok3 = run_verbose(cache, "execsnoop.lua")
+  t.ok(ok3, "third run exits 0:\n" .. third)
+  t.ok(third:find("cached a %d+%-byte kernel BTF subset") == nil, "another boot's identity is not used:\n" .. third)
+  t.ok(third:find("CO-RE relocations against " .. cache .. "/ebpfrun/core-btf/", 1, true) ~= nil, third)
+  t.eq(read_file(memo_path), memo)
+  os.execute("rm -rf " .. cache)
+end)
+
 t.test("--no-cache and BTF-typed programs keep the whole kernel BTF", function()
   local cache = fresh_cache()
   local text, ok = run_verbose(cache, "execsnoop.lua", "--no-cache")
@@ -156,6 +203,7 @@ t.test("--no-cache and BTF-typed programs keep the whole kernel BTF", function()
   t.ok(text:find("CO-RE relocations against", 1, true) == nil, "--no-cache takes no cut")
   t.ok(text:find(kernel_btf_loads, 1, true) ~= nil, "--no-cache reads the whole kernel BTF")
   t.eq(listing(cache .. "/ebpfrun/core-btf", ".btf"), {})
+  t.eq(listing(cache .. "/ebpfrun/core-btf", ".identity"), {})
   -- network's object has CO-RE relocations and fexit programs: libbpf needs
   -- the whole BTF for their attach targets anyway (unlike tp_btf targets,
   -- fexit targets are not bound by the loader), so no cut is made.

@@ -11,6 +11,7 @@
 #include <bpf/btf.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,14 +19,22 @@
 
 namespace ebpfrun::loader::detail {
 
+// Unmaps a mapped BTF file.
+struct UnmapBtf {
+  size_t size = 0;
+  void operator()(char* mapping) const;
+};
+
 class RawBtf {
  public:
   // The BTF in `bytes` (a whole .BTF section or raw BTF file), or nothing
   // when it is malformed: a bad header, a section out of bounds, an unknown
   // kind or a type running past its section.
   static std::optional<RawBtf> parse(std::string bytes);
-  // The BTF file at `path` (sysfs files report their size, so one read fills
-  // the buffer); nothing, with errno set, when it cannot be read or parsed.
+  // The BTF file at `path`: mapped when the file allows it (sysfs BTF does
+  // since Linux 6.16: no copy, no page of its own), else read into one buffer
+  // (sysfs files report their size). Nothing, with errno set, when it cannot
+  // be read or parsed.
   static std::optional<RawBtf> read(const std::string& path);
 
   // Type ids run from 1 to count() - 1, as btf__type_cnt's.
@@ -36,9 +45,18 @@ class RawBtf {
   std::string_view type_bytes(uint32_t id) const;
   // The string at `offset`, empty when it is out of bounds.
   std::string_view name(uint32_t offset) const;
+  // The whole BTF as it was read.
+  std::string_view bytes() const { return std::string_view(data(), size_); }
 
  private:
-  std::string bytes_;
+  // Indexes the BTF held (owned_ or mapped_, size_ bytes); false when it is
+  // malformed.
+  bool index();
+  const char* data() const { return mapped_ ? mapped_.get() : owned_.data(); }
+
+  std::string owned_;
+  std::unique_ptr<char, UnmapBtf> mapped_;
+  size_t size_ = 0;
   size_t types_begin_ = 0;
   size_t strings_begin_ = 0;
   size_t strings_size_ = 0;

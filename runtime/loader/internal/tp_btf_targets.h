@@ -20,18 +20,21 @@
 
 namespace ebpfrun::loader::detail {
 
+class KernelBtf;  // kernel_btf.h
+
 // Registers the program handler, once per process; before any object with a
 // tp_btf program is opened.
 void bind_tp_btf_programs_here();
 
 // Makes the targets of `elf`'s tp_btf programs known before it is loaded:
-// from the cache file of the running kernel's BTF in `cache_dir`, or, when a
-// target is missing there, from the whole kernel BTF once (and the file then
-// written; nothing is written when `cache_dir` is empty). A target the
+// from the cache file of the running kernel's BTF in `kernel`'s cache
+// directory, or, when a target is missing there, from the whole kernel BTF
+// once (and the file then written; nothing is written without a cache
+// directory). A target the
 // kernel's own BTF lacks is looked for in the modules' BTF at the load, as
 // libbpf does, and failing that, the load fails with ESRCH
 // (finish_tp_btf_binding says why).
-void learn_tp_btf_targets(std::string_view elf, const std::string& cache_dir);
+void learn_tp_btf_targets(std::string_view elf, KernelBtf& kernel);
 
 // After a load: closes the module BTF descriptors this thread's load bound
 // programs to (a loaded program holds its own reference), and returns why a
