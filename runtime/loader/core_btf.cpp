@@ -88,6 +88,13 @@ const struct btf_type* skip_mods_and_typedefs(const struct btf* b, uint32_t id) 
   return t;
 }
 
+// Strings looked up by string_view without a copy.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+};
+using StringSet = std::unordered_set<std::string, StringHash, std::equal_to<>>;
+
 // A name without its CO-RE flavour (`task_struct___old` is `task_struct`).
 std::string_view essential_name(std::string_view name) {
   auto cut = name.find("___");
@@ -208,7 +215,8 @@ std::string minimal_core_btf(std::string_view elf, const detail::RawBtf& kernel,
   struct btf* local = btf__new(sections.btf.data(), static_cast<uint32_t>(sections.btf.size()));
   if (!local) return refuse("its BTF does not parse");
   std::string reason;
-  std::unordered_set<std::string> roots;  // essential names of the relocated types
+  StringSet roots;                          // essential names of the relocated types
+  std::vector<bool> root_kinds(32, false);  // their kinds: libbpf matches a candidate of the same kind only
   for (uint32_t id = 1; reason.empty() && id < btf__type_cnt(local); ++id) {
     const struct btf_type* t = btf__type_by_id(local, id);
     if (btf_is_datasec(t) && std::string_view(btf__name_by_offset(local, t->name_off)) == ".ksyms")
@@ -240,20 +248,24 @@ std::string minimal_core_btf(std::string_view elf, const detail::RawBtf& kernel,
       break;
     }
     roots.emplace(name);
+    root_kinds[btf_kind(t)] = true;
+    // An enum and a 64-bit enum match each other.
+    if (btf_is_any_enum(t)) root_kinds[BTF_KIND_ENUM] = root_kinds[BTF_KIND_ENUM64] = true;
   }
   btf__free(local);
   if (!reason.empty()) return refuse(reason);
 
-  // Every kernel type of a relocated name is a candidate libbpf may match;
-  // each is kept with what it embeds.
+  // Every kernel type of a relocated name and kind is a candidate libbpf may
+  // match; each is kept with what it embeds. The kind is checked first: most
+  // of the kernel's types are functions, which no relocation names.
   const uint32_t count = kernel.count();
   std::vector<bool> kept(count, false);
   std::set<std::string_view> found;
   for (uint32_t id = 1; id < count; ++id) {
     const struct btf_type* t = kernel.type(id);
-    if (!t->name_off) continue;
+    if (!t->name_off || !root_kinds[btf_kind(t)]) continue;
     std::string_view name = essential_name(kernel.name(t->name_off));
-    if (auto it = roots.find(std::string(name)); it != roots.end()) {
+    if (auto it = roots.find(name); it != roots.end()) {
       found.insert(*it);
       keep_embedded(kernel, id, kept);
     }
