@@ -60,15 +60,15 @@ int object_attach_all(lua_State* L) {
     auto* box = static_cast<ObjectBox*>(call.udata_arg(1, kObjectType, "object"));
     ObjectState* state = box ? open_state(call, 1) : nullptr;
     if (!state) return 0;
-    attach::AttachOptions options;
-    if (lua_isnumber(call.L, 2)) options.pid = static_cast<int>(lua_tonumber(call.L, 2));
-    attach::Alternatives alternatives;
+    attach::AttachPlan plan;
+    if (lua_isnumber(call.L, 2)) plan.options.pid = static_cast<int>(lua_tonumber(call.L, 2));
     std::vector<std::string> optional;
-    if (!call.string_lists_arg(3, alternatives, "alternatives") ||
-        !call.string_list_arg(4, optional, "optional (program names)"))
+    if (!call.string_lists_arg(3, plan.alternatives, "alternatives") ||
+        !call.string_list_arg(4, optional, "optional (program names)") ||
+        !call.string_lists_arg(5, plan.also_attach, "also_attach"))
       return 0;
-    auto links = attach::attach_all(state->object, options, alternatives,
-                                    std::set<std::string>(optional.begin(), optional.end()));
+    plan.optional.insert(optional.begin(), optional.end());
+    auto links = attach::attach_all(state->object, plan);
     if (!links) return call.fail(links.error_info());
     lua_createtable(call.L, static_cast<int>(links->size()), 0);
     int i = 1;

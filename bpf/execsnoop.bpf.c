@@ -177,14 +177,11 @@ int execsnoop_enter_at(struct trace_event_raw_sys_enter *ctx)
     return record_entry((const char *)ctx->args[1], (const char *const *)ctx->args[2], EXEC_AT);
 }
 
+// The exits of execve() and execveat(), whose records have the same layout:
+// one program, which scripts/execsnoop.lua also attaches at
+// sys_exit_execveat, so that it is loaded and verified once.
 SEC("tracepoint/syscalls/sys_exit_execve")
 int execsnoop_exit(struct trace_event_raw_sys_exit *ctx)
-{
-    return emit_exit(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_execveat")
-int execsnoop_exit_at(struct trace_event_raw_sys_exit *ctx)
 {
     return emit_exit(ctx->ret);
 }

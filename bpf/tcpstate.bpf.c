@@ -178,15 +178,10 @@ int tcpstate_transition(struct trace_event_raw_inet_sock_set_state *ctx)
 
 // accept() names the owner of connections whose listener predates the
 // tracer, for their later transitions and for the listener's next children.
+// One program serves the exits of accept4() and accept(), whose records have
+// the same layout: scripts/tcpstate.lua also attaches it at sys_exit_accept,
+// so that it is loaded and verified once.
 SEC("tracepoint/syscalls/sys_exit_accept4")
-int tcpstate_accept4(struct trace_event_raw_sys_exit *ctx)
-{
-    struct tcp_owner *o;
-    tcp_owner_accept_fd(ctx->ret, &o);
-    return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept")
 int tcpstate_accept(struct trace_event_raw_sys_exit *ctx)
 {
     struct tcp_owner *o;

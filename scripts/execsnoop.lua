@@ -79,6 +79,9 @@ local function args_text(row)
   return text
 end
 
+-- One program for the exits of execve() and execveat() (bpf/execsnoop.bpf.c).
+M.ALSO_ATTACH = { execsnoop_exit = { "tracepoint/syscalls/sys_exit_execveat" } }
+
 M.columns = {
   { "TIME", key = "clock", width = 8 },
   { "UID", key = "uid", align = "right", width = 5 },
@@ -99,6 +102,7 @@ function M.main(argv)
   })
   return tool.stream {
     name = "execsnoop", source = "execsnoop.bpf.c", filter = opts.filter, type = "struct exec_event",
+    also_attach = M.ALSO_ATTACH,
     columns = M.columns, json = opts.json, duration = opts.duration, interval = opts.interval, drop_note = true,
     on_event = function(e, out)
       if opts.fails and e.ret == 0 then return end

@@ -28,6 +28,8 @@ local def = {
   -- transition_slots is an array whose values hold the pid: exited.lua
   -- frees a slot by zeroing it, with its counts in transition_counts.
   per_process = { "transitions", { map = "transition_slots", with = "transition_counts" } },
+  -- One program for the exits of accept4() and accept() (bpf/tcpstate.bpf.c).
+  also_attach = { tcpstate_accept = { "tracepoint/syscalls/sys_exit_accept" } },
   metrics = {
     { name = "ebpfrun_tcp_state_transitions_total", type = "counter", labels = labels, value = "count",
       help = "TCP sockets that moved from one state to another." },

@@ -55,41 +55,62 @@ Result<Link*> attach_in(loader::Object& object, std::string_view program_name, s
   return handle;
 }
 
-Result<std::vector<Link*>> attach_all(loader::Object& object, const AttachOptions& options,
-                                      const Alternatives& alternatives, const std::set<std::string>& optional) {
-  const auto programs = object.programs();
-  for (const auto& [name, specs] : alternatives)
+namespace {
+
+// An error when `named` holds a program `object` lacks; `what` names the list.
+Status check_names(loader::Object& object, const Alternatives& named, std::string_view what) {
+  for (const auto& [name, specs] : named)
     if (!object.find_program(name)) {
       std::string names;
-      for (const auto& p : programs) names += (names.empty() ? "" : ", ") + p.name;
+      for (const auto& p : object.programs()) names += (names.empty() ? "" : ", ") + p.name;
       return make_error(ErrorKind::invalid_argument,
-                        fmt::format("alternatives name program '{}', which BPF object {} does not have; its "
-                                    "programs are: {}",
-                                    name, object.name(), names));
+                        fmt::format("{} name program '{}', which BPF object {} does not have; its programs are: {}",
+                                    what, name, object.name(), names));
     }
+  return ok_status();
+}
+
+}  // namespace
+
+Result<std::vector<Link*>> attach_all(loader::Object& object, const AttachPlan& plan) {
+  if (auto known = check_names(object, plan.alternatives, "alternatives"); !known) return std::move(known).take_error();
+  if (auto known = check_names(object, plan.also_attach, "also_attach"); !known) return std::move(known).take_error();
+  for (const auto& [name, specs] : plan.also_attach)
+    if (plan.alternatives.count(name))
+      return make_error(ErrorKind::invalid_argument,
+                        fmt::format("program '{}' has both alternatives and also_attach points; give one", name));
   std::vector<Link*> links;
-  for (const auto& program : programs) {
-    auto named = alternatives.find(program.name);
-    Result<Link*> link = static_cast<Link*>(nullptr);
-    if (named != alternatives.end()) {
-      link = attach_first(object, program.name, named->second, options);
-    } else {
-      if (!program.autoload) {
-        log::debug("program '{}' of {} is not loaded; not attaching it", program.name, object.name());
-        continue;
-      }
-      if (!spec_from_section(program.section)) continue;  // e.g. SEC("uprobe") without a target
-      link = attach_in(object, program.name, {}, options);
-    }
-    if (!link && optional.count(program.name)) {
+  // A failure of an optional program is a note; any other stops it all.
+  auto attached = [&](const std::string& name, Result<Link*> link) -> Status {
+    if (!link && plan.optional.count(name)) {
       std::string note =
-          fmt::format("optional program '{}' of {} was not attached: {}", program.name, object.name(), link.error());
+          fmt::format("optional program '{}' of {} was not attached: {}", name, object.name(), link.error());
       log::warn("{}", note);
       object.add_note(std::move(note));
-      continue;
+      return ok_status();
     }
     if (!link) return std::move(link).take_error();
     links.push_back(*link);
+    return ok_status();
+  };
+  for (const auto& program : object.programs()) {
+    auto named = plan.alternatives.find(program.name);
+    if (named != plan.alternatives.end()) {
+      if (auto done = attached(program.name, attach_first(object, program.name, named->second, plan.options)); !done)
+        return std::move(done).take_error();
+      continue;
+    }
+    if (!program.autoload) {
+      log::debug("program '{}' of {} is not loaded; not attaching it", program.name, object.name());
+      continue;
+    }
+    std::vector<std::string> points;
+    if (spec_from_section(program.section)) points.emplace_back();  // the SEC() name's; not e.g. a bare SEC("uprobe")
+    if (auto also = plan.also_attach.find(program.name); also != plan.also_attach.end())
+      points.insert(points.end(), also->second.begin(), also->second.end());
+    for (const auto& point : points)
+      if (auto done = attached(program.name, attach_in(object, program.name, point, plan.options)); !done)
+        return std::move(done).take_error();
   }
   return links;
 }

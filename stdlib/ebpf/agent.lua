@@ -168,7 +168,8 @@ function Agent:open(c)
   -- One attach path at a time, for the collectors that have several
   -- (collector.lua): fentry where the kernel allows it, else tracepoints.
   local state, err = collector.load_with(def, opts, { file = source, text = def.text, filter = c.filter,
-                                                      defines = def.defines and def.defines(opts) or nil })
+                                                      defines = def.defines and def.defines(opts) or nil,
+                                                      optional = def.optional, also_attach = def.also_attach })
   local obj = state and state.obj
   local stage = "compile"
   if obj then

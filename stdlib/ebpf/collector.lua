@@ -10,6 +10,7 @@
 --     options = { {"--top", type = "int", default = 10, help = "..."} },   -- extra flags
 --     defines = function(opts) return { "PER_PATH=1" } end,                 -- optional -D
 --     optional = { "prog" },                    -- programs the kernel may refuse (ebpf.compile's optional)
+--     also_attach = { prog = { "spec" } },      -- further points of a program (ebpf.compile's also_attach)
 --     paths = { { name = "fentry", programs = { "p1", ... } },       -- optional: attach paths, preferred first
 --               { name = "tracepoint", programs = function(opts) return { ... } end } },
 --     metrics = { { name = "ebpfrun_syscalls_total", type = "counter", help = "...",
@@ -162,7 +163,8 @@ M.attach_programs = attach_paths.attach
 function M.load(def, opts)
   local source = def.source and (def.source:find("/", 1, true) and def.source or M.bpf_path(def.source))
   return M.load_with(def, opts, { file = source, text = def.text, filter = filter_of(opts),
-                                  defines = defines_of(def, opts), optional = def.optional })
+                                  defines = defines_of(def, opts), optional = def.optional,
+                                  also_attach = def.also_attach })
 end
 
 -- M.load with the given ebpf.compile arguments (the agent compiles its own

@@ -229,8 +229,8 @@ local function name_list(set)
   return out
 end
 
--- obj:attach_all{ pid = n, alternatives = { prog = {spec, ...} }, optional = {"prog", ...} }:
--- alternatives and optional add to those given to ebpf.compile.
+-- obj:attach_all{ pid = n, alternatives = { prog = {spec, ...} }, optional = {"prog", ...},
+-- also_attach = { prog = {spec, ...} } }: these add to those given to ebpf.compile.
 function Object:attach_all(opts)
   if opts ~= nil and type(opts) ~= "table" then error("obj:attach_all takes an options table", 2) end
   opts = opts or {}
@@ -239,10 +239,13 @@ function Object:attach_all(opts)
     if type(list) ~= "table" then error("attach_all: 'optional' must be a list of program names", 2) end
     for _, name in ipairs(list) do optional[name] = true end
   end
-  if opts.alternatives ~= nil and type(opts.alternatives) ~= "table" then
-    error("attach_all: 'alternatives' must be a table of program name = { spec, ... }", 2)
+  for _, field in ipairs({ "alternatives", "also_attach" }) do
+    if opts[field] ~= nil and type(opts[field]) ~= "table" then
+      error(("attach_all: '%s' must be a table of program name = { spec, ... }"):format(field), 2)
+    end
   end
-  local links, err = self.raw:attach_all(opts.pid, merged(self.alternatives, opts.alternatives), name_list(optional))
+  local links, err = self.raw:attach_all(opts.pid, merged(self.alternatives, opts.alternatives), name_list(optional),
+                                         merged(self.also_attach, opts.also_attach))
   if not links then return nil, err end
   for _, link in ipairs(links) do self.links[#self.links + 1] = link end
   return links
@@ -310,10 +313,14 @@ end
 -- switches loading off; optional = { "prog" } lets the object load and attach
 -- without programs this kernel refuses; a program named in alternatives =
 -- { prog = { spec, ... } } is optional at load (its alternatives load their
--- own copies) and attach_all attaches it at the first alternative that works.
+-- own copies) and attach_all attaches it at the first alternative that works;
+-- attach_all also attaches a program named in also_attach = { prog = { spec,
+-- ... } } at each of those points.
 local function load_args(opts, args)
-  if opts.alternatives ~= nil and type(opts.alternatives) ~= "table" then
-    error("ebpf.compile: 'alternatives' must be a table of program name = { spec, ... }", 3)
+  for _, field in ipairs({ "alternatives", "also_attach" }) do
+    if opts[field] ~= nil and type(opts[field]) ~= "table" then
+      error(("ebpf.compile: '%s' must be a table of program name = { spec, ... }"):format(field), 3)
+    end
   end
   if opts.optional ~= nil and type(opts.optional) ~= "table" then
     error("ebpf.compile: 'optional' must be a list of program names", 3)
@@ -327,7 +334,7 @@ end
 
 local function wrap_loaded(raw, opts)
   local obj = wrap_object(raw)
-  obj.alternatives, obj.optional = opts.alternatives, opts.optional
+  obj.alternatives, obj.optional, obj.also_attach = opts.alternatives, opts.optional, opts.also_attach
   return obj
 end
 
@@ -341,7 +348,7 @@ function M.compile(opts)
   return wrap_loaded(raw, opts)
 end
 
--- ebpf.load(path [, { globals = ..., autoload = ..., optional = ..., alternatives = ... }])
+-- ebpf.load(path [, { globals = ..., autoload = ..., optional = ..., alternatives = ..., also_attach = ... }])
 function M.load(path, opts)
   if opts ~= nil and type(opts) ~= "table" then error("ebpf.load(path [, opts]): the options must be a table", 2) end
   opts = opts or {}

@@ -20,6 +20,7 @@
 --                                          -- e.g. M.PATHS["tcplife.bpf.c"]
 --     attach_path = opts.attach_path,      -- --attach-path (nil: auto)
 --     optional = { "prog" },               -- programs the kernel may lack (ebpf.compile's optional)
+--     also_attach = { prog = { "spec" } }, -- further points of a program (ebpf.compile's also_attach)
 --     loaded = function(obj) end,          -- optional: after compile, before attach
 --     on_event = function(e, out) end,     -- one ring buffer record
 --     finish = function(out, lost) end,    -- optional: after the run, before the lost-events report
@@ -74,7 +75,8 @@ function M.stream(spec)
   local state, err = collector.load_with({ name = name, paths = spec.paths },
                                          { attach_path = spec.attach_path },
                                          { file = collector.bpf_path(spec.source), filter = spec.filter,
-                                           defines = spec.defines, optional = spec.optional })
+                                           defines = spec.defines, optional = spec.optional,
+                                           also_attach = spec.also_attach })
   if not state then
     io.stderr:write(name, ": ", tostring(err), "\n")
     return 1

@@ -156,7 +156,7 @@ TEST_CASE("attach: libbpf-tools style kprobe and fentry programs attach with att
         optional.insert("att_km_open");
       }
     }
-    auto links = attach::attach_all(object, {}, {}, optional);
+    auto links = attach::attach_all(object, {.optional = optional});
     INFO((links ? std::string() : links.error()));
     REQUIRE(links);
     size_t want = (attach::kprobes_available() ? 2 : 0) + (multi ? 1 : 0) +

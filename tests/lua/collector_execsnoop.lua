@@ -58,6 +58,21 @@ t.test("argv, return codes and parents of a shell's execs", function()
   t.eq(f.ppid, inner[1].pid)
 end)
 
+-- execveat() has an exit tracepoint of its own; execsnoop's exit program is
+-- attached there as well as at execve's (scripts/execsnoop.lua's
+-- also_attach), so these execs are reported like the others.
+t.test("execveat(): successful and failed execs, flagged as such", function()
+  local lines, err = cc.run("execsnoop.lua", ("%s execveat /bin/echo via execveat; %s execveat /nonexistent/at"):format(
+    cc.workload, cc.workload))
+  local at = where(execs(lines), function(e) return e.at end)
+  t.eq(#at, 2, err)
+  local ok = where(at, function(e) return e.filename == "/bin/echo" end)[1]
+  t.ok(ok and same_list(ok.argv, { "/bin/echo", "via", "execveat" }), err)
+  t.eq(ok and ok.ret, 0)
+  local failed = where(at, function(e) return e.filename == "/nonexistent/at" end)[1]
+  t.eq(failed and failed.ret, -2, err)
+end)
+
 t.test("with -c, execs of other processes never appear", function()
   -- A loop outside the traced command execs /bin/true all along.
   local stop = os.tmpname()

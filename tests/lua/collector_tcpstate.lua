@@ -56,6 +56,21 @@ t.test("K accepted connections: K of each passive-side transition for the listen
   t.eq(count(lines, listener, port, "LISTEN", "CLOSE"), 1)
 end)
 
+-- A listener that predates the tracer is learnt from its first accept()
+-- (glibc's accept is the accept syscall on x86-64: the program is attached
+-- there as well as at accept4, scripts/tcpstate.lua's also_attach), so the
+-- connections born after it are its own from their birth.
+t.test("a listener older than the tracer owns the connections born after its first accept", function()
+  local port = net.free_port()
+  local listener, wait = net.start_listener("listen", port, K)
+  os.execute(("(sleep 1.5; %s connect %d 1; sleep 0.5; %s connect %d %d) >/dev/null 2>&1 &"):format(
+    W, port, W, port, K - 1))
+  local lines, err = net.run_plain("tcpstate.lua", ("--pid %d --duration 3"):format(listener))
+  wait()
+  t.eq(count(lines, listener, port, "LISTEN", "SYN_RECV"), K - 1, err)
+  t.eq(count(lines, listener, port, "LAST_ACK", "CLOSE"), K)
+end)
+
 t.test("time in a state: a connection held for 1.5 s, a SYN unanswered for 1.5 s", function()
   -- backlog: one connection established and held 1500 ms, a second connect
   -- whose SYNs a full listener drops, both closed after those 1500 ms.

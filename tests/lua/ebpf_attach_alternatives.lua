@@ -168,6 +168,35 @@ char LICENSE[] SEC("license") = "GPL";
   obj:close()
 end)
 
+-- One program at two tracepoints whose records have the same layout, loaded
+-- once: the workload's openat() calls are seen at the entry and at the exit.
+local AT_ENTRY = COUNTER_PRELUDE .. [[
+SEC("tracepoint/syscalls/sys_enter_openat")
+int alt_both(void *ctx) { return count_call(); }
+char LICENSE[] SEC("license") = "GPL";
+]]
+
+t.test("also_attach attaches one program at further points, from ebpf.compile or from attach_all", function()
+  for _, where in ipairs({ "compile", "attach_all" }) do
+    local also = { alt_both = { "tracepoint/syscalls/sys_exit_openat" } }
+    local obj = assert(ebpf.compile { text = AT_ENTRY, also_attach = where == "compile" and also or nil })
+    local links, err = obj:attach_all(where == "attach_all" and { also_attach = also } or nil)
+    t.ok(links, tostring(err))
+    t.eq(#links, 2)
+    t.eq(#obj:info().programs, 1)
+    local pid = openat_workload(5)
+    t.eq(counted(obj, pid), 10, where)
+    obj:close()
+  end
+  t.raises(function() ebpf.compile { text = AT_ENTRY, also_attach = "x" } end, "'also_attach' must be a table")
+  local obj = assert(ebpf.compile { text = AT_ENTRY })
+  t.raises(function() obj:attach_all { also_attach = 3 } end, "'also_attach' must be a table")
+  local links, err = obj:attach_all { also_attach = { alt_nope = { "tracepoint/syscalls/sys_exit_openat" } } }
+  t.eq(links, nil)
+  t.ok(tostring(err):find("also_attach name program 'alt_nope'", 1, true), tostring(err))
+  obj:close()
+end)
+
 t.test("a malformed alternative or a wrong argument is a script error", function()
   local obj = assert(ebpf.compile { text = COUNTER })
   local link, err = obj:attach("alt_open", { "tracepoint/syscalls/sys_enter_openat", "kprobe" })

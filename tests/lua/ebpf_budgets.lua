@@ -44,7 +44,7 @@ local TCPLIFE_PATHS = require("ebpf.tool").PATHS["tcplife.bpf.c"]
 
 local BUDGETS = {
   { file = "execsnoop.bpf.c", programs = {
-    execsnoop_enter = 400, execsnoop_enter_at = 400, execsnoop_exit = 200, execsnoop_exit_at = 200,
+    execsnoop_enter = 400, execsnoop_enter_at = 400, execsnoop_exit = 200,
     execsnoop_exec = 200,
   } },
   { file = "syscalls.bpf.c", programs = {
@@ -137,7 +137,7 @@ local BUDGETS = {
     tcplife_state = 2300, tcplife_accept4 = 550, tcplife_accept = 550, tcplife_fexit_accept = 1500,
   } },
   { file = "tcpstate.bpf.c", programs = {
-    tcpstate_transition = 3600, tcpstate_accept4 = 550, tcpstate_accept = 550,
+    tcpstate_transition = 3600, tcpstate_accept = 550,
   } },
 }
 

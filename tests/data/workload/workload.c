@@ -18,6 +18,7 @@
  *                                5 s), send BYTES in 4 KiB writes, reading each chunk back and
  *                                checking it; exit 1 on a mismatch
  *   workload thread_exec PATH [ARG...]   a second thread execs PATH with argv PATH ARG...
+ *   workload execveat PATH [ARG...]      execveat(AT_FDCWD, PATH) with argv PATH ARG...
  *   workload cpu MS              spin until the process has used MS ms of CPU time
  *   workload naps N MS           N sleeps of MS milliseconds each (N voluntary switches)
  *   workload listen6 PORT K      the listen echo server on [::1]:PORT
@@ -233,6 +234,10 @@ int main(int argc, char **argv) {
       sent += chunk;
     }
     close(s);
+  } else if (!strcmp(mode, "execveat")) {
+    extern char **environ;
+    syscall(SYS_execveat, AT_FDCWD, argv[2], argv + 2, environ, 0);
+    return 127;
   } else if (!strcmp(mode, "thread_exec")) {
     thread_exec_argv = argv + 2;
     pthread_t thread;
