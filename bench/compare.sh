@@ -232,69 +232,39 @@ for cap in $CAPABILITIES; do
   printf 'ns/run per program:\n%s' "$PER_PROGRAM"
 done
 
-# GNU time prints CPU seconds in 10 ms steps, too coarse for a start of
-# ~0.03 s: the start table takes the child's rusage from wait4 in
-# microseconds instead (python3 runs the command and writes "wall user sys
-# maxrss_kib", GNU time's order; it ignores the SIGINT sent to stop the
-# tracer, which gets it with the default disposition restored).
-RUSAGE_PY='
-import os, signal, sys, time
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-t0 = time.monotonic()
-pid = os.fork()
-if pid == 0:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    os.execvp(sys.argv[2], sys.argv[2:])
-_, status, ru = os.wait4(pid, 0)
-with open(sys.argv[1], "w") as f:
-    f.write("%.3f %.4f %.4f %d\n" % (time.monotonic() - t0, ru.ru_utime, ru.ru_stime, ru.ru_maxrss))
-'
-
-# One start of `cmd` under `env` (VAR=VALUE words), stopped once attached:
-# sets START_RESULT to "start_s cpu_s rss_mib". Called directly, not in $(...):
-# a command substitution's subshell has no job control, so the tracer would
-# not get a process group of its own to be stopped with.
+# START_REPEATS starts of `cmd` under `env` (VAR=VALUE words), each stopped
+# once attached: sets START_RESULT to the medians of "start_s cpu_s rss_mib",
+# or "-" when it never attached. bench/start_once.py polls the tracer's
+# descriptors every 5 ms and takes CPU and peak RSS from wait4 (GNU time's
+# CPU seconds come in 10 ms steps, too coarse for a start of ~0.02 s);
+# --fresh-cache as its first argument gives every start an empty cache.
+START_REPEATS=${START_REPEATS:-5}
 start_only() {
-  local cmd=$1 out=$2
+  local cmd=$1 out=$2 fresh=()
   shift 2
-  local t0 t_last links last_links=-1 stable=0
-  t0=$(seconds)
-  env "$@" python3 -c "$RUSAGE_PY" "$out.time" bash -c "exec $cmd" >/dev/null 2>&1 &
-  local pid=$!
-  t_last=$t0
-  for ((i = 0; i < 600 && stable < 20; i++)); do
-    sleep 0.05
-    links=$(link_count $pid)
-    if [[ $links != "$last_links" ]]; then last_links=$links; t_last=$(seconds); stable=0
-    elif ((links > 0)); then stable=$((stable + 1)); fi
-  done
-  kill -INT -- -$pid 2>/dev/null
-  wait $pid 2>/dev/null
-  local _wall user sys rss
-  # GNU time writes "Command exited with non-zero status N" first when it did.
-  read -r _wall user sys rss < <(tail -n 1 "$out.time") || true
-  if ((last_links <= 0)); then
-    START_RESULT="-"  # it never attached (bpftrace's runqlat.bt on 6.18)
-    return
-  fi
-  START_RESULT=$(printf '%.2f %.3f %.1f' "$(echo "$t_last - $t0" | bc -l)" "$(echo "${user:-0} + ${sys:-0}" | bc -l)" \
-    "$(echo "${rss:-0} / 1024" | bc -l)")
+  [[ ${1:-} == --fresh-cache ]] && { fresh=(--fresh-cache); shift; }
+  env "$@" python3 "$ROOT/bench/start_once.py" --repeat "$START_REPEATS" "${fresh[@]}" bash -c "exec $cmd" \
+    >"$out.start" 2>/dev/null
+  START_RESULT=$(tail -n 1 "$out.start")
+  [[ -n $START_RESULT ]] || START_RESULT="-"
 }
 
 echo
-echo "start (until attached; then stopped), CPU s and peak RSS of that run"
+echo "start (until attached; then stopped), CPU s and peak RSS of that run: medians of $START_REPEATS starts"
 echo
 echo "| capability | ebpfrun, empty cache, prebuilt | ebpfrun, empty cache, compiles | ebpfrun, cached | libbpf-tools | bpftrace |"
 echo "|---|---:|---:|---:|---:|---:|"
 RATIOS=()
 for cap in $CAPABILITIES; do
   cells=()
-  cache=$(mktemp -d "$WORK/cache.XXXXXX")
-  start_only "${CMD[$cap.ebpfrun]}" "$WORK/$cap.prebuilt" XDG_CACHE_HOME="$cache"
+  start_only "${CMD[$cap.ebpfrun]}" "$WORK/$cap.prebuilt" --fresh-cache
   cells+=("$START_RESULT")
-  cache=$(mktemp -d "$WORK/cache.XXXXXX")
-  start_only "${CMD[$cap.ebpfrun]}" "$WORK/$cap.compile" XDG_CACHE_HOME="$cache" EBPFRUN_PREBUILT_DIR=/nonexistent
+  start_only "${CMD[$cap.ebpfrun]}" "$WORK/$cap.compile" --fresh-cache EBPFRUN_PREBUILT_DIR=/nonexistent
   cells+=("$START_RESULT")
+  # The cached starts share one cache, filled by a first start not counted.
+  cache=$(mktemp -d "$WORK/cache.XXXXXX")
+  START_REPEATS=1 start_only "${CMD[$cap.ebpfrun]}" "$WORK/$cap.fill" XDG_CACHE_HOME="$cache" \
+    EBPFRUN_PREBUILT_DIR=/nonexistent
   start_only "${CMD[$cap.ebpfrun]}" "$WORK/$cap.cached" XDG_CACHE_HOME="$cache" EBPFRUN_PREBUILT_DIR=/nonexistent
   cells+=("$START_RESULT")
   start_only "${CMD[$cap.libbpf-tools]}" "$WORK/$cap.libbpf" PATH="$PATH"
