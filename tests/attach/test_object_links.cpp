@@ -41,18 +41,24 @@ uint64_t count(const maps::Map& map, uint32_t key) {
   return n;
 }
 
+// kCounting compiled with a filter on this process, its filter values
+// written into the object as runtime/build does (they are data, not code).
+std::string counting_elf(test::TempDir& dir) {
+  tmpl::FilterSpec spec;
+  REQUIRE(tmpl::add_filter_value(spec, "pid", std::to_string(::getpid())));
+  auto source = tmpl::apply_filter(kCounting, spec, "olk.bpf.c");
+  REQUIRE(source);
+  std::string elf = test::compile_bpf(*source, dir, "olk.bpf.c");
+  for (const auto& global : tmpl::filter_globals(spec)) REQUIRE(build::set_elf_global(elf, global.name, global.bytes));
+  return elf;
+}
+
 }  // namespace
 
 TEST_CASE("attach_all attaches by SEC name, links detach early or with their object", "[attach][kernel]") {
   if (!test::have_root()) return;
   test::TempDir dir;
-  tmpl::FilterSpec spec;
-  REQUIRE(tmpl::add_filter_value(spec, "pid", std::to_string(::getpid())));
-  auto source = tmpl::apply_filter(kCounting, spec, "olk.bpf.c");
-  REQUIRE(source);
-  // The filter's values are data: written into the compiled object, as runtime/build does.
-  std::string elf = test::compile_bpf(*source, dir, "olk.bpf.c");
-  for (const auto& global : tmpl::filter_globals(spec)) REQUIRE(build::set_elf_global(elf, global.name, global.bytes));
+  const std::string elf = counting_elf(dir);
   auto object = loader::Object::open(elf, "olk");
   REQUIRE(object);
   REQUIRE(object->load());
@@ -91,57 +97,52 @@ TEST_CASE("attach_all attaches by SEC name, links detach early or with their obj
 TEST_CASE("attach_all attaches a program at its also_attach points too, once loaded", "[attach][kernel]") {
   if (!test::have_root()) return;
   test::TempDir dir;
-  tmpl::FilterSpec spec;
-  REQUIRE(tmpl::add_filter_value(spec, "pid", std::to_string(::getpid())));
-  auto source = tmpl::apply_filter(kCounting, spec, "olk.bpf.c");
-  REQUIRE(source);
-  std::string elf = test::compile_bpf(*source, dir, "olk.bpf.c");
-  for (const auto& global : tmpl::filter_globals(spec)) REQUIRE(build::set_elf_global(elf, global.name, global.bytes));
-  auto object = loader::Object::open(elf, "olk");
-  REQUIRE(object);
-  REQUIRE(object->load());
+  const std::string elf = counting_elf(dir);
+  auto loaded = [&] {
+    auto opened = loader::Object::open(elf, "olk");
+    REQUIRE(opened);
+    REQUIRE(opened->load());
+    return std::move(opened).value();
+  };
+  auto object = loaded();
 
   // Misnamed programs, and a program given both alternatives and further
   // points, are refused before anything is attached.
-  auto unknown = attach::attach_all(*object, {.also_attach = {{"olk_nope", {"tracepoint/syscalls/sys_enter_getpid"}}}});
+  auto unknown = attach::attach_all(object, {.also_attach = {{"olk_nope", {"tracepoint/syscalls/sys_enter_getpid"}}}});
   REQUIRE_FALSE(unknown);
   CHECK(unknown.error().find("also_attach name program 'olk_nope'") != std::string::npos);
-  auto both = attach::attach_all(*object, {.alternatives = {{"olk_enter", {"tracepoint/syscalls/sys_enter_getppid"}}},
-                                           .also_attach = {{"olk_enter", {"tracepoint/syscalls/sys_enter_getpid"}}}});
+  auto both = attach::attach_all(object, {.alternatives = {{"olk_enter", {"tracepoint/syscalls/sys_enter_getppid"}}},
+                                          .also_attach = {{"olk_enter", {"tracepoint/syscalls/sys_enter_getpid"}}}});
   REQUIRE_FALSE(both);
   CHECK(both.error().find("both alternatives and also_attach") != std::string::npos);
-  CHECK(object->attachment_count() == 0);
+  CHECK(object.attachment_count() == 0);
 
   // The enter program counts getpid() as well as getppid().
-  auto links = attach::attach_all(*object, {.also_attach = {{"olk_enter", {"tracepoint/syscalls/sys_enter_getpid"}}}});
+  auto links = attach::attach_all(object, {.also_attach = {{"olk_enter", {"tracepoint/syscalls/sys_enter_getpid"}}}});
   INFO((links ? std::string() : links.error()));
   REQUIRE(links);
   CHECK(links->size() == 3);
-  auto counts = maps::Map::from_object_map(object->find_map("olk_counts"), nullptr);
+  auto counts = maps::Map::from_object_map(object.find_map("olk_counts"), nullptr);
   REQUIRE(counts);
   for (int i = 0; i < 7; ++i) ::syscall(SYS_getppid);
   for (int i = 0; i < 4; ++i) ::syscall(SYS_getpid);
   CHECK(count(*counts, 0) == 11);
   CHECK(count(*counts, 1) == 7);
-  object->close();
+  object.close();
 
   // A further point that does not exist fails the attach, unless the program
   // is optional.
-  auto again = loader::Object::open(elf, "olk");
-  REQUIRE(again);
-  REQUIRE(again->load());
-  auto bad = attach::attach_all(*again, {.also_attach = {{"olk_enter", {"tracepoint/syscalls/sys_enter_nope"}}}});
+  auto again = loaded();
+  auto bad = attach::attach_all(again, {.also_attach = {{"olk_enter", {"tracepoint/syscalls/sys_enter_nope"}}}});
   REQUIRE_FALSE(bad);
   CHECK(bad.error().find("sys_enter_nope does not exist") != std::string::npos);
-  again->close();
-  again = loader::Object::open(elf, "olk");
-  REQUIRE(again);
-  REQUIRE(again->load());
+  again.close();
+  auto third = loaded();
   auto tolerated = attach::attach_all(
-      *again, {.optional = {"olk_enter"}, .also_attach = {{"olk_enter", {"tracepoint/syscalls/sys_enter_nope"}}}});
+      third, {.optional = {"olk_enter"}, .also_attach = {{"olk_enter", {"tracepoint/syscalls/sys_enter_nope"}}}});
   INFO((tolerated ? std::string() : tolerated.error()));
   REQUIRE(tolerated);
   CHECK(tolerated->size() == 2);  // olk_enter at its own point, and olk_exit
-  REQUIRE(again->notes().size() == 1);
-  CHECK(again->notes()[0].find("sys_enter_nope") != std::string::npos);
+  REQUIRE(third.notes().size() == 1);
+  CHECK(third.notes()[0].find("sys_enter_nope") != std::string::npos);
 }
