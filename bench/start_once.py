@@ -71,6 +71,10 @@ def start_once(command, env):
             os.execvpe(command[0], command, env)
         finally:
             os._exit(127)
+    try:
+        os.setpgid(pid, pid)  # as the child does, whichever runs first
+    except OSError:
+        pass  # the child has exec'd already, in its own group
     last, changed_at = 0, t0
     while time.monotonic() - t0 < TIMEOUT_S:
         time.sleep(POLL_S)

@@ -87,9 +87,11 @@ struct {
  * socket's array slot stays taken until its address is reused by a socket
  * that reaches CLOSE; sockets that hash to it meanwhile live here. As many
  * entries as slots: with 16384 live sockets about 6000 of them collide and
- * live here, and beyond 32768 the least recently active ones are forgotten
- * (their later transitions count as pid 0). An LRU hash is preallocated when
- * it is created, and 65536 entries took 2.5 ms, a tenth of a tool's start. */
+ * live here, and from about 30000 (earlier on machines with many CPUs, as
+ * an LRU hash keeps free entries per CPU) the least recently active ones
+ * are forgotten: their later transitions count as pid 0. That is the price
+ * of a quicker start: an LRU hash is preallocated when it is created, and
+ * 65536 entries took 2.5 ms, a tenth of a tool's start. */
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, TCP_OWNER_SLOTS);

@@ -9,16 +9,28 @@
 #include <charconv>
 #include <cstring>
 #include <mutex>
+#include <set>
 #include <vector>
 
 #include <fmt/format.h>
 
-#include "btf/internal/missing_btf.h"
+#include "btf/internal/btf_file.h"
 #include "common/files.h"
 #include "common/hash.h"
 #include "common/log.h"
 
 namespace ebpfrun::types {
+namespace {
+
+// The hash is taken over 64 KiB blocks, each block's hash seeding the next,
+// so that a file can be hashed a block at a time with no 5.5 MB buffer
+// resident, and a buffer already in memory gives the same value. Changing
+// either changes every cache key (and wants kMemoHeader's version bumped).
+constexpr size_t kBlock = 64 * 1024;
+constexpr uint64_t kSeed = 0x6b65726e656c;
+
+}  // namespace
+
 namespace detail {
 
 Error missing_btf(const std::string& path, int err) {
@@ -33,15 +45,32 @@ Error missing_btf(const std::string& path, int err) {
   return make_errno_error(err, fmt::format("cannot read BTF file {}: {}", path, std::strerror(err)));
 }
 
+std::optional<uint64_t> hash_btf_stream(int fd, uint64_t* bytes) {
+  // A block is hashed only when full (or at the end): sysfs returns 4 KiB per
+  // read() and a regular file 64 KiB, and the hash must be the content's alone.
+  std::vector<char> block(kBlock);
+  uint64_t hash = kSeed;
+  *bytes = 0;
+  size_t used = 0;
+  for (;;) {
+    ssize_t n = ::read(fd, block.data() + used, block.size() - used);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::nullopt;
+    if (n == 0) break;
+    used += static_cast<size_t>(n);
+    *bytes += static_cast<uint64_t>(n);
+    if (used == block.size()) {
+      hash = xxh64(std::string_view(block.data(), used), hash);
+      used = 0;
+    }
+  }
+  if (used > 0) hash = xxh64(std::string_view(block.data(), used), hash);
+  return hash;
+}
+
 }  // namespace detail
 
 namespace {
-
-// The hash is taken over 64 KiB blocks, each block's hash seeding the next,
-// so that a file can be hashed a block at a time with no 5.5 MB buffer
-// resident, and a buffer already in memory gives the same value.
-constexpr size_t kBlock = 64 * 1024;
-constexpr uint64_t kSeed = 0x6b65726e656c;
 
 constexpr std::string_view kMemoHeader = "ebpfrun kernel btf identity 1\n";
 constexpr const char* kMemoFile = "/kernel-btf.identity";
@@ -49,6 +78,8 @@ constexpr const char* kBootIdPath = "/proc/sys/kernel/random/boot_id";
 
 std::mutex kernel_mutex;
 std::optional<BtfIdentity> kernel_identity;
+// The memo directories known to hold this boot's identity.
+std::set<std::string> current_memo_dirs;
 
 // This boot's id (36 characters), or empty when /proc does not tell it.
 std::string boot_id() {
@@ -91,6 +122,19 @@ std::optional<BtfIdentity> read_memo(const std::string& memo_dir) {
   return BtfIdentity{kKernelBtfPath, hash, size};
 }
 
+// Writes this boot's memo of `identity` into `memo_dir`; true when it is
+// there.
+bool write_memo(const BtfIdentity& identity, const std::string& memo_dir) {
+  const std::string boot = boot_id();
+  if (boot.empty()) return false;
+  if (auto dir = files::make_dirs(memo_dir, 0700); !dir) return false;
+  if (auto written = files::write_atomic(memo_dir + kMemoFile, memo_text(boot, identity), 0600); !written) {
+    log::debug("cannot remember the kernel BTF's identity in {}: {}", memo_dir, written.error());
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 uint64_t hash_btf(std::string_view bytes) {
@@ -100,15 +144,32 @@ uint64_t hash_btf(std::string_view bytes) {
 }
 
 std::optional<BtfIdentity> known_kernel_btf(const std::string& memo_dir) {
+  std::optional<BtfIdentity> known;
+  bool memo_current = memo_dir.empty();
   {
     std::lock_guard lock(kernel_mutex);
-    if (kernel_identity) return kernel_identity;
+    known = kernel_identity;
+    memo_current = memo_current || current_memo_dirs.count(memo_dir) > 0;
+  }
+  if (known) {
+    // Known from another directory (the compiler's cache, when this process
+    // compiled): this one gets the memo too, once, or a later start that
+    // looks only here would hash the BTF again.
+    if (!memo_current) {
+      auto there = read_memo(memo_dir);
+      if ((there && there->hash == known->hash) || write_memo(*known, memo_dir)) {
+        std::lock_guard lock(kernel_mutex);
+        current_memo_dirs.insert(memo_dir);
+      }
+    }
+    return known;
   }
   if (memo_dir.empty()) return std::nullopt;
   auto remembered = read_memo(memo_dir);
   if (remembered) {
     std::lock_guard lock(kernel_mutex);
     kernel_identity = remembered;
+    current_memo_dirs.insert(memo_dir);
   }
   return remembered;
 }
@@ -122,12 +183,9 @@ void remember_kernel_btf(const BtfIdentity& identity, const std::string& memo_di
     std::lock_guard lock(kernel_mutex);
     kernel_identity = identity;
   }
-  if (memo_dir.empty()) return;
-  const std::string boot = boot_id();
-  if (boot.empty()) return;
-  if (auto dir = files::make_dirs(memo_dir, 0700); !dir) return;
-  if (auto written = files::write_atomic(memo_dir + kMemoFile, memo_text(boot, identity), 0600); !written)
-    log::debug("cannot remember the kernel BTF's identity in {}: {}", memo_dir, written.error());
+  if (memo_dir.empty() || !write_memo(identity, memo_dir)) return;
+  std::lock_guard lock(kernel_mutex);
+  current_memo_dirs.insert(memo_dir);
 }
 
 Result<BtfIdentity> identify_btf(const std::string& path, const std::string& memo_dir) {
@@ -142,41 +200,29 @@ Result<BtfIdentity> identify_btf(const std::string& path, const std::string& mem
     return make_error(ErrorKind::invalid_argument, fmt::format("BTF file {} is empty or unreadable", path));
   }
   BtfIdentity identity{path, 0, static_cast<uint64_t>(st.st_size)};
-  // Mapped when the file allows it (regular files; sysfs BTF since Linux
-  // 6.16): no copy through 4 KiB reads.
+  // The kernel's BTF is mapped where the kernel allows it (sysfs, since
+  // Linux 6.16): no copy through 4 KiB reads. Other files are read: one
+  // truncated while mapped would kill the process with SIGBUS.
   const auto size = static_cast<size_t>(st.st_size);
-  if (void* mapping = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0); mapping != MAP_FAILED) {
-    ::close(fd);
+  void* mapping = is_kernel ? ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+  if (mapping != MAP_FAILED) {
     identity.hash = hash_btf(std::string_view(static_cast<const char*>(mapping), size));
     ::munmap(mapping, size);
-    if (is_kernel) remember_kernel_btf(identity, memo_dir);
-    return identity;
-  }
-  // A block is hashed only when full (or at the end): sysfs returns 4 KiB per
-  // read() and a regular file 64 KiB, and the hash must be the content's alone.
-  std::vector<char> block(kBlock);
-  uint64_t hash = kSeed;
-  uint64_t filled = 0;
-  size_t used = 0;
-  int read_errno = 0;
-  for (;;) {
-    ssize_t n = ::read(fd, block.data() + used, block.size() - used);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) read_errno = errno;
-    if (n <= 0) break;
-    used += static_cast<size_t>(n);
-    filled += static_cast<uint64_t>(n);
-    if (used == block.size()) {
-      hash = xxh64(std::string_view(block.data(), used), hash);
-      used = 0;
+  } else {
+    uint64_t filled = 0;
+    auto hash = detail::hash_btf_stream(fd, &filled);
+    if (!hash) {
+      int err = errno;
+      ::close(fd);
+      return detail::missing_btf(path, err);
     }
+    if (filled != identity.size) {
+      ::close(fd);
+      return make_error(ErrorKind::invalid_argument, fmt::format("short read of BTF file {}", path));
+    }
+    identity.hash = *hash;
   }
-  if (used > 0) hash = xxh64(std::string_view(block.data(), used), hash);
   ::close(fd);
-  if (read_errno != 0) return detail::missing_btf(path, read_errno);
-  if (filled != identity.size)
-    return make_error(ErrorKind::invalid_argument, fmt::format("short read of BTF file {}", path));
-  identity.hash = hash;
   if (is_kernel) remember_kernel_btf(identity, memo_dir);
   return identity;
 }

@@ -9,7 +9,7 @@
 
 #include <fmt/format.h>
 
-#include "btf/internal/missing_btf.h"
+#include "btf/internal/btf_file.h"
 
 namespace ebpfrun::types {
 namespace {

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace ebpfrun::loader::detail {
 namespace {
@@ -55,6 +56,19 @@ long trailing_bytes(const struct btf_type* t) {
 
 void UnmapBtf::operator()(char* mapping) const { ::munmap(mapping, size); }
 
+RawBtf& RawBtf::operator=(RawBtf&& other) noexcept {
+  // The sizes go with the bytes: a moved-from view is an empty one.
+  owned_ = std::move(other.owned_);
+  mapped_ = std::move(other.mapped_);
+  size_ = std::exchange(other.size_, 0);
+  types_begin_ = std::exchange(other.types_begin_, 0);
+  strings_begin_ = std::exchange(other.strings_begin_, 0);
+  strings_size_ = std::exchange(other.strings_size_, 0);
+  offsets_ = std::move(other.offsets_);
+  other.offsets_.clear();
+  return *this;
+}
+
 std::optional<RawBtf> RawBtf::parse(std::string bytes) {
   RawBtf btf;
   btf.size_ = bytes.size();
@@ -98,7 +112,9 @@ std::optional<RawBtf> RawBtf::read(const std::string& path) {
   if (fd < 0) return std::nullopt;
   struct stat st {};
   const bool sized = ::fstat(fd, &st) == 0 && st.st_size > 0;
-  if (sized) {
+  // Only sysfs files are mapped: they cannot shrink under the mapping, where
+  // a regular file truncated meanwhile would kill the process with SIGBUS.
+  if (sized && path.starts_with("/sys/")) {
     const auto size = static_cast<size_t>(st.st_size);
     void* mapping = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (mapping != MAP_FAILED) {

@@ -4,6 +4,9 @@
 // type of that name, and each prebuilt object must load against it.
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -11,7 +14,9 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
+#include "btf/internal/btf_file.h"
 #include "btf/vmlinux_header.h"
 #include "common/libbpf_log.h"
 #include "loader/core_btf.h"
@@ -73,9 +78,18 @@ TEST_CASE("a raw BTF that is malformed is refused, not read past its end", "[loa
   REQUIRE(kernel);
   CHECK(kernel->count() > 1000);
   std::string bytes = slurp(types::kKernelBtfPath);
-  // Mapped (sysfs BTF since Linux 6.16) or read, it is the file's content.
+  // Mapped (sysfs BTF since Linux 6.16) or read, it is the file's content,
+  // and hashing it in memory gives what hashing the file block by block
+  // does (the compiler's cache keys and the loader's cuts agree).
   CHECK(kernel->bytes() == bytes);
-  CHECK(types::hash_btf(kernel->bytes()) == types::identify_btf(types::kKernelBtfPath)->hash);
+  int fd = ::open(types::kKernelBtfPath, O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  uint64_t streamed_bytes = 0;
+  auto streamed = types::detail::hash_btf_stream(fd, &streamed_bytes);
+  ::close(fd);
+  REQUIRE(streamed);
+  CHECK(streamed_bytes == bytes.size());
+  CHECK(*streamed == types::hash_btf(kernel->bytes()));
   CHECK_FALSE(RawBtf::parse(bytes.substr(0, 20)));                  // a short header
   CHECK_FALSE(RawBtf::parse(bytes.substr(0, bytes.size() - 100)));  // strings cut short
   std::string bad_magic = bytes;
@@ -86,6 +100,38 @@ TEST_CASE("a raw BTF that is malformed is refused, not read past its end", "[loa
   bad_kind[24 + 4 + 3] = static_cast<char>(0x1f);
   CHECK_FALSE(RawBtf::parse(bad_kind));
   CHECK_FALSE(RawBtf::read("/nonexistent/btf"));
+}
+
+// Files other than sysfs's are read, not mapped; one of no stated size (a
+// pipe) grows the buffer as it goes.
+TEST_CASE("a BTF in a regular file or a pipe is read whole", "[loader]") {
+  const std::string bytes = slurp(types::kKernelBtfPath);
+  test::TempDir dir;
+  dir.write("copy.btf", bytes);
+  auto copy = RawBtf::read(dir.file("copy.btf"));
+  REQUIRE(copy);
+  CHECK(copy->bytes() == bytes);
+  const std::string fifo = dir.file("pipe.btf");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  std::thread writer([&] {
+    int fd = ::open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
+    for (size_t at = 0; fd >= 0 && at < bytes.size();) {
+      ssize_t n = ::write(fd, bytes.data() + at, bytes.size() - at);
+      if (n <= 0) break;
+      at += static_cast<size_t>(n);
+    }
+    if (fd >= 0) ::close(fd);
+  });
+  auto piped = RawBtf::read(fifo);
+  writer.join();
+  REQUIRE(piped);
+  CHECK(piped->bytes() == bytes);
+  CHECK(piped->count() == copy->count());
+  // A moved-from view is an empty one.
+  RawBtf moved = std::move(*piped);
+  CHECK(moved.bytes() == bytes);
+  CHECK(piped->bytes().empty());
+  CHECK(piped->count() == 0);
 }
 
 TEST_CASE("the CO-RE cut of each prebuilt object holds the kernel's own types and loads it", "[loader][kernel]") {

@@ -50,10 +50,10 @@ local source = assert(os.getenv("EBPFRUN_SOURCE_DIR"), "EBPFRUN_SOURCE_DIR is no
 
 -- Runs a shipped script for a moment with -v and a cache of its own; its
 -- debug output and whether it exited 0.
-local function run_verbose(cache, script, extra)
+local function run_verbose(cache, script, extra, env)
   local err = os.tmpname()
-  local p = io.popen(("XDG_CACHE_HOME=%s %s -v %s %s/scripts/%s --duration 1 >/dev/null 2>%s; echo $?"):format(
-    cache, ebpfrun, extra or "", source, script, err))
+  local p = io.popen(("XDG_CACHE_HOME=%s %s %s -v %s %s/scripts/%s --duration 1 >/dev/null 2>%s; echo $?"):format(
+    cache, env or "", ebpfrun, extra or "", source, script, err))
   local status = p:read("*a")
   p:close()
   local f = assert(io.open(err))
@@ -194,6 +194,13 @@ t.test("the kernel BTF's identity is remembered for the boot, not read again", f
   t.ok(third:find("CO-RE relocations against " .. cache .. "/ebpfrun/core-btf/", 1, true) ~= nil, third)
   t.eq(read_file(memo_path), memo)
   os.execute("rm -rf " .. cache)
+  -- A run that compiles hashes the BTF for the object cache first; the
+  -- loader's directory is given the identity too, for the starts after it.
+  local compiled = fresh_cache()
+  local text, ok = run_verbose(compiled, "execsnoop.lua", nil, "EBPFRUN_PREBUILT_DIR=/nonexistent")
+  t.ok(ok, "the compiling run exits 0:\n" .. text)
+  t.eq(read_file(compiled .. "/ebpfrun/core-btf/kernel-btf.identity"), memo)
+  os.execute("rm -rf " .. compiled)
 end)
 
 t.test("--no-cache and BTF-typed programs keep the whole kernel BTF", function()

@@ -1,11 +1,12 @@
-// A BTF read into one buffer and indexed in place (private to runtime/loader).
+// A BTF read into one buffer, or mapped, and indexed in place (private to
+// runtime/loader).
 //
 // libbpf's btf__load_vmlinux_btf reads the kernel's 5.5 MB BTF into a buffer
 // and copies it into a second: 11.6 MiB resident with its index, most of a
 // tool's peak on the first start, which cuts the BTF for CO-RE (core_btf.h)
 // and learns the tracepoints (tp_btf_targets.h). Those only walk types and
-// read names, so this view holds the file once, with 4 bytes of index per
-// type.
+// read names, so this view holds the file once (or maps the kernel's pages),
+// with 4 bytes of index per type.
 #pragma once
 
 #include <bpf/btf.h>
@@ -31,11 +32,16 @@ class RawBtf {
   // when it is malformed: a bad header, a section out of bounds, an unknown
   // kind or a type running past its section.
   static std::optional<RawBtf> parse(std::string bytes);
-  // The BTF file at `path`: mapped when the file allows it (sysfs BTF does
-  // since Linux 6.16: no copy, no page of its own), else read into one buffer
-  // (sysfs files report their size). Nothing, with errno set, when it cannot
-  // be read or parsed.
+  // The BTF file at `path`: a sysfs file is mapped when the kernel allows it
+  // (since Linux 6.16: no copy, no page of its own), anything else is read
+  // into one buffer (of the size the file reports, grown when it has none).
+  // Nothing, with errno set, when it cannot be read or parsed.
   static std::optional<RawBtf> read(const std::string& path);
+
+  RawBtf(RawBtf&& other) noexcept { *this = std::move(other); }
+  RawBtf& operator=(RawBtf&& other) noexcept;
+  RawBtf(const RawBtf&) = delete;
+  RawBtf& operator=(const RawBtf&) = delete;
 
   // Type ids run from 1 to count() - 1, as btf__type_cnt's.
   uint32_t count() const { return static_cast<uint32_t>(offsets_.size()); }
@@ -49,6 +55,7 @@ class RawBtf {
   std::string_view bytes() const { return std::string_view(data(), size_); }
 
  private:
+  RawBtf() = default;
   // Indexes the BTF held (owned_ or mapped_, size_ bytes); false when it is
   // malformed.
   bool index();
