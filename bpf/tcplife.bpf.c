@@ -181,13 +181,10 @@ static __always_inline int on_accept(long fd)
     return on_accepted(sk, o);
 }
 
+// The exits of accept4() and accept(), whose records have the same layout:
+// one program, which the tools also attach at sys_exit_accept (ebpf.tool's
+// ALSO_ATTACH), so that it is loaded and verified once.
 SEC("tracepoint/syscalls/sys_exit_accept4")
-int tcplife_accept4(struct trace_event_raw_sys_exit *ctx)
-{
-    return on_accept(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept")
 int tcplife_accept(struct trace_event_raw_sys_exit *ctx)
 {
     return on_accept(ctx->ret);

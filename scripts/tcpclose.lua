@@ -66,5 +66,6 @@ os.exit(tool.stream {
   -- Accepts from fexit on inet_csk_accept where the kernel allows fentry,
   -- else from the accept syscalls' exit tracepoints.
   paths = tool.PATHS["tcplife.bpf.c"], attach_path = opts.attach_path,
+  also_attach = tool.ALSO_ATTACH["tcplife.bpf.c"],
   on_event = on_event,
 })

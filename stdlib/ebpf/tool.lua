@@ -52,7 +52,14 @@ local M = {}
 -- fentry, else from the accept syscalls' exit tracepoints.
 M.PATHS = {
   ["tcplife.bpf.c"] = { { name = "fentry", programs = { "tcplife_fexit_accept" } },
-                        { name = "tracepoint", programs = { "tcplife_accept4", "tcplife_accept" } } },
+                        { name = "tracepoint", programs = { "tcplife_accept" } } },
+}
+
+-- Further attach points of the shared tool sources' programs, by file, for
+-- the tools compiled with those programs: one program for the exits of
+-- accept4() and accept() (bpf/tcplife.bpf.c).
+M.ALSO_ATTACH = {
+  ["tcplife.bpf.c"] = { tcplife_accept = { "tracepoint/syscalls/sys_exit_accept" } },
 }
 
 local DEFAULT_DROP_FORMAT = "%s: %d events were dropped because the ring buffer was full"

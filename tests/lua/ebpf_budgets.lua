@@ -131,10 +131,10 @@ local BUDGETS = {
     tcplife_state = 2200,
   } },
   { file = "tcplife.bpf.c", defines = { "TCP_EVENTS=2" }, paths = TCPLIFE_PATHS, programs = {
-    tcplife_state = 1700, tcplife_accept4 = 800, tcplife_accept = 800, tcplife_fexit_accept = 1500,
+    tcplife_state = 1700, tcplife_accept = 800, tcplife_fexit_accept = 1500,
   } },
   { file = "tcplife.bpf.c", defines = { "TCP_EVENTS=4" }, paths = TCPLIFE_PATHS, programs = {
-    tcplife_state = 2300, tcplife_accept4 = 550, tcplife_accept = 550, tcplife_fexit_accept = 1500,
+    tcplife_state = 2300, tcplife_accept = 550, tcplife_fexit_accept = 1500,
   } },
   { file = "tcpstate.bpf.c", programs = {
     tcpstate_transition = 3600, tcpstate_accept = 550,
