@@ -150,8 +150,8 @@ int load_elf(Call& call, std::string&& elf, const std::string& name, const loade
   // CO-RE objects relocate against a small cached cut of the kernel BTF
   // (loader/core_btf.h); --no-cache reads the whole kernel BTF as before.
   if (host.compile.use_cache)
-    open_options.core_btf_cache_dir =
-        (host.compile.cache_dir.empty() ? compiler::ObjectCache::default_dir() : host.compile.cache_dir) + "/core-btf";
+    open_options.core_btf_cache_dir = compiler::ObjectCache::core_btf_dir(
+        host.compile.cache_dir.empty() ? compiler::ObjectCache::default_dir() : host.compile.cache_dir);
   auto object = build::load(std::move(elf), name, open_options, load_options, globals);
   if (!object) return call.fail(object.error_info());
   auto state =

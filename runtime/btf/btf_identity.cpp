@@ -9,7 +9,6 @@
 #include <charconv>
 #include <cstring>
 #include <mutex>
-#include <set>
 #include <vector>
 
 #include <fmt/format.h>
@@ -78,8 +77,6 @@ constexpr const char* kBootIdPath = "/proc/sys/kernel/random/boot_id";
 
 std::mutex kernel_mutex;
 std::optional<BtfIdentity> kernel_identity;
-// The memo directories known to hold this boot's identity.
-std::set<std::string> current_memo_dirs;
 
 // This boot's id (36 characters), or empty when /proc does not tell it.
 std::string boot_id() {
@@ -122,17 +119,14 @@ std::optional<BtfIdentity> read_memo(const std::string& memo_dir) {
   return BtfIdentity{kKernelBtfPath, hash, size};
 }
 
-// Writes this boot's memo of `identity` into `memo_dir`; true when it is
-// there.
-bool write_memo(const BtfIdentity& identity, const std::string& memo_dir) {
+// Writes this boot's memo of `identity` into `memo_dir` (a failure only
+// costs a later run the hash).
+void write_memo(const BtfIdentity& identity, const std::string& memo_dir) {
   const std::string boot = boot_id();
-  if (boot.empty()) return false;
-  if (auto dir = files::make_dirs(memo_dir, 0700); !dir) return false;
-  if (auto written = files::write_atomic(memo_dir + kMemoFile, memo_text(boot, identity), 0600); !written) {
+  if (boot.empty()) return;
+  if (auto dir = files::make_dirs(memo_dir, 0700); !dir) return;
+  if (auto written = files::write_atomic(memo_dir + kMemoFile, memo_text(boot, identity), 0600); !written)
     log::debug("cannot remember the kernel BTF's identity in {}: {}", memo_dir, written.error());
-    return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -144,32 +138,15 @@ uint64_t hash_btf(std::string_view bytes) {
 }
 
 std::optional<BtfIdentity> known_kernel_btf(const std::string& memo_dir) {
-  std::optional<BtfIdentity> known;
-  bool memo_current = memo_dir.empty();
   {
     std::lock_guard lock(kernel_mutex);
-    known = kernel_identity;
-    memo_current = memo_current || current_memo_dirs.count(memo_dir) > 0;
-  }
-  if (known) {
-    // Known from another directory (the compiler's cache, when this process
-    // compiled): this one gets the memo too, once, or a later start that
-    // looks only here would hash the BTF again.
-    if (!memo_current) {
-      auto there = read_memo(memo_dir);
-      if ((there && there->hash == known->hash) || write_memo(*known, memo_dir)) {
-        std::lock_guard lock(kernel_mutex);
-        current_memo_dirs.insert(memo_dir);
-      }
-    }
-    return known;
+    if (kernel_identity) return kernel_identity;
   }
   if (memo_dir.empty()) return std::nullopt;
   auto remembered = read_memo(memo_dir);
   if (remembered) {
     std::lock_guard lock(kernel_mutex);
     kernel_identity = remembered;
-    current_memo_dirs.insert(memo_dir);
   }
   return remembered;
 }
@@ -183,9 +160,7 @@ void remember_kernel_btf(const BtfIdentity& identity, const std::string& memo_di
     std::lock_guard lock(kernel_mutex);
     kernel_identity = identity;
   }
-  if (memo_dir.empty() || !write_memo(identity, memo_dir)) return;
-  std::lock_guard lock(kernel_mutex);
-  current_memo_dirs.insert(memo_dir);
+  if (!memo_dir.empty()) write_memo(identity, memo_dir);
 }
 
 Result<BtfIdentity> identify_btf(const std::string& path, const std::string& memo_dir) {

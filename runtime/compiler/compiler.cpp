@@ -157,10 +157,10 @@ CompileOutput compile(std::string_view source, const std::string& path, const Co
   const std::string main_path = absolute(path);
   const std::string btf_path = default_btf_path(options.btf_path);
 
-  // The kernel BTF's identity is remembered in the cache for this boot (not
-  // with --no-cache, which reads and writes nothing there).
+  // The kernel BTF's identity is remembered for this boot where the loader
+  // remembers it (not with --no-cache, which reads and writes nothing there).
   const std::string cache_dir = options.cache_dir.empty() ? ObjectCache::default_dir() : options.cache_dir;
-  auto btf = types::identify_btf(btf_path, options.use_cache ? cache_dir : std::string());
+  auto btf = types::identify_btf(btf_path, options.use_cache ? ObjectCache::core_btf_dir(cache_dir) : std::string());
   if (!btf) {
     out.failure = btf.error();
     out.failure_kind = btf.error_kind();

@@ -29,6 +29,10 @@ class ObjectCache {
 
   // $XDG_CACHE_HOME/ebpfrun if set; else /var/cache/ebpfrun for root; else ~/.cache/ebpfrun.
   static std::string default_dir();
+  // Where, in cache directory `dir`, the loader keeps the kernel BTF's cuts,
+  // its tracepoint ids and its remembered identity (loader/core_btf.h,
+  // btf/btf_identity.h); the compiler looks the identity up there too.
+  static std::string core_btf_dir(const std::string& dir) { return dir + "/core-btf"; }
   // Creates the directory (mode 0700: cached objects reveal what is being traced).
   static Result<ObjectCache> open(std::string dir);
 

@@ -194,8 +194,8 @@ t.test("the kernel BTF's identity is remembered for the boot, not read again", f
   t.ok(third:find("CO-RE relocations against " .. cache .. "/ebpfrun/core-btf/", 1, true) ~= nil, third)
   t.eq(read_file(memo_path), memo)
   os.execute("rm -rf " .. cache)
-  -- A run that compiles hashes the BTF for the object cache first; the
-  -- loader's directory is given the identity too, for the starts after it.
+  -- A run that compiles hashes the BTF for the object cache first, and
+  -- remembers it where the loader looks, for the starts after it.
   local compiled = fresh_cache()
   local text, ok = run_verbose(compiled, "execsnoop.lua", nil, "EBPFRUN_PREBUILT_DIR=/nonexistent")
   t.ok(ok, "the compiling run exits 0:\n" .. text)
