@@ -85,11 +85,13 @@ int syscalls_exit(struct bpf_raw_tracepoint_args *ctx)
 #else
     // Only calls whose entry passed the filter have a start time, so the exit
     // side needs no filter of its own.
-    struct syscall_start *start =
-        bpf_task_storage_get(&syscall_starts, bpf_get_current_task_btf(), 0, 0);
+    struct task_struct *task = bpf_get_current_task_btf();
+    struct syscall_start *start = bpf_task_storage_get(&syscall_starts, task, 0, 0);
     if (!start || !start->ts)
         return 0;
-    struct syscall_key key = {.pid = bpf_get_current_pid_tgid() >> 32, .nr = (__u32)start->nr};
+    // The process id is loaded from the task, which is at hand: one helper
+    // call fewer than bpf_get_current_pid_tgid() on every call.
+    struct syscall_key key = {.pid = task->tgid, .nr = (__u32)start->nr};
     __u64 elapsed = bpf_ktime_get_ns() - start->ts;
     start->ts = 0;
 #endif
